@@ -1,0 +1,120 @@
+"""Plain frozen records passed between venues, engine, store and UI.
+
+Everything here is immutable so a producer can hand a value to the UI or the
+writer without copying and without locks.  Times are epoch milliseconds (UTC),
+as ccxt uses them; prices and sizes are floats in the market's quote / base units
+(contracts already multiplied by contract size where a venue quotes contracts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Level = tuple[float, float]  # (price, amount)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketInfo:
+    """One perpetual swap market as the venue defines it."""
+
+    exchange: str
+    symbol: str  # unified ccxt symbol, e.g. BTC/USDT:USDT
+    id: str  # venue's own id, e.g. BTCUSDT / BTC-USDT-SWAP
+    base: str
+    quote: str
+    settle: str
+    linear: bool
+    contract_size: float  # base units per contract (okx BTC-USDT-SWAP: 0.01)
+    tick_size: float | None
+    lot_size: float | None
+    funding_interval_hours: float | None  # None: venue did not say (assume 8 h)
+
+
+@dataclass(frozen=True, slots=True)
+class BookSnapshot:
+    exchange: str
+    symbol: str
+    timestamp: int  # ms
+    bids: tuple[Level, ...]  # best first, amounts in base units
+    asks: tuple[Level, ...]
+    nonce: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FundingInfo:
+    """A live funding observation: the rate that will settle next."""
+
+    exchange: str
+    symbol: str
+    timestamp: int  # ms, when observed (venue time when given)
+    funding_rate: float | None
+    next_funding_time: int | None  # ms
+    interval_hours: float | None
+    mark_price: float | None = None
+    index_price: float | None = None
+    predicted_rate: float | None = None  # okx nextFundingRate etc., where given
+
+
+@dataclass(frozen=True, slots=True)
+class FundingRecord:
+    """A settled funding payment from history."""
+
+    exchange: str
+    symbol: str
+    timestamp: int  # ms, settlement time
+    funding_rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    exchange: str
+    symbol: str
+    timeframe: str
+    timestamp: int  # ms, candle open
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+@dataclass(frozen=True, slots=True)
+class OpenInterest:
+    exchange: str
+    symbol: str
+    timestamp: int
+    amount: float | None  # base units / contracts as ccxt reports
+    value: float | None  # quote notional where known
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker:
+    exchange: str
+    symbol: str
+    timestamp: int
+    last: float | None
+    percentage: float | None  # 24 h change in %
+    quote_volume: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    kind: str  # "funding_arb" | "divergence" | "imbalance"
+    exchange: str  # venue, or "a|b" for cross-venue signals
+    symbol: str
+    timestamp: int
+    direction: str  # human readable action, e.g. "short perp / long spot"
+    value: float  # the number that crossed the threshold
+    threshold: float
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchPage:
+    """Result of a paginated history fetch, saying honestly how far it got."""
+
+    rows: tuple[Any, ...]
+    requests: int
+    reached_cap: bool = False  # venue's history cap stopped us before `since`
+    note: str = ""
