@@ -1,0 +1,565 @@
+"""The hub: latest market state per (venue, symbol), short histories and feed health.
+
+Workers write into the hub on every message; those mutators only store references
+and mark keys dirty (O(1), no maths), because a busy venue sends hundreds of book
+updates a second.  The UI (and the engine's clock) call :meth:`Hub.sample` a few
+times a second instead: only then are depth metrics computed, and only for books
+that changed since the previous sample.  ``sample`` returns a frozen
+:class:`HubView`; views of keys that did not change are reused object-for-object,
+so a reader can compare by identity to skip repainting.
+
+No Textual and no I/O here: the hub is plain state, testable without a loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from perptui.model import BookSnapshot, Candle, FundingInfo, Level, OpenInterest, Signal, Ticker
+
+Key = tuple[str, str]  # (venue, symbol)
+
+FEED_STATES = ("connecting", "connected", "reconnecting", "stale", "down")
+# Worst first wins when several feeds of one venue disagree.
+_SEVERITY = {"connected": 0, "connecting": 1, "stale": 2, "reconnecting": 3, "down": 4}
+
+_TIMEFRAME_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def timeframe_ms(timeframe: str) -> int:
+    """'1m' -> 60000, '4h' -> 14400000 (ccxt timeframe strings)."""
+    try:
+        return int(timeframe[:-1]) * _TIMEFRAME_MS[timeframe[-1]]
+    except (KeyError, ValueError):
+        raise ValueError(f"unsupported timeframe {timeframe!r}") from None
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """How one venue's feeds are doing, as of the sample that produced it."""
+
+    exchange: str
+    state: str = "connecting"  # one of FEED_STATES
+    last_msg_ms: int | None = None
+    age_s: float | None = None  # seconds since last_msg_ms at sample time
+    resyncs: int = 0
+    reconnects: int = 0
+    msgs_per_s: float = 0.0
+    last_error: str = ""  # short, never contains credentials
+    notes: tuple[str, ...] = ()  # e.g. symbols skipped because the venue does not list them
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPoint:
+    t: int  # ms
+    mid: float | None
+    spread_bps: float | None
+    imbalance: tuple[float, ...]  # per band, in the order of HubView.bands
+
+
+@dataclass(frozen=True, slots=True)
+class MarketView:
+    """Everything the UI shows for one (venue, symbol), frozen at sample time."""
+
+    exchange: str
+    symbol: str
+    version: int  # bumps whenever this key's view was rebuilt
+    bids: tuple[Level, ...] = ()  # top levels, best first
+    asks: tuple[Level, ...] = ()
+    book_ts: int | None = None  # venue timestamp of the book
+    book_received_ms: int | None = None  # our clock when it arrived
+    stale: bool = False  # no book for longer than the hub's stale_after
+    metrics: Any = None  # perptui.metrics.DepthMetrics | None
+    funding: FundingInfo | None = None
+    funding_rate: float | None = None
+    interval_hours: float | None = None
+    annualized: float | None = None
+    basis: float | None = None
+    next_funding_time: int | None = None  # countdown = next_funding_time - now
+    ticker: Ticker | None = None
+    open_interest: OpenInterest | None = None
+    candles: tuple[Candle, ...] = ()  # venue OHLCV, last candle extended from the live mid
+    history: tuple[HistoryPoint, ...] = ()
+    bands: tuple[float, ...] = ()
+
+    @property
+    def key(self) -> Key:
+        return (self.exchange, self.symbol)
+
+    @property
+    def mid(self) -> float | None:
+        return getattr(self.metrics, "mid", None)
+
+    def mid_history(self) -> tuple[float, ...]:
+        return tuple(p.mid for p in self.history if p.mid is not None)
+
+    def spread_history(self) -> tuple[float, ...]:
+        return tuple(p.spread_bps for p in self.history if p.spread_bps is not None)
+
+    def imbalance_history(self, band: float = 0.01) -> tuple[float, ...]:
+        try:
+            i = self.bands.index(band)
+        except ValueError:
+            return ()
+        return tuple(p.imbalance[i] for p in self.history if len(p.imbalance) > i)
+
+
+@dataclass(frozen=True, slots=True)
+class HubView:
+    version: int
+    now_ms: int
+    venues: tuple[str, ...]
+    symbols: tuple[str, ...]
+    markets: Mapping[Key, MarketView]
+    health: Mapping[str, FeedHealth]
+    signals: tuple[Signal, ...]  # most recent last
+    signals_total: int  # count ever added; a reader highlights signals beyond its last count
+    changed: frozenset[Key] = field(default_factory=frozenset)  # keys rebuilt by this sample
+
+    def market(self, venue: str, symbol: str) -> MarketView | None:
+        return self.markets.get((venue, symbol))
+
+
+class _KeyState:
+    """Mutable per-(venue, symbol) slot; only the hub touches it."""
+
+    __slots__ = (
+        "book",
+        "book_received_ms",
+        "candles",
+        "funding",
+        "history",
+        "last_hist_t",
+        "metrics",
+        "metrics_for",
+        "oi",
+        "stale",
+        "ticker",
+        "timeframe",
+        "version",
+        "view",
+    )
+
+    def __init__(self, history_points: int) -> None:
+        self.book: BookSnapshot | None = None
+        self.book_received_ms: int | None = None
+        self.funding: FundingInfo | None = None
+        self.ticker: Ticker | None = None
+        self.oi: OpenInterest | None = None
+        self.candles: dict[int, Candle] = {}
+        self.timeframe: str | None = None
+        self.metrics: Any = None
+        self.metrics_for: BookSnapshot | None = None
+        self.history: deque[HistoryPoint] = deque(maxlen=history_points)
+        self.last_hist_t = 0
+        self.stale = False
+        self.version = 0
+        self.view: MarketView | None = None
+
+
+class _HealthState:
+    __slots__ = (
+        "feeds",
+        "last_error",
+        "last_msg_ms",
+        "msg_total",
+        "notes",
+        "rate_window",
+        "reconnects",
+        "resyncs",
+    )
+
+    def __init__(self) -> None:
+        self.feeds: dict[str, str] = {}  # feed name ("" = venue level) -> state
+        self.last_msg_ms: int | None = None
+        self.msg_total = 0
+        self.rate_window: deque[tuple[int, int]] = deque()  # (sample ms, msg_total)
+        self.resyncs = 0
+        self.reconnects = 0
+        self.last_error = ""
+        self.notes: list[str] = []
+
+
+def _depth_metrics(book: BookSnapshot, bands: tuple[float, ...]) -> Any:
+    # Imported lazily: perptui.metrics is pure maths and may be absent while the
+    # project is being assembled; the hub still carries books without it.
+    try:
+        from perptui.metrics import depth_metrics
+    except ImportError:
+        return None
+    return depth_metrics(book.bids, book.asks, bands)
+
+
+def _funding_derived(f: FundingInfo) -> tuple[float | None, float | None]:
+    try:
+        from perptui.funding import annualized, basis
+    except ImportError:
+        return None, None
+    interval = f.interval_hours or 8.0
+    ann = annualized(f.funding_rate, interval) if f.funding_rate is not None else None
+    bas = (
+        basis(f.mark_price, f.index_price)
+        if f.mark_price is not None and f.index_price is not None
+        else None
+    )
+    return ann, bas
+
+
+def _default_bands() -> tuple[float, ...]:
+    try:
+        from perptui.metrics import DEPTH_BANDS
+    except ImportError:
+        return (0.001, 0.005, 0.01, 0.05)
+    return tuple(DEPTH_BANDS)
+
+
+class Hub:
+    """Latest state per (venue, symbol) + bounded histories + health + recent signals.
+
+    Single-threaded: call everything from the event loop that runs the workers.
+    """
+
+    def __init__(
+        self,
+        symbols: Iterable[str],
+        venues: Iterable[str],
+        *,
+        history_seconds: float = 600.0,
+        history_points: int = 600,
+        top_levels: int = 25,
+        max_candles: int = 500,
+        max_signals: int = 200,
+        stale_after_s: float = 10.0,
+        bands: tuple[float, ...] | None = None,
+        clock: Callable[[], int] = wall_ms,
+    ) -> None:
+        self.symbols: list[str] = list(dict.fromkeys(symbols))
+        self.venues: list[str] = list(dict.fromkeys(venues))
+        self.history_seconds = history_seconds
+        self.history_points = max(1, history_points)
+        # One history point per step: ~history_points points across history_seconds,
+        # so converting a history to a tuple stays cheap however fast books arrive.
+        self.history_step_ms = int(history_seconds * 1000 / self.history_points)
+        self.top_levels = top_levels
+        self.max_candles = max_candles
+        self.stale_after_s = stale_after_s
+        self.bands = tuple(bands) if bands is not None else _default_bands()
+        self.clock = clock
+        self.version = 0
+        self._keys: dict[Key, _KeyState] = {}
+        self._dirty: set[Key] = set()
+        self._health: dict[str, _HealthState] = {v: _HealthState() for v in self.venues}
+        self._signals: deque[Signal] = deque(maxlen=max_signals)
+        self._signals_total = 0
+        self._last_view: HubView | None = None
+        self._last_view_version = -1
+        self._last_health: dict[str, FeedHealth] = {}
+
+    # ------------------------------------------------------------------ mutators
+    def _slot(self, venue: str, symbol: str) -> _KeyState:
+        key = (venue, symbol)
+        slot = self._keys.get(key)
+        if slot is None:
+            slot = self._keys[key] = _KeyState(self.history_points)
+        self._dirty.add(key)
+        self.version += 1
+        return slot
+
+    def _touch(self, venue: str, n: int = 1) -> None:
+        h = self._health.get(venue)
+        if h is None:
+            h = self._health[venue] = _HealthState()
+            if venue not in self.venues:
+                self.venues.append(venue)
+        h.msg_total += n
+        h.last_msg_ms = self.clock()
+
+    def set_book(self, book: BookSnapshot) -> None:
+        slot = self._slot(book.exchange, book.symbol)
+        slot.book = book
+        slot.book_received_ms = self.clock()
+        self._touch(book.exchange)
+
+    def set_funding(self, f: FundingInfo) -> None:
+        self._slot(f.exchange, f.symbol).funding = f
+        self._touch(f.exchange)
+
+    def set_ticker(self, t: Ticker) -> None:
+        self._slot(t.exchange, t.symbol).ticker = t
+        self._touch(t.exchange)
+
+    def set_open_interest(self, oi: OpenInterest) -> None:
+        self._slot(oi.exchange, oi.symbol).oi = oi
+        self._touch(oi.exchange)
+
+    def add_candles(self, candles: Iterable[Candle]) -> None:
+        """Merge venue candles (by open time; a newer copy of a candle replaces the old)."""
+        for c in candles:
+            slot = self._slot(c.exchange, c.symbol)
+            if slot.timeframe != c.timeframe:
+                # The chart shows one timeframe; a new one replaces the old series.
+                slot.candles = {}
+                slot.timeframe = c.timeframe
+            slot.candles[c.timestamp] = c
+            if len(slot.candles) > self.max_candles:
+                for ts in sorted(slot.candles)[: len(slot.candles) - self.max_candles]:
+                    del slot.candles[ts]
+
+    def set_health(self, exchange: str, *, feed: str = "", **changes: Any) -> None:
+        """Update health fields of a venue.
+
+        ``state`` is kept per feed (e.g. ``feed="book:BTC/USDT:USDT"``; ``""`` is
+        the venue as a whole) and the venue shows its worst feed, so one symbol
+        reconnecting is visible even while the others stream.  ``state=None``
+        forgets a feed.  Other keys: last_error, resyncs, reconnects (absolute),
+        notes (iterable, replaces).
+        """
+        h = self._health.get(exchange)
+        if h is None:
+            h = self._health[exchange] = _HealthState()
+            if exchange not in self.venues:
+                self.venues.append(exchange)
+        for name, value in changes.items():
+            if name == "state":
+                if value is None:
+                    h.feeds.pop(feed, None)
+                elif value not in _SEVERITY:
+                    raise ValueError(f"unknown feed state {value!r}")
+                else:
+                    h.feeds[feed] = value
+            elif name == "last_error":
+                h.last_error = str(value)[:200]
+            elif name in ("resyncs", "reconnects"):
+                setattr(h, name, int(value))
+            elif name == "notes":
+                h.notes = list(value)
+            else:
+                raise TypeError(f"set_health() got an unknown field {name!r}")
+        self.version += 1
+
+    def count_resync(self, exchange: str, error: str = "") -> None:
+        h = self._health.setdefault(exchange, _HealthState())
+        h.resyncs += 1
+        if error:
+            h.last_error = error[:200]
+        self.version += 1
+
+    def count_reconnect(self, exchange: str, error: str = "") -> None:
+        h = self._health.setdefault(exchange, _HealthState())
+        h.reconnects += 1
+        if error:
+            h.last_error = error[:200]
+        self.version += 1
+
+    def add_note(self, exchange: str, note: str) -> None:
+        h = self._health.setdefault(exchange, _HealthState())
+        if note not in h.notes:
+            h.notes.append(note)
+            self.version += 1
+
+    def note_message(self, exchange: str, n: int = 1) -> None:
+        self._touch(exchange, n)
+        self.version += 1
+
+    def add_signal(self, sig: Signal) -> None:
+        self._signals.append(sig)
+        self._signals_total += 1
+        self.version += 1
+
+    def add_symbol(self, symbol: str) -> None:
+        if symbol not in self.symbols:
+            self.symbols.append(symbol)
+            self.version += 1
+
+    def remove_symbol(self, symbol: str) -> None:
+        if symbol in self.symbols:
+            self.symbols.remove(symbol)
+        for key in [k for k in self._keys if k[1] == symbol]:
+            del self._keys[key]
+            self._dirty.discard(key)
+        self.version += 1
+
+    # ------------------------------------------------------------------ readers
+    def latest_book(self, venue: str, symbol: str) -> BookSnapshot | None:
+        slot = self._keys.get((venue, symbol))
+        return slot.book if slot else None
+
+    def latest_funding(self, venue: str, symbol: str) -> FundingInfo | None:
+        slot = self._keys.get((venue, symbol))
+        return slot.funding if slot else None
+
+    def keys(self) -> list[Key]:
+        return list(self._keys)
+
+    def sample(self, now_ms: int | None = None) -> HubView:
+        """Compute what changed since the last sample and return a frozen view."""
+        now = self.clock() if now_ms is None else now_ms
+        prev = self._last_view
+        stale_ms = self.stale_after_s * 1000
+        changed: set[Key] = set()
+
+        markets: dict[Key, MarketView] = {}
+        for key, slot in self._keys.items():
+            stale = slot.book_received_ms is not None and now - slot.book_received_ms > stale_ms
+            dirty = key in self._dirty
+            if dirty or stale != slot.stale or slot.view is None:
+                slot.stale = stale
+                slot.view = self._build_view(key, slot, now)
+                changed.add(key)
+            markets[key] = slot.view
+        self._dirty.clear()
+
+        health = {v: self._health_view(v, h, now) for v, h in self._health.items()}
+        if (
+            prev is not None
+            and not changed
+            and self._last_view_version == self.version
+            and health == self._last_health
+        ):
+            return prev
+        self._last_health = health
+        view = HubView(
+            version=self.version,
+            now_ms=now,
+            venues=tuple(self.venues),
+            symbols=tuple(self.symbols),
+            markets=MappingProxyType(markets),
+            health=MappingProxyType(health),
+            signals=tuple(self._signals),
+            signals_total=self._signals_total,
+            changed=frozenset(changed),
+        )
+        self._last_view = view
+        self._last_view_version = self.version
+        return view
+
+    # ------------------------------------------------------------------ internals
+    def _build_view(self, key: Key, slot: _KeyState, now: int) -> MarketView:
+        book = slot.book
+        if book is not None and book is not slot.metrics_for:
+            # Only a new book costs maths; funding/ticker updates reuse the metrics.
+            slot.metrics = _depth_metrics(book, self.bands)
+            slot.metrics_for = book
+            self._extend_history(slot, now)
+        slot.version += 1
+        f = slot.funding
+        ann = bas = None
+        if f is not None:
+            ann, bas = _funding_derived(f)
+        top = self.top_levels
+        return MarketView(
+            exchange=key[0],
+            symbol=key[1],
+            version=slot.version,
+            bids=book.bids[:top] if book else (),
+            asks=book.asks[:top] if book else (),
+            book_ts=book.timestamp if book else None,
+            book_received_ms=slot.book_received_ms,
+            stale=slot.stale,
+            metrics=slot.metrics,
+            funding=f,
+            funding_rate=f.funding_rate if f else None,
+            interval_hours=f.interval_hours if f else None,
+            annualized=ann,
+            basis=bas,
+            next_funding_time=f.next_funding_time if f else None,
+            ticker=slot.ticker,
+            open_interest=slot.oi,
+            candles=self._candles_with_live(slot),
+            history=tuple(slot.history),
+            bands=self.bands,
+        )
+
+    def _extend_history(self, slot: _KeyState, now: int) -> None:
+        m = slot.metrics
+        if m is None:
+            return
+        point = HistoryPoint(
+            t=now,
+            mid=getattr(m, "mid", None),
+            spread_bps=getattr(m, "spread_bps", None),
+            imbalance=tuple(
+                float((getattr(m, "imbalance_by_band", None) or {}).get(b, 0.0) or 0.0)
+                for b in self.bands
+            ),
+        )
+        h = slot.history
+        if h and now - slot.last_hist_t < self.history_step_ms:
+            h[-1] = point  # within the current step: keep the latest value of the step
+        else:
+            h.append(point)
+            slot.last_hist_t = now
+        horizon = now - self.history_seconds * 1000
+        while h and h[0].t < horizon:
+            h.popleft()
+
+    def _candles_with_live(self, slot: _KeyState) -> tuple[Candle, ...]:
+        """Venue candles, with the last one extended (or a new one opened) from the live mid."""
+        if not slot.candles or slot.timeframe is None:
+            return ()
+        series = [slot.candles[t] for t in sorted(slot.candles)]
+        mid = getattr(slot.metrics, "mid", None)
+        book = slot.book
+        if not mid or book is None:
+            return tuple(series)
+        tf = timeframe_ms(slot.timeframe)
+        last = series[-1]
+        t = slot.book_received_ms or book.timestamp
+        if t < last.timestamp:
+            return tuple(series)
+        if t < last.timestamp + tf:
+            series[-1] = replace(last, high=max(last.high, mid), low=min(last.low, mid), close=mid)
+        else:
+            # The venue has not published this candle yet: open it from the live mid.
+            # It is not stored, so the venue's own candle replaces it when seeded again.
+            open_t = t - (t - last.timestamp) % tf
+            series.append(
+                Candle(
+                    exchange=last.exchange,
+                    symbol=last.symbol,
+                    timeframe=last.timeframe,
+                    timestamp=open_t,
+                    open=last.close,
+                    high=max(last.close, mid),
+                    low=min(last.close, mid),
+                    close=mid,
+                    volume=0.0,
+                )
+            )
+        return tuple(series[-self.max_candles :])
+
+    def _health_view(self, venue: str, h: _HealthState, now: int) -> FeedHealth:
+        if h.feeds:
+            state = max(h.feeds.values(), key=_SEVERITY.__getitem__)
+        else:
+            state = "connected" if h.last_msg_ms is not None else "connecting"
+        age = (now - h.last_msg_ms) / 1000 if h.last_msg_ms is not None else None
+        if state == "connected" and age is not None and age > self.stale_after_s:
+            state = "stale"
+        # Message rate over a ~5 s window of samples (smooth enough to read at 4-10 Hz).
+        w = h.rate_window
+        w.append((now, h.msg_total))
+        while len(w) > 2 and now - w[1][0] >= 5000:
+            w.popleft()
+        t0, c0 = w[0]
+        rate = (h.msg_total - c0) * 1000 / (now - t0) if now > t0 else 0.0
+        return FeedHealth(
+            exchange=venue,
+            state=state,
+            last_msg_ms=h.last_msg_ms,
+            age_s=round(age, 1) if age is not None else None,
+            resyncs=h.resyncs,
+            reconnects=h.reconnects,
+            msgs_per_s=round(rate, 1),
+            last_error=h.last_error,
+            notes=tuple(h.notes),
+        )
