@@ -152,14 +152,30 @@ def test_boundary_level_counts_despite_float_rounding(impl, shape, band):
 
 
 @pytest.mark.parametrize("impl", IMPLS)
-def test_decimal_boundary_exact_price(impl):
-    # 0.5 % below a mid of 0.3 is 0.2985 in decimal, but 0.3*(1-0.005) rounds
-    # to 0.29849999999999993 in binary; a level quoted at 0.2985 must count.
-    bids = [[0.2999, 10.0], [0.2985, 10.0]]
-    asks = [[0.3001, 10.0]]
-    m = impl(bids, asks, bands=(0.005,))
-    assert m.mid == pytest.approx(0.3)
-    assert m.bid_depth[0.005] == pytest.approx(0.2999 * 10 + 0.2985 * 10)
+@pytest.mark.parametrize(
+    "side,best_bid,best_ask,band,edge",
+    [
+        # The decimal price exactly on the band edge, where the binary product
+        # mid*(1∓band) lands on the wrong side of it (checked below).
+        ("bid", 6.9499, 6.9501, 0.01, 6.8805),
+        ("bid", 22.2299, 22.2301, 0.005, 22.11885),
+        ("ask", 9.8499, 9.8501, 0.001, 9.85985),
+        ("ask", 17.1299, 17.1301, 0.005, 17.21565),
+    ],
+)
+def test_decimal_boundary_price_counts(impl, side, best_bid, best_ask, band, edge):
+    mid = (best_bid + best_ask) / 2
+    if side == "bid":
+        assert edge < mid * (1 - band)  # a naive ">=" would drop this level
+        bids, asks = [[best_bid, 1.0], [edge, 2.0]], [[best_ask, 1.0]]
+    else:
+        assert edge > mid * (1 + band)
+        bids, asks = [[best_bid, 1.0]], [[best_ask, 1.0], [edge, 2.0]]
+    for b, a in both_shapes(bids, asks):
+        m = impl(b, a, bands=(band,))
+        depth = m.bid_depth if side == "bid" else m.ask_depth
+        top = best_bid if side == "bid" else best_ask
+        assert depth[band] == pytest.approx(top + 2 * edge)
 
 
 # --------------------------------------------------------------------------- degenerate books
