@@ -4,7 +4,15 @@ import pytest
 
 from perptui.engine import hub as hub_mod
 from perptui.engine.hub import Hub
-from perptui.model import BookSnapshot, Candle, FundingInfo, OpenInterest, Signal, Ticker
+from perptui.model import (
+    BookSnapshot,
+    Candle,
+    FundingInfo,
+    MarketInfo,
+    OpenInterest,
+    Signal,
+    Ticker,
+)
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -88,7 +96,6 @@ def test_view_is_frozen_and_holds_top_levels(hub: Hub) -> None:
 
 
 def test_depth_metrics_from_maths_module(hub: Hub) -> None:
-    pytest.importorskip("perptui.metrics")
     hub.set_book(book("binance", BTC, 100))
     m = hub.sample().market("binance", BTC)
     assert m is not None and m.metrics is not None
@@ -99,7 +106,6 @@ def test_depth_metrics_from_maths_module(hub: Hub) -> None:
 
 
 def test_history_is_bounded_in_time_and_points(hub: Hub, clock: Clock) -> None:
-    pytest.importorskip("perptui.metrics")
     for i in range(300):  # 30 s of books at 10/s, sampled at 10 Hz
         clock.t += 100
         hub.set_book(book("binance", BTC, 100 + i))
@@ -180,12 +186,25 @@ def test_funding_ticker_oi_and_signals(hub: Hub, clock: Clock) -> None:
     assert m.open_interest is not None and m.open_interest.amount == 1000.0
     assert len(v.signals) == 200 and v.signals_total == 250
     assert v.signals[-1].timestamp == clock.t + 249
-    if m.annualized is not None:  # perptui.funding present
-        assert m.annualized == pytest.approx(0.0001 * 3 * 365, rel=0.01)
+    assert m.annualized == pytest.approx(0.0001 * 3 * 365)
+    assert m.basis == pytest.approx(0.01)
+    assert not m.interval_assumed
+
+
+def test_funding_interval_from_market_info_or_assumed(hub: Hub, clock: Clock) -> None:
+    hub.set_funding(FundingInfo("okx", BTC, clock.t, 0.0002, None, None))
+    m = hub.sample().market("okx", BTC)
+    assert m is not None and m.interval_assumed and m.interval_hours == 8.0
+    hub.set_market_info(
+        MarketInfo("okx", BTC, "BTC-USDT-SWAP", "BTC", "USDT", "USDT", True, 0.01, 0.1, 0.01, 4.0)
+    )
+    m = hub.sample().market("okx", BTC)
+    assert m is not None and not m.interval_assumed and m.interval_hours == 4.0
+    assert m.annualized == pytest.approx(0.0002 * 6 * 365)
+    assert m.market is not None and m.market.contract_size == 0.01
 
 
 def test_candles_merge_and_extend_from_live_mid(hub: Hub, clock: Clock) -> None:
-    pytest.importorskip("perptui.metrics")
     t0 = clock.t - clock.t % 60_000 - 120_000
 
     def c(ts: int, close: float) -> Candle:

@@ -20,7 +20,18 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from perptui.model import BookSnapshot, Candle, FundingInfo, Level, OpenInterest, Signal, Ticker
+from perptui import funding as fmath
+from perptui.metrics import DEPTH_BANDS, DepthMetrics, depth_metrics
+from perptui.model import (
+    BookSnapshot,
+    Candle,
+    FundingInfo,
+    Level,
+    MarketInfo,
+    OpenInterest,
+    Signal,
+    Ticker,
+)
 
 Key = tuple[str, str]  # (venue, symbol)
 
@@ -78,10 +89,11 @@ class MarketView:
     book_ts: int | None = None  # venue timestamp of the book
     book_received_ms: int | None = None  # our clock when it arrived
     stale: bool = False  # no book for longer than the hub's stale_after
-    metrics: Any = None  # perptui.metrics.DepthMetrics | None
+    metrics: DepthMetrics | None = None
     funding: FundingInfo | None = None
     funding_rate: float | None = None
-    interval_hours: float | None = None
+    interval_hours: float | None = None  # venue's funding interval (funding, else market info)
+    interval_assumed: bool = False  # True: the venue did not say; 8 h assumed
     annualized: float | None = None
     basis: float | None = None
     next_funding_time: int | None = None  # countdown = next_funding_time - now
@@ -90,6 +102,7 @@ class MarketView:
     candles: tuple[Candle, ...] = ()  # venue OHLCV, last candle extended from the live mid
     history: tuple[HistoryPoint, ...] = ()
     bands: tuple[float, ...] = ()
+    market: MarketInfo | None = None
 
     @property
     def key(self) -> Key:
@@ -97,7 +110,7 @@ class MarketView:
 
     @property
     def mid(self) -> float | None:
-        return getattr(self.metrics, "mid", None)
+        return self.metrics.mid if self.metrics is not None else None
 
     def mid_history(self) -> tuple[float, ...]:
         return tuple(p.mid for p in self.history if p.mid is not None)
@@ -139,6 +152,7 @@ class _KeyState:
         "funding",
         "history",
         "last_hist_t",
+        "market",
         "metrics",
         "metrics_for",
         "oi",
@@ -157,7 +171,8 @@ class _KeyState:
         self.oi: OpenInterest | None = None
         self.candles: dict[int, Candle] = {}
         self.timeframe: str | None = None
-        self.metrics: Any = None
+        self.market: MarketInfo | None = None
+        self.metrics: DepthMetrics | None = None
         self.metrics_for: BookSnapshot | None = None
         self.history: deque[HistoryPoint] = deque(maxlen=history_points)
         self.last_hist_t = 0
@@ -189,37 +204,8 @@ class _HealthState:
         self.notes: list[str] = []
 
 
-def _depth_metrics(book: BookSnapshot, bands: tuple[float, ...]) -> Any:
-    # Imported lazily: perptui.metrics is pure maths and may be absent while the
-    # project is being assembled; the hub still carries books without it.
-    try:
-        from perptui.metrics import depth_metrics
-    except ImportError:
-        return None
+def _depth_metrics(book: BookSnapshot, bands: tuple[float, ...]) -> DepthMetrics:
     return depth_metrics(book.bids, book.asks, bands)
-
-
-def _funding_derived(f: FundingInfo) -> tuple[float | None, float | None]:
-    try:
-        from perptui.funding import annualized, basis
-    except ImportError:
-        return None, None
-    interval = f.interval_hours or 8.0
-    ann = annualized(f.funding_rate, interval) if f.funding_rate is not None else None
-    bas = (
-        basis(f.mark_price, f.index_price)
-        if f.mark_price is not None and f.index_price is not None
-        else None
-    )
-    return ann, bas
-
-
-def _default_bands() -> tuple[float, ...]:
-    try:
-        from perptui.metrics import DEPTH_BANDS
-    except ImportError:
-        return (0.001, 0.005, 0.01, 0.05)
-    return tuple(DEPTH_BANDS)
 
 
 class Hub:
@@ -252,7 +238,7 @@ class Hub:
         self.top_levels = top_levels
         self.max_candles = max_candles
         self.stale_after_s = stale_after_s
-        self.bands = tuple(bands) if bands is not None else _default_bands()
+        self.bands = tuple(bands) if bands is not None else tuple(DEPTH_BANDS)
         self.clock = clock
         self.version = 0
         self._keys: dict[Key, _KeyState] = {}
@@ -288,6 +274,10 @@ class Hub:
         slot.book = book
         slot.book_received_ms = self.clock()
         self._touch(book.exchange)
+
+    def set_market_info(self, info: MarketInfo) -> None:
+        """Static market definition (tick, lot, funding interval when funding lacks it)."""
+        self._slot(info.exchange, info.symbol).market = info
 
     def set_funding(self, f: FundingInfo) -> None:
         self._slot(f.exchange, f.symbol).funding = f
@@ -452,9 +442,13 @@ class Hub:
             self._extend_history(slot, now)
         slot.version += 1
         f = slot.funding
-        ann = bas = None
-        if f is not None:
-            ann, bas = _funding_derived(f)
+        interval = f.interval_hours if f is not None else None
+        if interval is None and slot.market is not None:
+            interval = slot.market.funding_interval_hours
+        interval_h, assumed = fmath.interval_or_default(interval)
+        rate = f.funding_rate if f is not None else None
+        ann = fmath.annualized(rate, interval_h) if rate is not None else None
+        bas = fmath.basis(f.mark_price, f.index_price) if f is not None else None
         top = self.top_levels
         return MarketView(
             exchange=key[0],
@@ -467,8 +461,9 @@ class Hub:
             stale=slot.stale,
             metrics=slot.metrics,
             funding=f,
-            funding_rate=f.funding_rate if f else None,
-            interval_hours=f.interval_hours if f else None,
+            funding_rate=rate,
+            interval_hours=interval_h,
+            interval_assumed=assumed,
             annualized=ann,
             basis=bas,
             next_funding_time=f.next_funding_time if f else None,
@@ -477,6 +472,7 @@ class Hub:
             candles=self._candles_with_live(slot),
             history=tuple(slot.history),
             bands=self.bands,
+            market=slot.market,
         )
 
     def _extend_history(self, slot: _KeyState, now: int) -> None:
@@ -485,12 +481,9 @@ class Hub:
             return
         point = HistoryPoint(
             t=now,
-            mid=getattr(m, "mid", None),
-            spread_bps=getattr(m, "spread_bps", None),
-            imbalance=tuple(
-                float((getattr(m, "imbalance_by_band", None) or {}).get(b, 0.0) or 0.0)
-                for b in self.bands
-            ),
+            mid=m.mid,
+            spread_bps=m.spread_bps,
+            imbalance=tuple(float(m.imbalance_by_band.get(b, 0.0) or 0.0) for b in self.bands),
         )
         h = slot.history
         if h and now - slot.last_hist_t < self.history_step_ms:
@@ -507,7 +500,7 @@ class Hub:
         if not slot.candles or slot.timeframe is None:
             return ()
         series = [slot.candles[t] for t in sorted(slot.candles)]
-        mid = getattr(slot.metrics, "mid", None)
+        mid = slot.metrics.mid if slot.metrics is not None else None
         book = slot.book
         if not mid or book is None:
             return tuple(series)

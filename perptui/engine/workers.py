@@ -1,0 +1,483 @@
+"""Long-lived loops that pull market data from one venue into the hub.
+
+One :class:`VenueWorker` per venue owns:
+
+* a book loop per watched symbol: ccxt.pro ``watch_order_book`` when the venue
+  streams books, otherwise REST ``fetch_order_book`` polling, re-armed only after
+  the previous poll finished (never two requests of one loop in flight);
+* pollers for funding (+ mark/index), open interest, tickers and recent OHLCV,
+  each re-armed after it finishes.
+
+Network faults are normal: every loop classifies the error, reports it in the
+hub's feed health ("reconnecting", resync and reconnect counters, last error),
+backs off with jitter and tries again.  Only cancellation ends a loop, and an
+unknown symbol ends just that symbol's loops with a note in the venue's health.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import ccxt.base.errors as cx
+
+from perptui.engine.backoff import Backoff
+from perptui.engine.hub import Hub, timeframe_ms
+from perptui.errors import CapabilityMissing, UnknownSymbol
+from perptui.model import BookSnapshot, FundingInfo
+
+log = logging.getLogger(__name__)
+
+OnFunding = Callable[[FundingInfo], None]
+OnBook = Callable[[BookSnapshot], None]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    use_ws: bool = True  # stream books where the venue supports it
+    book_limit: int | None = None  # None: the venue's default stream depth
+    rest_book_limit: int = 100
+    book_poll_s: float = 1.0  # REST polling cadence when not streaming
+    funding_poll_s: float = 15.0
+    oi_poll_s: float = 30.0
+    ticker_poll_s: float = 30.0
+    ohlcv_poll_s: float = 60.0
+    ohlcv_timeframe: str = "1m"
+    ohlcv_candles: int = 120  # recent candles seeded for the focus chart
+    stale_after_s: float = 10.0  # watchdog: no book for this long -> stale + resubscribe
+    request_timeout_s: float = 20.0  # upper bound for one REST call, on top of ccxt's own
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    backoff_reset_after: float = 30.0
+    down_after_failures: int = 4  # consecutive failures before a feed says "down"
+    seed: int | None = None  # jitter seed (tests)
+
+
+# ------------------------------------------------------------------ error handling
+
+
+def classify(exc: BaseException) -> str:
+    """What kind of failure this is, which decides the reaction.
+
+    resync    the local book lost sync (gap, checksum): count a resync, re-watch now
+    rate      throttled or banned: back off, honouring Retry-After when known
+    network   timeouts, disconnects, 5xx: reconnect with backoff
+    symbol    the venue does not list the symbol: stop that symbol, say so
+    capability the venue cannot do this at all: stop this loop, say so
+    other     anything else (bad payload, exchange error): back off and retry
+    """
+    if isinstance(exc, cx.InvalidNonce):  # includes ChecksumError
+        return "resync"
+    if isinstance(exc, cx.DDoSProtection | cx.RateLimitExceeded):
+        return "rate"
+    if isinstance(exc, UnknownSymbol | cx.BadSymbol):
+        return "symbol"
+    if isinstance(exc, CapabilityMissing | cx.NotSupported):
+        return "capability"
+    if isinstance(exc, cx.NetworkError | OSError | TimeoutError):
+        return "network"
+    return "other"
+
+
+def describe(exc: BaseException) -> str:
+    """A short one-line error for the health bar (ccxt messages can be long JSON)."""
+    text = " ".join(str(exc).split())
+    if len(text) > 160:
+        text = text[:157] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def retry_after_s(exc: BaseException) -> float:
+    """Best-effort Retry-After hint; ccxt does not expose headers on exceptions."""
+    value = getattr(exc, "retry_after", None)
+    try:
+        return float(value) if value is not None else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _cancelled_by_peer(exc: BaseException) -> bool:
+    """A CancelledError that does not mean *this* task is being cancelled.
+
+    ccxt cancels the pending futures of a websocket client when that client is
+    closed (e.g. our watchdog drops a stalled connection shared by several
+    symbols); the other symbols' loops must treat that as a disconnect.
+    """
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() == 0
+
+
+class _Feed:
+    """Health bookkeeping for one loop: state transitions + consecutive failures."""
+
+    def __init__(self, hub: Hub, venue_id: str, name: str, settings: WorkerSettings) -> None:
+        self.hub = hub
+        self.venue = venue_id
+        self.name = name
+        self.settings = settings
+        self.failures = 0
+        self.state: str | None = None
+        self.backoff = Backoff(
+            base=settings.backoff_base,
+            cap=settings.backoff_cap,
+            reset_after=settings.backoff_reset_after,
+            # crc32, not hash(): str hashes change per process and the seed must not.
+            seed=None
+            if settings.seed is None
+            else zlib.crc32(f"{settings.seed}:{venue_id}:{name}".encode()),
+        )
+
+    def set(self, state: str | None, error: str | None = None) -> None:
+        if state != self.state or error:
+            changes: dict[str, Any] = {"state": state}
+            if error:
+                changes["last_error"] = error
+            self.hub.set_health(self.venue, feed=self.name, **changes)
+            self.state = state
+
+    def ok(self) -> None:
+        self.failures = 0
+        self.backoff.success()
+        if self.state != "connected":
+            self.set("connected")
+
+    def failed(self, exc: BaseException) -> float:
+        """Record a failure; returns how long to wait before the next attempt."""
+        self.failures += 1
+        kind = classify(exc)
+        state = "down" if self.failures >= self.settings.down_after_failures else "reconnecting"
+        self.set(state, describe(exc))
+        if kind == "resync":
+            self.hub.count_resync(self.venue)
+            # ccxt already dropped the local book and will refetch the snapshot on
+            # the next watch; retry promptly unless resyncs keep failing.
+            return min(self.backoff.failure(), 0.2 * self.failures)
+        if kind == "network":
+            self.hub.count_reconnect(self.venue)
+        return self.backoff.failure(retry_after_s(exc))
+
+    def forget(self) -> None:
+        self.set(None)
+
+
+# ------------------------------------------------------------------ the venue worker
+
+
+class VenueWorker:
+    """All loops of one venue.  Start with :meth:`start`, add/remove symbols any time."""
+
+    def __init__(
+        self,
+        venue: Any,  # perptui.venues.base.Venue
+        hub: Hub,
+        symbols: Iterable[str],
+        settings: WorkerSettings | None = None,
+        *,
+        on_funding: OnFunding | None = None,
+    ) -> None:
+        self.venue = venue
+        self.id: str = venue.id
+        self.hub = hub
+        self.settings = settings or WorkerSettings()
+        self.on_funding = on_funding
+        self.wanted: list[str] = list(dict.fromkeys(symbols))
+        self.active: list[str] = []  # wanted symbols the venue lists
+        self.skipped: dict[str, str] = {}  # symbol -> why
+        self.markets_loaded = asyncio.Event()
+        self.markets: dict[str, Any] = {}  # symbol -> MarketInfo, once loaded
+        self._ohlcv_seeded: set[str] = set()
+        self._fundings_bulk = True  # fetch_fundings until the venue says it cannot
+        self._book_tasks: dict[str, asyncio.Task[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self._streaming = bool(self.settings.use_ws and self._has("watchOrderBook"))
+
+    def _has(self, capability: str) -> bool:
+        has = getattr(self.venue, "has", None) or {}
+        return bool(has.get(capability))
+
+    # -------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        """Spawn the loops; returns at once (markets load in the background)."""
+        if self._started:
+            return
+        self._started = True
+        self.hub.set_health(self.id, feed="markets", state="connecting")
+        self._tasks.append(self._spawn(self._run(), "main"))
+
+    async def stop(self) -> None:
+        tasks = [*self._tasks, *self._book_tasks.values()]
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        self._book_tasks.clear()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.venue.close(), timeout=5)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        return asyncio.get_running_loop().create_task(coro, name=f"perptui:{self.id}:{name}")
+
+    async def _run(self) -> None:
+        await self._load_markets()
+        for sym in list(self.wanted):
+            self._activate(sym)
+        s = self.settings
+        self._tasks.append(
+            self._spawn(self._poll("funding", s.funding_poll_s, self._funding_once), "funding")
+        )
+        self._tasks.append(self._spawn(self._poll("oi", s.oi_poll_s, self._oi_once), "oi"))
+        self._tasks.append(
+            self._spawn(self._poll("ticker", s.ticker_poll_s, self._ticker_once), "ticker")
+        )
+        self._tasks.append(
+            self._spawn(self._poll("ohlcv", s.ohlcv_poll_s, self._ohlcv_once), "ohlcv")
+        )
+
+    async def _load_markets(self) -> None:
+        feed = _Feed(self.hub, self.id, "markets", self.settings)
+        while True:
+            try:
+                markets = await asyncio.wait_for(
+                    self.venue.load_markets(), timeout=self.settings.request_timeout_s
+                )
+            except asyncio.CancelledError as exc:
+                if not _cancelled_by_peer(exc):
+                    raise
+                await asyncio.sleep(feed.failed(exc))
+            except Exception as exc:
+                delay = feed.failed(exc)
+                log.info(
+                    "%s: markets not loaded (%s); retry in %.1fs", self.id, describe(exc), delay
+                )
+                await asyncio.sleep(delay)
+            else:
+                feed.forget()  # markets are loaded once; not a live feed
+                self.markets = dict(markets or {})
+                self.markets_loaded.set()
+                return
+
+    # -------------------------------------------------------------- symbols
+    def add_symbol(self, symbol: str) -> None:
+        if symbol not in self.wanted:
+            self.wanted.append(symbol)
+        if self.markets_loaded.is_set():
+            self._activate(symbol)
+
+    def remove_symbol(self, symbol: str) -> None:
+        if symbol in self.wanted:
+            self.wanted.remove(symbol)
+        if symbol in self.active:
+            self.active.remove(symbol)
+        if symbol in self.skipped:
+            del self.skipped[symbol]
+            self.hub.set_health(self.id, notes=self._notes())
+        task = self._book_tasks.pop(symbol, None)
+        if task is not None:
+            task.cancel()
+        self.hub.set_health(self.id, feed="book:" + symbol, state=None)
+
+    def _notes(self) -> list[str]:
+        return [f"{s}: {why}" for s, why in self.skipped.items()]
+
+    def _skip(self, symbol: str, why: str) -> None:
+        if symbol in self.active:
+            self.active.remove(symbol)
+        self.skipped[symbol] = why
+        self.hub.set_health(self.id, notes=self._notes())
+        self.hub.set_health(self.id, feed="book:" + symbol, state=None)
+        log.warning("%s: skipping %s (%s)", self.id, symbol, why)
+
+    def _activate(self, symbol: str) -> None:
+        if symbol in self.active or symbol in self._book_tasks:
+            return
+        try:
+            self.venue.market(symbol)
+        except (UnknownSymbol, cx.BadSymbol) as exc:
+            self._skip(symbol, f"not listed ({describe(exc)})")
+            return
+        except Exception as exc:  # any other venue oddity: treat as not listed
+            self._skip(symbol, describe(exc))
+            return
+        self.active.append(symbol)
+        self._book_tasks[symbol] = self._spawn(self._book_loop(symbol), "book:" + symbol)
+
+    # -------------------------------------------------------------- books
+    async def _book_loop(self, symbol: str) -> None:
+        feed = _Feed(self.hub, self.id, "book:" + symbol, self.settings)
+        feed.set("connecting")
+        s = self.settings
+        try:
+            while True:
+                try:
+                    if self._streaming:
+                        book = await asyncio.wait_for(
+                            self.venue.watch_order_book(symbol, s.book_limit),
+                            timeout=s.stale_after_s,
+                        )
+                    else:
+                        book = await asyncio.wait_for(
+                            self.venue.fetch_order_book(symbol, s.rest_book_limit),
+                            timeout=s.request_timeout_s,
+                        )
+                except asyncio.CancelledError as exc:
+                    if not _cancelled_by_peer(exc):
+                        raise
+                    await asyncio.sleep(feed.failed(cx.NetworkError("stream reset")))
+                    continue
+                except TimeoutError as exc:
+                    if self._streaming:
+                        # Socket open but silent (or a quiet book): say so honestly, and
+                        # drop the connection if it is the connection that went quiet.
+                        feed.set("stale", f"no book update for {s.stale_after_s:g}s")
+                        if await self._drop_stalled_ws():
+                            self.hub.count_reconnect(self.id)
+                        continue
+                    await asyncio.sleep(feed.failed(exc))
+                    continue
+                except Exception as exc:
+                    kind = classify(exc)
+                    if kind == "symbol":
+                        self._skip(symbol, describe(exc))
+                        return
+                    if kind == "capability" and self._streaming:
+                        self._streaming = False  # fall back to REST polling
+                        continue
+                    delay = feed.failed(exc)
+                    log.debug(
+                        "%s %s book: %s; retry in %.2fs", self.id, symbol, describe(exc), delay
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                self.hub.set_book(book)
+                feed.ok()
+                if not self._streaming:
+                    await asyncio.sleep(s.book_poll_s)
+        finally:
+            self._book_tasks.pop(symbol, None)
+
+    async def _drop_stalled_ws(self) -> bool:
+        """Close websocket connections that received nothing for stale_after_s.
+
+        ccxt re-subscribes (and resyncs books from a fresh snapshot) on the next
+        watch call.  Connections that still carry messages are left alone: a
+        quiet book on a live connection is just quiet.
+        """
+        client = getattr(self.venue, "client", None)
+        clients = getattr(client, "clients", None) or {}
+        now_ms = time.time() * 1000
+        limit_ms = self.settings.stale_after_s * 1000
+        dropped = False
+        for url, ws in list(clients.items()):
+            last = getattr(ws, "last_message_at", None)
+            if last is not None and now_ms - last < limit_ms:
+                continue
+            clients.pop(url, None)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), timeout=5)
+            dropped = True
+        return dropped
+
+    # -------------------------------------------------------------- pollers
+    async def _poll(self, name: str, every_s: float, once: Callable[[], Awaitable[None]]) -> None:
+        """Run ``once`` every ``every_s`` seconds, measured from when it finished."""
+        feed = _Feed(self.hub, self.id, name, self.settings)
+        while True:
+            if not self.active:
+                await asyncio.sleep(min(every_s, 1.0))
+                continue
+            try:
+                await asyncio.wait_for(
+                    once(), timeout=max(self.settings.request_timeout_s, every_s)
+                )
+            except asyncio.CancelledError as exc:
+                if not _cancelled_by_peer(exc):
+                    raise
+                await asyncio.sleep(feed.failed(exc))
+            except Exception as exc:
+                if classify(exc) == "capability":
+                    feed.forget()
+                    log.info("%s: %s not available (%s)", self.id, name, describe(exc))
+                    return
+                delay = feed.failed(exc)
+                log.debug("%s %s: %s; retry in %.2fs", self.id, name, describe(exc), delay)
+                await asyncio.sleep(max(delay, 0.0))
+            else:
+                feed.ok()
+                await asyncio.sleep(every_s)
+
+    async def _per_symbol(
+        self, fn: Callable[[str], Awaitable[Any]], store: Callable[[Any], None]
+    ) -> None:
+        """Call ``fn`` for each active symbol; unknown symbols are skipped, others raise."""
+        first_error: BaseException | None = None
+        successes = 0
+        for sym in list(self.active):
+            try:
+                store(await fn(sym))
+                successes += 1
+            except Exception as exc:
+                kind = classify(exc)
+                if kind == "symbol":
+                    self._skip(sym, describe(exc))
+                elif kind == "capability":
+                    raise
+                elif first_error is None:
+                    first_error = exc
+        if first_error is not None and successes == 0:
+            raise first_error
+
+    async def _funding_once(self) -> None:
+        symbols = list(self.active)
+        if not symbols:
+            return
+        if self._fundings_bulk:
+            # One request for all symbols where the venue allows it (binance
+            # premiumIndex, bybit tickers); per-symbol otherwise.
+            try:
+                got = await self.venue.fetch_fundings(symbols)
+            except (CapabilityMissing, cx.NotSupported):
+                self._fundings_bulk = False
+            else:
+                for f in got.values():
+                    self._store_funding(f)
+                return
+        await self._per_symbol(self.venue.fetch_funding, self._store_funding)
+
+    def _store_funding(self, f: FundingInfo) -> None:
+        self.hub.set_funding(f)
+        if self.on_funding is not None:
+            self.on_funding(f)
+
+    async def _oi_once(self) -> None:
+        await self._per_symbol(self.venue.fetch_open_interest, self.hub.set_open_interest)
+
+    async def _ticker_once(self) -> None:
+        await self._per_symbol(self.venue.fetch_ticker, self.hub.set_ticker)
+
+    async def _ohlcv_once(self) -> None:
+        s = self.settings
+        tf = timeframe_ms(s.ohlcv_timeframe)
+        now = int(time.time() * 1000)
+        seeded = self._ohlcv_seeded
+
+        async def fetch(sym: str) -> Any:
+            # First time: the chart's full window; afterwards only the last few candles.
+            back = s.ohlcv_candles if sym not in seeded else 3
+            page = await self.venue.fetch_ohlcv_history(
+                sym, s.ohlcv_timeframe, now - back * tf, now
+            )
+            seeded.add(sym)
+            return page.rows
+
+        await self._per_symbol(fetch, self.hub.add_candles)
