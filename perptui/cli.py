@@ -236,19 +236,24 @@ def _say(message: str, secrets: Sequence[str]) -> None:
     print(f"{PROG}: {line}", file=sys.stderr)
 
 
+def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, ModuleType | None]:
+    """Parse a command line the way ``main`` does (default command included)."""
+    prepared, command = _prepare_argv(list(argv))
+    parser, module = build_parser(command)
+    return parser.parse_args(prepared), module
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args: argparse.Namespace | None = None
     verbose = any(a in ("-v", "--verbose") or a.startswith("-vv") for a in argv)
     try:
-        argv, command = _prepare_argv(argv)
-        parser, module = build_parser(command)
-        args = parser.parse_args(argv)
+        args, module = parse_args(argv)
         verbose = bool(getattr(args, "verbose", 0))
-        if module is None:  # `perptui` words argparse accepted but we did not load
-            parser.print_help()
+        if module is None:  # nothing to run (e.g. a lone `--`)
+            build_parser(None)[0].print_usage(sys.stderr)
             return 2
-        _setup_logging(args, command)
+        _setup_logging(args, args.command)
         return int(module.run(args) or 0)
     except PerptuiError as exc:
         _say(str(exc), _known_secrets(args))

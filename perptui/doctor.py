@@ -1,0 +1,439 @@
+"""``perptui doctor``: what is installed, is the database usable, can we reach each venue.
+
+The checks gather into a ``DoctorReport`` (plain data, easy to test) that
+``format_report`` turns into text.  Venue checks run concurrently with a short
+timeout so an offline machine gets its answer in seconds, and they say plainly
+when the network is the problem.  Secrets are never shown: only "API key: set".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import logging
+import os
+import platform
+import re
+import sqlite3
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perptui import __version__
+from perptui.config import Config, default_db_path
+from perptui.errors import PerptuiError, UnknownSymbol
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 4.0
+EMULATED_VENUES = ("binance", "bybit", "okx")
+SQLITE_HEADER = b"SQLite format 3\x00"
+UNREACHABLE = "unreachable (network down or blocked) — try `perptui --demo`"
+# Test-only: send every REST request of the checked venues to this loopback
+# address instead of the exchange (tests must never leave 127.0.0.1).
+REDIRECT_ENV = "PERPTUI_DOCTOR_REDIRECT"
+_LOOPBACK = re.compile(r"^(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$")
+
+
+class DoctorFailed(PerptuiError):
+    """At least one check failed; the message summarises them on one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class DbCheck:
+    path: Path
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class VenueCheck:
+    venue: str
+    reachable: bool
+    detail: str  # "reachable, 512 perpetual markets" / "unreachable (...)" / error text
+    perpetuals: int | None = None
+    elapsed_s: float = 0.0
+    api_key_set: bool = False
+    network_down: bool = False  # unreachable because of the network, not the venue's answer
+    missing_symbols: tuple[str, ...] = ()  # configured symbols this venue does not list
+    symbol_errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorReport:
+    environment: tuple[tuple[str, str], ...]
+    database: DbCheck
+    venues: tuple[VenueCheck, ...]
+    symbols: tuple[str, ...]
+    demo: bool
+    timeout_s: float
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def _dist_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def environment_info(config: Config) -> tuple[tuple[str, str], ...]:
+    try:
+        import ccxt.async_support as ccxt_async
+
+        ccxt_line = f"{ccxt_async.__version__} ({len(ccxt_async.exchanges)} exchanges"
+        try:
+            import ccxt.pro  # noqa: F401
+
+            ccxt_line += ", ccxt.pro available)"
+        except ImportError:
+            ccxt_line += ", no ccxt.pro: REST polling only)"
+    except ImportError:
+        ccxt_line = "not installed"
+    if config.config_file is not None:
+        cfg = str(config.config_file)
+    else:
+        cfg = "none (defaults, environment and flags)"
+    return (
+        ("perptui", __version__),
+        ("Python", f"{platform.python_version()} ({sys.executable})"),
+        ("platform", platform.platform()),
+        ("ccxt", ccxt_line),
+        ("textual", _dist_version("textual")),
+        ("aiosqlite", _dist_version("aiosqlite")),
+        ("config", cfg),
+    )
+
+
+# --------------------------------------------------------------------------- database
+
+
+def check_db(path: Path, *, default_path: Path | None = None) -> DbCheck:
+    """Can perptui use this DB file?  Read-only: never creates or migrates anything."""
+    path = Path(path)
+    if path.exists():
+        if path.is_dir():
+            return DbCheck(path, False, f"database {path}: is a directory, not a file")
+        try:
+            with path.open("rb") as fh:
+                header = fh.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            return DbCheck(path, False, f"database {path}: cannot read: {exc.strerror or exc}")
+        if header and header != SQLITE_HEADER:
+            return DbCheck(path, False, f"database {path}: not a SQLite database file")
+        if header:
+            problem = _sqlite_quick_check(path)
+            if problem:
+                return DbCheck(path, False, f"database {path}: {problem}")
+        if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+            return DbCheck(path, False, f"database {path}: not writable")
+        size = path.stat().st_size
+        return DbCheck(path, True, f"ok ({_human_size(size)})")
+    parent = path.parent
+    if not parent.exists():
+        if default_path is not None and path == default_path:
+            # The default data dir is created on first run.
+            return DbCheck(path, True, "will be created (with its directory)")
+        return DbCheck(path, False, f"database {path}: directory {parent} does not exist")
+    if not parent.is_dir():
+        return DbCheck(path, False, f"database {path}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return DbCheck(path, False, f"database {path}: directory {parent} is not writable")
+    return DbCheck(path, True, "will be created")
+
+
+def _sqlite_quick_check(path: Path) -> str | None:
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=2.0)
+    except sqlite3.Error as exc:
+        return f"cannot open: {exc}"
+    try:
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        return f"corrupt SQLite database ({exc})"
+    finally:
+        conn.close()
+    results = [r[0] for r in rows]
+    if results != ["ok"]:
+        return f"corrupt SQLite database ({results[0] if results else 'quick_check failed'})"
+    return None
+
+
+def _human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+# --------------------------------------------------------------------------- venues
+
+
+def redirect_client_to(client: Any, hostport: str) -> None:
+    """Point every REST base URL of a ccxt client at ``http://hostport`` (loopback only)."""
+    if not _LOOPBACK.match(hostport):
+        raise PerptuiError(f"{REDIRECT_ENV} must be a loopback host:port, got {hostport!r}")
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, str):
+            return re.sub(r"^(https?|wss?)://[^/]+", f"http://{hostport}", node)
+        if isinstance(node, dict):
+            return {k: rewrite(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [rewrite(v) for v in node]
+        return node
+
+    client.urls = dict(client.urls)
+    client.urls["api"] = rewrite(client.urls.get("api"))
+
+
+def _classify(exc: BaseException, timeout_s: float) -> tuple[str, bool]:
+    """(detail, network_down) for an error raised while loading markets."""
+    try:
+        import ccxt
+    except ImportError:  # pragma: no cover - ccxt is a dependency
+        ccxt = None
+    if isinstance(exc, TimeoutError):
+        return f"unreachable (no answer within {timeout_s:g} s) — try `perptui --demo`", True
+    if ccxt is not None:
+        if isinstance(exc, ccxt.DDoSProtection):
+            return "reachable but refusing requests (rate limited or banned)", False
+        if isinstance(exc, ccxt.RequestTimeout):
+            return f"unreachable (no answer within {timeout_s:g} s) — try `perptui --demo`", True
+        if isinstance(exc, ccxt.NetworkError):
+            return UNREACHABLE, True
+        if isinstance(exc, ccxt.BaseError):
+            return f"error: {type(exc).__name__}: {_short(str(exc))}", False
+    from perptui.errors import VenueUnreachable
+
+    if isinstance(exc, VenueUnreachable):
+        return UNREACHABLE, True
+    if isinstance(exc, PerptuiError):
+        return _short(str(exc)), False
+    if isinstance(exc, OSError):
+        return UNREACHABLE, True
+    return f"error: {type(exc).__name__}: {_short(str(exc))}", False
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+async def check_venue(
+    venue: Any,
+    config: Config,
+    symbols: Sequence[str],
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    redirect: str | None = None,
+) -> VenueCheck:
+    """Load a venue's perpetual markets once, look up the symbols, always close it."""
+    venue_id = venue.id
+    creds = config.credentials_for(venue_id)
+    key_set = bool(creds and creds.has_key)
+    started = time.monotonic()
+    try:
+        if redirect:
+            redirect_client_to(venue.client, redirect)
+        try:
+            # The ccxt timeout covers each request; this bounds the whole load.
+            markets = await asyncio.wait_for(venue.load_markets(), timeout_s + 1.0)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info("doctor: %s load_markets failed: %r", venue_id, exc)
+            detail, network_down = _classify(exc, timeout_s)
+            return VenueCheck(
+                venue_id,
+                False,
+                detail,
+                elapsed_s=time.monotonic() - started,
+                api_key_set=key_set,
+                network_down=network_down,
+            )
+        elapsed = time.monotonic() - started
+        missing: list[str] = []
+        errors: dict[str, str] = {}
+        for sym in symbols:
+            try:
+                venue.market(sym)
+            except UnknownSymbol as exc:
+                missing.append(sym)
+                errors[sym] = _short(str(exc))
+        return VenueCheck(
+            venue_id,
+            True,
+            f"reachable, {len(markets)} perpetual markets",
+            perpetuals=len(markets),
+            elapsed_s=elapsed,
+            api_key_set=key_set,
+            missing_symbols=tuple(missing),
+            symbol_errors=errors,
+        )
+    finally:
+        await _close_quietly(venue)
+
+
+async def _close_quietly(venue: Any) -> None:
+    try:
+        await asyncio.wait_for(venue.close(), 2.0)
+    except Exception as exc:  # closing must not hide the check's result
+        log.debug("doctor: closing %s failed: %r", getattr(venue, "id", venue), exc)
+
+
+async def _make_venues(ids: Sequence[str], timeout_s: float, clients: dict[str, Any]) -> list[Any]:
+    """One Venue per id, or UnknownExchange before any network I/O (closing the rest)."""
+    from perptui.venues import make_venue
+
+    made: list[Any] = []
+    try:
+        for v in ids:
+            # No credentials: doctor reads public data only, and a health check
+            # must never send a key anywhere.
+            made.append(
+                make_venue(v, client=clients.get(v), pro=False, timeout_ms=int(timeout_s * 1000))
+            )
+    except BaseException:
+        for venue in made:
+            await _close_quietly(venue)
+        raise
+    return made
+
+
+async def _check_all(config: Config, venues: Sequence[Any], timeout_s: float) -> list[VenueCheck]:
+    redirect = None if config.demo else (os.environ.get(REDIRECT_ENV) or None)
+    return list(
+        await asyncio.gather(
+            *(
+                check_venue(v, config, config.symbols, timeout_s=timeout_s, redirect=redirect)
+                for v in venues
+            )
+        )
+    )
+
+
+async def _check_venues(config: Config, timeout_s: float) -> list[VenueCheck]:
+    if not config.demo:
+        venues = await _make_venues(config.venues, timeout_s, {})
+        return await _check_all(config, venues, timeout_s)
+    return await _check_venues_demo(config, timeout_s)
+
+
+async def _check_venues_demo(config: Config, timeout_s: float) -> list[VenueCheck]:
+    from perptui.emulator import Emulator
+
+    emulated = [v for v in config.venues if v in EMULATED_VENUES]
+    results: dict[str, VenueCheck] = {
+        v: VenueCheck(
+            v, False, f"not in the demo emulator (it serves {', '.join(EMULATED_VENUES)})"
+        )
+        for v in config.venues
+        if v not in EMULATED_VENUES
+    }
+    if emulated:
+        emu = Emulator(seed=0, venues=tuple(emulated))
+        await emu.start(port=0)
+        try:
+            clients = {v: emu.connect(v, pro=False) for v in emulated}
+            venues = await _make_venues(emulated, timeout_s, clients)
+            checks = await _check_all(config, venues, timeout_s)
+        finally:
+            await emu.stop()
+        results.update({c.venue: c for c in checks})
+    return [results[v] for v in config.venues]
+
+
+def find_problems(
+    database: DbCheck, venues: Sequence[VenueCheck], symbols: Sequence[str]
+) -> list[str]:
+    problems: list[str] = []
+    if not database.ok:
+        problems.append(database.detail)
+    down = [v.venue for v in venues if not v.reachable and v.network_down]
+    if down:
+        problems.append(f"{', '.join(down)}: {UNREACHABLE}")
+    for v in venues:
+        if not v.reachable and not v.network_down:
+            problems.append(f"{v.venue}: {v.detail}")
+    reachable = [v for v in venues if v.reachable]
+    if reachable:
+        # A symbol listed on some venues but not others is normal (the monitor
+        # shows a gap); one that no reachable venue lists is a typo to report.
+        for sym in symbols:
+            if all(sym in v.missing_symbols for v in reachable):
+                first = reachable[0]
+                problems.append(first.symbol_errors.get(sym) or f"unknown symbol {sym}")
+    return problems
+
+
+async def run_checks(config: Config, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> DoctorReport:
+    env = environment_info(config)
+    database = check_db(config.db_path, default_path=default_db_path())
+    venues = await _check_venues(config, timeout_s)
+    problems = find_problems(database, venues, config.symbols)
+    return DoctorReport(
+        environment=env,
+        database=database,
+        venues=tuple(venues),
+        symbols=tuple(config.symbols),
+        demo=config.demo,
+        timeout_s=timeout_s,
+        problems=tuple(problems),
+    )
+
+
+# --------------------------------------------------------------------------- output
+
+
+def format_report(report: DoctorReport) -> str:
+    width = max(
+        [len(k) for k, _ in report.environment] + [len(v.venue) for v in report.venues] + [8]
+    )
+    lines = ["perptui doctor", ""]
+    for key, value in report.environment:
+        lines.append(f"  {key:<{width}}  {value}")
+    db = report.database
+    db_detail = db.detail if db.ok else db.detail.removeprefix(f"database {db.path}: ")
+    lines.append(f"  {'database':<{width}}  {db.path}: {db_detail}")
+    lines.append("")
+    where = "demo emulator on 127.0.0.1" if report.demo else "live"
+    lines.append(f"venues ({where}, timeout {report.timeout_s:g} s)")
+    for v in report.venues:
+        status = v.detail
+        if v.reachable:
+            status += f" ({v.elapsed_s:.2f} s)"
+        key = "API key: set" if v.api_key_set else "API key: not set"
+        lines.append(f"  {v.venue:<{width}}  {status}; {key}")
+        if v.reachable and report.symbols:
+            listed = [s for s in report.symbols if s not in v.missing_symbols]
+            if listed:
+                lines.append(f"  {'':<{width}}    symbols listed: {', '.join(listed)}")
+            if v.missing_symbols:
+                lines.append(f"  {'':<{width}}    not listed: {', '.join(v.missing_symbols)}")
+    lines.append("")
+    if report.problems:
+        lines.append(f"{len(report.problems)} problem(s):")
+        lines.extend(f"  - {p}" for p in report.problems)
+    else:
+        lines.append("all checks passed")
+    return "\n".join(lines)
+
+
+def summary_line(report: DoctorReport) -> str:
+    """One line for stderr when something failed."""
+    first = report.problems[0]
+    more = len(report.problems) - 1
+    return first if more == 0 else f"{first} (and {more} more problem(s), see above)"
