@@ -1,0 +1,374 @@
+"""The monitor: a Textual app that samples the hub on a UI clock.
+
+Workers (started on mount, on the same asyncio loop) write into the hub as
+messages arrive; the app never renders per message.  A `set_interval` clock
+(4-10 Hz) takes one frozen :class:`HubView` per tick and hands it to the panels
+that are displayed; each panel repaints only when its own inputs changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from importlib.resources import files
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.theme import Theme
+from textual.widgets import Footer
+
+from perptui.engine.hub import HubView
+from perptui.ui.backend import Backend
+from perptui.ui.commands import MonitorCommands
+from perptui.ui.screens.help import HelpScreen
+from perptui.ui.screens.search import SymbolSearch
+from perptui.ui.widgets.base import Panel
+from perptui.ui.widgets.book import BookPanel
+from perptui.ui.widgets.chart import ChartPanel
+from perptui.ui.widgets.funding import FundingPanel
+from perptui.ui.widgets.health import HealthBar
+from perptui.ui.widgets.signals import SignalsPanel
+from perptui.ui.widgets.titlebar import TitleBar
+from perptui.ui.widgets.watchlist import Watchlist
+
+THEMES_DIR = files("perptui") / "data" / "themes"
+THEME_NAMES = ("dark", "light")
+DETAIL_PANELS = ("book", "chart", "funding", "signals")
+# Below this size the monitor shows the watchlist plus one detail panel (`v` cycles).
+COMPACT_WIDTH, COMPACT_HEIGHT = 110, 34
+FUNDING_HISTORY_REFRESH_S = 60.0
+
+DARK = Theme(
+    name="perptui-dark",
+    primary="#4ea1ff",
+    secondary="#8f7bff",
+    accent="#ffb454",
+    warning="#ffb454",
+    error="#ff5f5f",
+    success="#3ddc84",
+    foreground="#d7dae0",
+    background="#0f1216",
+    surface="#161b22",
+    panel="#1f2630",
+    dark=True,
+)
+LIGHT = Theme(
+    name="perptui-light",
+    primary="#0b57d0",
+    secondary="#6b4fd8",
+    accent="#b35c00",
+    warning="#b35c00",
+    error="#c62828",
+    success="#1b7f3b",
+    foreground="#1b1f24",
+    background="#fbfbfc",
+    surface="#f1f3f5",
+    panel="#e3e7ec",
+    dark=False,
+)
+
+
+def theme_css_paths() -> list[Path]:
+    """layout.tcss (structure) then one colour file per theme, scoped by App:dark/App:light."""
+    return [Path(str(THEMES_DIR / f"{name}.tcss")) for name in ("layout", *THEME_NAMES)]
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class MonitorApp(App[int]):
+    TITLE = "perptui"
+    CSS_PATH: ClassVar = theme_css_paths()
+    COMMANDS: ClassVar = App.COMMANDS | {MonitorCommands}
+
+    BINDINGS: ClassVar = [
+        Binding("q", "quit_monitor", "Quit"),
+        Binding("slash", "search", "Search"),
+        Binding("j", "cursor(1)", "Down", show=False),
+        Binding("k", "cursor(-1)", "Up", show=False),
+        Binding("left_square_bracket", "venue(-1)", "Venue-"),
+        Binding("right_square_bracket", "venue(1)", "Venue+"),
+        Binding("a", "add_symbol", "Add"),
+        Binding("d", "remove_symbol", "Remove"),
+        Binding("p", "pause", "Pause"),
+        Binding("t", "toggle_theme", "Theme"),
+        Binding("v", "next_panel", "Panel"),
+        Binding("question_mark", "help", "Help"),
+        *(Binding(str(n), f"jump({n - 1})", show=False) for n in range(1, 10)),
+    ]
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        hz: float = 5.0,
+        theme: str = "dark",
+        clock: Callable[[], int] = wall_ms,
+        load_funding_history: bool = True,
+    ) -> None:
+        super().__init__()
+        self.backend = backend
+        self.hz = max(1.0, min(20.0, float(hz)))
+        self.clock = clock
+        self.paused = False
+        self.focus_symbol: str | None = None
+        self.focus_venue: str | None = None
+        self.pending_focus: str | None = None  # a symbol just added: focus it when it shows
+        self.last_view: HubView | None = None
+        self.ticks = 0
+        self.samples = 0
+        self.detail = "book"
+        self.compact = False
+        self.load_funding_history = load_funding_history
+        self._last_fanout: tuple[int, int] | None = None
+        self._history_loaded: dict[str, float] = {}
+        self.register_theme(DARK)
+        self.register_theme(LIGHT)
+        self.initial_theme = theme if theme in THEME_NAMES else "dark"
+        self.theme = f"perptui-{self.initial_theme}"
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield TitleBar(mode=self.backend.mode, id="titlebar")
+        with Vertical(id="main"):
+            with Horizontal(id="row-top"):
+                wl = Watchlist(id="watchlist")
+                wl.border_title = "Watchlist"
+                yield wl
+                book = BookPanel(id="book", classes="detail")
+                book.border_title = "Order book"
+                yield book
+            with Horizontal(id="row-mid"):
+                chart = ChartPanel(id="chart", classes="detail")
+                chart.border_title = "Price · imbalance · spread"
+                yield chart
+                fund = FundingPanel(id="funding", classes="detail")
+                fund.border_title = "Funding"
+                yield fund
+            sig = SignalsPanel(id="signals", classes="detail")
+            sig.border_title = "Signals"
+            yield sig
+        yield HealthBar(id="health")
+        yield Footer()
+
+    @property
+    def watchlist(self) -> Watchlist:
+        return self.query_one(Watchlist)
+
+    def panels(self) -> list[Panel]:
+        return list(self.query(Panel))
+
+    async def on_mount(self) -> None:
+        self.watchlist.focus()
+        self._apply_layout(self.size.width, self.size.height)
+        # Start workers without awaiting venues: the app must open even when none answer.
+        self.run_worker(self.backend.start(), name="engine-start", group="engine")
+        self.tick()
+        self.set_interval(1.0 / self.hz, self.tick, name="ui-clock")
+
+    def on_resize(self, event) -> None:
+        self._apply_layout(event.size.width, event.size.height)
+
+    def _apply_layout(self, width: int, height: int) -> None:
+        compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
+        self.compact = compact
+        main = self.query_one("#main")
+        main.set_class(compact, "-compact")
+        for name in DETAIL_PANELS:
+            self.query_one(f"#{name}").set_class(name == self.detail, "-shown")
+        self.query_one("#row-top").set_class(self.detail == "book", "-grow")
+        self.query_one("#row-mid").set_class(self.detail not in ("chart", "funding"), "-empty")
+        self._last_fanout = None  # panels that appear must paint at once
+
+    # -------------------------------------------------------------- UI clock
+    def tick(self) -> None:
+        """One UI frame: sample the hub and fan the frozen view out to shown panels."""
+        self.ticks += 1
+        if self.paused:
+            return
+        now = self.clock()
+        view = self.backend.hub.sample(now)
+        self.samples += 1
+        self.last_view = view
+        stats = self.backend.db_stats()
+        health = self.query_one(HealthBar)
+        health.set_db(None if stats is None else stats[0], 0 if stats is None else stats[1])
+        health.hint = self.backend.hint()
+        key = (id(view), now // 1000)
+        if key == self._last_fanout and stats is None:
+            return
+        self._last_fanout = key
+        self.fan_out(view, now)
+
+    def fan_out(self, view: HubView, now: int) -> None:
+        wl = self.watchlist
+        wl.update_view(view, now)
+        if self.pending_focus is not None:
+            if self._focus_symbol_row(self.pending_focus):
+                self.pending_focus = None
+        if self.focus_symbol is None or (self.focus_venue, self.focus_symbol) not in view.markets:
+            fk = wl.focus_key()
+            if fk is not None:
+                self._set_focus(*fk)
+        for panel in self.panels():
+            if panel.display and panel.parent is not None and panel.parent.display:
+                panel.update_view(view, now)
+
+    # ------------------------------------------------------------------ focus
+    @on(Watchlist.FocusChanged)
+    def _focus_changed(self, event: Watchlist.FocusChanged) -> None:
+        self._set_focus(event.symbol, event.venue)
+
+    def _set_focus(self, symbol: str, venue: str) -> None:
+        changed_symbol = symbol != self.focus_symbol
+        self.focus_symbol, self.focus_venue = symbol, venue
+        for panel in self.panels():
+            panel.set_focus_market(symbol, venue)
+        if self.last_view is not None:
+            # Repaint the focus-dependent panels now, not at the next tick: keys feel instant.
+            now = self.clock()
+            for panel in self.panels():
+                if panel.display:
+                    panel.update_view(self.last_view, now)
+        if changed_symbol:
+            self.refresh_funding_history(symbol)
+
+    def _focus_symbol_row(self, symbol: str) -> bool:
+        wl = self.watchlist
+        venues = [v for s, v in wl.keys() if s == symbol]
+        if not venues:
+            return False
+        venue = self.focus_venue if self.focus_venue in venues else venues[0]
+        return wl.select_key(symbol, venue)
+
+    # ------------------------------------------------------ funding history
+    def refresh_funding_history(self, symbol: str, force: bool = False) -> None:
+        if not self.load_funding_history or self.backend.db_path is None:
+            self.query_one(FundingPanel).set_history(symbol, {}, "logging off: no DB history")
+            return
+        last = self._history_loaded.get(symbol, 0.0)
+        if not force and time.monotonic() - last < FUNDING_HISTORY_REFRESH_S:
+            return
+        self._history_loaded[symbol] = time.monotonic()
+        self._load_history(symbol, self.backend.db_path)
+
+    @work(thread=True, exclusive=True, group="funding-history")
+    def _load_history(self, symbol: str, db_path: str) -> None:
+        """Read settled funding from SQLite in a thread: never on the event loop."""
+        history, note = load_funding_history(db_path, symbol)
+        self.call_from_thread(self.query_one(FundingPanel).set_history, symbol, history, note)
+
+    # ---------------------------------------------------------------- actions
+    def action_cursor(self, step: int) -> None:
+        wl = self.watchlist
+        if wl.row_count:
+            wl.move_cursor(row=max(0, min(wl.row_count - 1, wl.cursor_row + step)), animate=False)
+
+    def action_jump(self, index: int) -> None:
+        self.watchlist.select_index(index)
+
+    def action_venue(self, step: int) -> None:
+        if self.focus_symbol is None:
+            return
+        wl = self.watchlist
+        venues = [v for s, v in wl.keys() if s == self.focus_symbol]
+        if len(venues) < 2 or self.focus_venue not in venues:
+            return
+        nxt = venues[(venues.index(self.focus_venue) + step) % len(venues)]
+        wl.select_key(self.focus_symbol, nxt)
+
+    def action_search(self) -> None:
+        watched = [s for s, _ in self.watchlist.keys()]
+        candidates = list(dict.fromkeys([*watched, *sorted(self.backend.available_symbols())]))
+        self.push_screen(
+            SymbolSearch(candidates, "Go to symbol (adds it if not watched)"), self._go_to
+        )
+
+    def _go_to(self, symbol: str | None) -> None:
+        if not symbol:
+            return
+        if not self._focus_symbol_row(symbol):
+            self.pending_focus = symbol
+            self.run_worker(self.backend.add_symbol(symbol), group="symbols")
+
+    def action_add_symbol(self) -> None:
+        watched = {s for s, _ in self.watchlist.keys()}
+        candidates = [s for s in sorted(self.backend.available_symbols()) if s not in watched]
+        self.push_screen(SymbolSearch(candidates, "Add symbol"), self._add)
+
+    def _add(self, symbol: str | None) -> None:
+        if symbol:
+            self.pending_focus = symbol
+            self.run_worker(self.backend.add_symbol(symbol), group="symbols")
+            self.notify(f"added {symbol}", timeout=2)
+
+    def action_remove_symbol(self) -> None:
+        symbol = self.focus_symbol
+        if symbol is None:
+            return
+        self.focus_symbol = None
+        self.run_worker(self.backend.remove_symbol(symbol), group="symbols")
+        self.notify(f"removed {symbol}", timeout=2)
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        title = self.query_one(TitleBar)
+        title.paused = self.paused
+        title.update_view(self.last_view, self.clock()) if self.last_view else title.refresh()
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "perptui-light" if self.theme == "perptui-dark" else "perptui-dark"
+
+    def action_next_panel(self) -> None:
+        i = DETAIL_PANELS.index(self.detail)
+        self.detail = DETAIL_PANELS[(i + 1) % len(DETAIL_PANELS)]
+        self._apply_layout(self.size.width, self.size.height)
+        if self.last_view is not None:
+            self.fan_out(self.last_view, self.clock())
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    async def action_quit_monitor(self) -> None:
+        """Stop workers and flush every queued row to the DB before leaving."""
+        self.paused = True
+        self.notify("flushing the DB writer…", timeout=5)
+        try:
+            await self.backend.stop()
+        finally:
+            self.exit(0)
+
+
+def load_funding_history(
+    db_path: str, symbol: str, limit: int = 200
+) -> tuple[Mapping[str, Sequence[tuple[int, float]]], str]:
+    """Settled funding per venue for `symbol` from the DB (blocking; call from a thread)."""
+    try:
+        from perptui.store import load_funding
+
+        df = load_funding(db_path, symbol=symbol)
+    except Exception as exc:  # a missing/locked DB must not take the monitor down
+        return {}, f"history unavailable: {type(exc).__name__}"
+    if df is None or len(df) == 0:
+        return {}, "no rows stored yet (perptui backfill)"
+    out: dict[str, list[tuple[int, float]]] = {}
+    ts_col = "timestamp" if "timestamp" in df.columns else df.columns[0]
+    ex_col = "exchange" if "exchange" in df.columns else "venue"
+    rate_col = "funding_rate" if "funding_rate" in df.columns else "rate"
+    for ex, group in df.groupby(ex_col):
+        g = group.sort_values(ts_col).tail(limit)
+        out[str(ex)] = [
+            (int(_ms(t)), float(r)) for t, r in zip(g[ts_col], g[rate_col], strict=True)
+        ]
+    return out, ""
+
+
+def _ms(t: object) -> int:
+    if hasattr(t, "value"):  # pandas Timestamp
+        return int(t.value // 1_000_000)  # type: ignore[attr-defined]
+    return int(t)  # type: ignore[arg-type]

@@ -1,0 +1,53 @@
+"""Common shape of the monitor's panels: pure renderers of a frozen HubView."""
+
+from __future__ import annotations
+
+from textual.widget import Widget
+
+from perptui.engine.hub import HubView
+
+
+class Panel(Widget):
+    """A panel keeps the inputs of its last paint and repaints only when they change.
+
+    Subclasses implement :meth:`inputs` (a cheap, comparable tuple of what the paint
+    depends on, typically MarketView objects compared by identity plus a clock
+    quantum) and ``render``.  ``update_view`` is called by the app's UI clock only
+    while the panel is displayed.
+    """
+
+    DEFAULT_CSS = """
+    Panel { height: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.view: HubView | None = None
+        self.focus_symbol: str | None = None
+        self.focus_venue: str | None = None
+        self.now_ms = 0
+        self._inputs: object = None
+        self.paints = 0
+
+    def set_focus_market(self, symbol: str | None, venue: str | None) -> None:
+        self.focus_symbol, self.focus_venue = symbol, venue
+
+    def update_view(self, view: HubView, now_ms: int) -> None:
+        self.view = view
+        self.now_ms = now_ms
+        inputs = self.inputs()
+        if inputs != self._inputs:
+            self._inputs = inputs
+            self.paints += 1
+            self.refresh()
+
+    def inputs(self) -> object:
+        return (self.view.version if self.view else None, self.focus_symbol, self.focus_venue)
+
+    def on_resize(self) -> None:
+        self.refresh()
+
+    def market(self):  # -> MarketView | None
+        if self.view is None or self.focus_symbol is None or self.focus_venue is None:
+            return None
+        return self.view.market(self.focus_venue, self.focus_symbol)

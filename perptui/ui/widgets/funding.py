@@ -1,0 +1,93 @@
+"""Funding across venues for the focus symbol, and its settled history from the DB."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+from rich.console import RenderableType
+from rich.text import Text
+
+from perptui.ui import charting, fmt
+from perptui.ui.widgets.base import Panel
+
+History = Mapping[str, Sequence[tuple[int, float]]]  # venue -> [(settle ms, rate)]
+
+
+class FundingPanel(Panel):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "funding--up",
+        "funding--down",
+        "funding--dim",
+        "funding--title",
+    }
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.history_symbol: str | None = None
+        self.history: History = {}
+        self.history_note = "loading funding history…"
+
+    def set_history(self, symbol: str, history: History, note: str = "") -> None:
+        """Rows loaded from the DB by a thread worker (never on the event loop)."""
+        self.history_symbol = symbol
+        self.history = history
+        self.history_note = note
+        self._inputs = None  # force a repaint on the next clock tick
+        self.refresh()
+
+    def inputs(self) -> object:
+        if self.view is None:
+            return None
+        ids = tuple(id(self.view.market(v, self.focus_symbol or "")) for v in self.view.venues)
+        return (self.focus_symbol, self.focus_venue, ids, self.now_ms // 1000, id(self.history))
+
+    def render(self) -> RenderableType:
+        s = self.get_component_rich_style
+        up, down = s("funding--up", partial=True), s("funding--down", partial=True)
+        dim, title = s("funding--dim", partial=True), s("funding--title", partial=True)
+        out = Text(no_wrap=True, overflow="crop")
+        view, symbol = self.view, self.focus_symbol
+        if view is None or symbol is None:
+            out.append("no market selected", style=dim)
+            return out
+
+        def signed(x: float | None, text: str) -> None:
+            style = "" if not x else (up if x > 0 else down)
+            out.append(text, style=style)
+
+        self.border_title = f"Funding · {fmt.short_symbol(symbol)}"
+        out.append(
+            f"{'venue':<8}{'rate':>10}{'pred':>10}{'next':>8}{'int':>4}{'ann':>9}{'basis':>9}\n",
+            style=dim,
+        )
+        for venue in view.venues:
+            m = view.market(venue, symbol)
+            if m is None:
+                continue
+            mark = "▸" if venue == self.focus_venue else " "
+            out.append(f"{mark}{venue:<7}"[:8])
+            signed(m.funding_rate, fmt.pct(m.funding_rate, 4).rjust(10))
+            pred = m.funding.predicted_rate if m.funding is not None else None
+            signed(pred, fmt.pct(pred, 4).rjust(10))
+            left = None if m.next_funding_time is None else m.next_funding_time - self.now_ms
+            out.append(fmt.duration_ms(None if left is None else left // 1000 * 1000).rjust(8))
+            out.append(fmt.hours(m.interval_hours).rjust(4))
+            signed(m.annualized, fmt.pct(m.annualized, 1).rjust(9))
+            signed(m.basis, fmt.pct(m.basis, 3).rjust(9))
+            out.append("\n")
+
+        out.append("settled history (DB)", style=title)
+        if self.history_symbol != symbol or not self.history:
+            note = self.history_note if self.history_symbol == symbol else "loading…"
+            out.append(f"  {note or 'no rows stored yet'}", style=dim)
+            return out
+        spark_w = max(4, self.size.width - 8 - 12)
+        for venue, rows in self.history.items():
+            rates = [r for _, r in rows]
+            if not rates:
+                continue
+            out.append(f"\n{venue:<8}"[:9])
+            out.append(charting.spark(rates, spark_w, symmetric=True).ljust(spark_w), style=dim)
+            signed(rates[-1], fmt.pct(rates[-1], 4).rjust(11))
+        return out

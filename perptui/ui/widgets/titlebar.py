@@ -1,0 +1,39 @@
+"""One-line title: focus market, live/paused state, UTC clock."""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from rich.console import RenderableType
+from rich.text import Text
+
+from perptui.ui import fmt
+from perptui.ui.widgets.base import Panel
+
+
+class TitleBar(Panel):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"titlebar--paused", "titlebar--mode"}
+
+    def __init__(self, mode: str = "live", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.mode = mode
+        self.paused = False
+
+    def inputs(self) -> object:
+        return (self.focus_symbol, self.focus_venue, self.paused, self.now_ms // 1000)
+
+    def render(self) -> RenderableType:
+        out = Text(no_wrap=True, overflow="crop")
+        out.append(" perptui ", style="bold")
+        out.append(f"[{self.mode}] ", style=self.get_component_rich_style("titlebar--mode"))
+        if self.focus_symbol:
+            out.append(f"{fmt.short_symbol(self.focus_symbol)} @ {self.focus_venue}  ")
+        if self.paused:
+            out.append(" PAUSED ", style=self.get_component_rich_style("titlebar--paused"))
+        clock = time.strftime("%H:%M:%S UTC", time.gmtime(self.now_ms / 1000))
+        room = self.size.width - out.cell_len - len(clock) - 1
+        if room > 0:
+            out.append(" " * room)
+            out.append(clock)
+        return out
