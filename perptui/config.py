@@ -407,9 +407,17 @@ _ENV_TOP = {
 # --------------------------------------------------------------------------- the file
 
 
-def _line_of(text: str, key: str) -> int | None:
-    pat = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=", re.MULTILINE)
-    m = pat.search(text)
+def _line_of(text: str, dotted_key: str) -> int | None:
+    """Best-effort line number of a key (tomllib does not report them for valid TOML)."""
+    *tables, key = dotted_key.split(".")
+    start = 0
+    if tables:
+        header = re.compile(rf"^[ \t]*\[[ \t]*{re.escape('.'.join(tables))}[ \t]*\]", re.MULTILINE)
+        m = header.search(text)
+        if m:
+            start = m.end()
+    pat = re.compile(rf"^[ \t]*[\"']?{re.escape(key)}[\"']?[ \t]*=", re.MULTILINE)
+    m = pat.search(text, start)
     return text.count("\n", 0, m.start()) + 1 if m else None
 
 
@@ -445,7 +453,7 @@ def _read_file(path: Path, explicit: bool) -> _FileValues | None:
         raise ConfigError(f"config {path}: invalid TOML: {exc}") from None
 
     def where(key: str) -> str:
-        line = _line_of(text, key.rsplit(".", 1)[-1])
+        line = _line_of(text, key)
         return f"config {path}" + (f" line {line}" if line else "")
 
     def fail(key: str, why: str) -> ConfigError:
