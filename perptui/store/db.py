@@ -1,0 +1,362 @@
+"""Opening the perptui database: path checks, corruption checks, PRAGMAs, migrations.
+
+Every connection, async (`connect`) or sync (`connect_sync`), goes through
+`prepare()` first, which turns the ways a database path can be unusable into
+one-line `StoreError`s and brings the schema up to date.  The version lives in
+`PRAGMA user_version` (0 = never migrated: a new file, or one made by the seed
+script).  `MIGRATIONS` is ordered; migration *n* takes a database from version
+n-1 to n, and all pending ones run in a single transaction so an interrupted
+upgrade leaves the old version intact.  Migration 1 is `schema.sql`.
+
+Adding a migration: append `Migration(2, "...", fn)`, where `fn` must be safe on
+a database whose tables were created by the *current* schema.sql too (new
+databases run every migration in order, starting with schema.sql) — use
+`add_column_if_missing` rather than a bare ALTER TABLE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+from perptui.errors import StoreError
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 5_000  # waits for another process's write lock before SQLITE_BUSY
+MEMORY = ":memory:"
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[sqlite3.Connection], None]  # runs inside the migration transaction
+
+
+def schema_sql() -> str:
+    """The shipped schema.sql (package data; a symlink to the top-level file in a checkout)."""
+    return (resources.files("perptui") / "data" / "schema.sql").read_text(encoding="utf-8")
+
+
+def split_statements(script: str) -> Iterator[str]:
+    """Statements of an SQL script, one at a time.
+
+    `executescript` would COMMIT any open transaction first, so migrations run
+    statements one by one inside their own BEGIN ... COMMIT instead.
+    """
+    pending: list[str] = []
+    for line in script.splitlines(keepends=True):
+        pending.append(line)
+        text = "".join(pending)
+        if sqlite3.complete_statement(text):
+            if text.strip():
+                yield text.strip()
+            pending.clear()
+    rest = "".join(pending).strip()
+    # Trailing comments without a statement are fine; an unterminated statement is not.
+    if rest and any(
+        line.strip() and not line.strip().startswith("--") for line in rest.splitlines()
+    ):
+        raise ValueError(f"unterminated SQL statement: {rest[:80]!r}")
+
+
+def table_columns(conn: sqlite3.Connection, table: str) -> dict[str, tuple]:
+    return {row[1]: row for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def add_column_if_missing(conn: sqlite3.Connection, table: str, column_def: str) -> bool:
+    """ALTER TABLE ... ADD COLUMN unless a column of that name exists. True if added."""
+    name = column_def.split()[0]
+    if name in table_columns(conn, table):
+        return False
+    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column_def}")
+    return True
+
+
+def _existing_tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _adopt_legacy_tables(conn: sqlite3.Connection, script: str) -> None:
+    """Bring tables that exist before migration 1 (the seed script's) up to schema.sql.
+
+    The target shape is read from the schema itself, built in a scratch in-memory
+    database, so this never drifts from schema.sql.  Missing columns are added
+    (NOT NULL and non-constant defaults cannot be added by ALTER TABLE; such
+    columns come in nullable).  Before a UNIQUE index is created, duplicate rows
+    on its key are removed, keeping the first written, and a same-named
+    non-unique index from the seed is dropped so IF NOT EXISTS doesn't keep it.
+    """
+    present = _existing_tables(conn)
+    if not present:
+        return
+    scratch = sqlite3.connect(MEMORY)
+    try:
+        for stmt in split_statements(script):
+            scratch.execute(stmt)
+        for table in sorted(_existing_tables(scratch) & present):
+            have = table_columns(conn, table)
+            for _cid, name, ctype, notnull, default, _pk in table_columns(scratch, table).values():
+                if name in have:
+                    continue
+                constant_default = default is not None and not default.startswith("(")
+                col = f"{name} {ctype}"
+                if constant_default:
+                    col += f" DEFAULT {default}"
+                    if notnull:
+                        col += " NOT NULL"
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {col}")
+            for _seq, index, unique, _origin, _partial in scratch.execute(
+                f"PRAGMA index_list({table})"
+            ):
+                if not unique or index.startswith("sqlite_autoindex"):
+                    continue
+                cols = [r[2] for r in scratch.execute(f"PRAGMA index_info({index})")]
+                existing = {r[1]: r[2] for r in conn.execute(f"PRAGMA index_list({table})")}
+                if existing.get(index) == 1:
+                    continue
+                if index in existing:
+                    conn.execute(f"DROP INDEX {index}")
+                key = ", ".join(cols)
+                conn.execute(
+                    f"DELETE FROM {table} WHERE rowid NOT IN "
+                    f"(SELECT MIN(rowid) FROM {table} GROUP BY {key})"
+                )
+    finally:
+        scratch.close()
+
+
+def _migration_1(conn: sqlite3.Connection) -> None:
+    script = schema_sql()
+    _adopt_legacy_tables(conn, script)
+    for stmt in split_statements(script):
+        conn.execute(stmt)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "schema.sql: funding_rates, order_book_snapshots, ohlcv, signals", _migration_1),
+)
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(
+    conn: sqlite3.Connection,
+    label: str,
+    migrations: Sequence[Migration] = MIGRATIONS,
+) -> int:
+    """Apply pending migrations in one transaction; returns the resulting version.
+
+    `conn` must be in autocommit mode (isolation_level=None).  BEGIN IMMEDIATE
+    takes the write lock first, so two processes opening an old database at once
+    upgrade it once: the second waits (busy_timeout), then finds nothing to do.
+    """
+    latest = migrations[-1].version if migrations else 0
+    current = user_version(conn)
+    if current > latest:
+        raise StoreError(
+            f"{label} has schema version {current}, newer than this perptui knows "
+            f"({latest}); upgrade perptui"
+        )
+    if current == latest:
+        return current
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = user_version(conn)  # re-read under the lock
+        for m in migrations:
+            if m.version > current:
+                m.apply(conn)
+                # user_version lives in the header page: it commits or rolls back with the rest.
+                conn.execute(f"PRAGMA user_version = {int(m.version)}")
+                current = m.version
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        conn.execute("ROLLBACK")
+        if isinstance(exc, StoreError):
+            raise
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"cannot upgrade {label} to schema version {latest}: {exc}") from exc
+        raise
+    return current
+
+
+def _check_location(path: Path, label: str, readonly: bool) -> bool:
+    """Raise StoreError for a path that cannot hold the database. True if the file exists."""
+    if path.is_dir():
+        raise StoreError(f"{label} is a directory, not a database file")
+    exists = path.exists()
+    if readonly:
+        if not exists:
+            raise StoreError(f"no database at {label}")
+        return True
+    parent = path.parent
+    if not parent.is_dir():
+        raise StoreError(f"cannot write database at {label}: directory does not exist")
+    # WAL needs to create -wal / -shm files beside the database, so the directory
+    # must be writable even when the database file already exists.
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StoreError(f"cannot write database at {label}: directory is read-only")
+    if exists and not os.access(path, os.R_OK | os.W_OK):
+        raise StoreError(f"cannot write database at {label}: file is read-only")
+    return exists
+
+
+def check_sqlite_file(path: Path, label: str, *, quick_check: bool = True) -> None:
+    """StoreError unless `path` (existing) looks like an intact SQLite database."""
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(100)
+    except OSError as exc:
+        raise StoreError(f"cannot read database at {label}: {exc.strerror or exc}") from exc
+    if not header:
+        return  # an empty file is a new, empty database to SQLite
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        raise StoreError(f"{label} is not a SQLite database")
+    if not quick_check:
+        return
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open database at {label}: {exc}") from exc
+    try:
+        # O(database size), but catches truncation and damaged pages before the
+        # writer finds them mid-run.  Opening is rare; data loss is not cheap.
+        problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{label} is corrupt: {exc}") from exc
+    finally:
+        conn.close()
+    if problems != ["ok"]:
+        raise StoreError(f"{label} is corrupt: {'; '.join(problems)}")
+
+
+def _apply_pragmas_sync(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def prepare(path: str | os.PathLike[str], *, verify: bool = True) -> None:
+    """Check a writable database path, switch it to WAL and migrate it (blocking).
+
+    StoreError for: a missing or read-only directory, a read-only file, a file
+    that is not SQLite, a corrupt database (verify=True runs PRAGMA quick_check),
+    or a schema newer than this code.
+    """
+    label = os.fspath(path)
+    if label == MEMORY:
+        return
+    p = Path(label)
+    exists = _check_location(p, label, readonly=False)
+    if exists:
+        check_sqlite_file(p, label, quick_check=verify)
+    try:
+        conn = sqlite3.connect(label, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open database at {label}: {exc}") from exc
+    try:
+        _apply_pragmas_sync(conn)
+        # Persistent in the file: readers never block the writer and vice versa.
+        conn.execute("PRAGMA journal_mode = WAL")
+        migrate(conn, label)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{label} is corrupt: {exc}") from exc
+    finally:
+        conn.close()
+
+
+async def connect(path: str | os.PathLike[str], *, verify: bool = True) -> aiosqlite.Connection:
+    """Open the database for async use: checked, migrated, WAL, synchronous=NORMAL.
+
+    The connection is in autocommit mode (isolation_level=None): wrap multi-statement
+    writes in an explicit BEGIN ... COMMIT.  The checks and migrations run in a
+    thread, so a large quick_check does not stall the event loop.
+    """
+    await asyncio.to_thread(prepare, path, verify=verify)
+    label = os.fspath(path)
+    try:
+        conn = await aiosqlite.connect(label, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open database at {label}: {exc}") from exc
+    try:
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        if label == MEMORY:
+            # A private in-memory database (tests): nothing to check or upgrade.
+            for stmt in split_statements(schema_sql()):
+                await conn.execute(stmt)
+            await conn.execute(f"PRAGMA user_version = {LATEST_VERSION}")
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+def connect_sync(
+    path: str | os.PathLike[str], readonly: bool = False, *, verify: bool = False
+) -> sqlite3.Connection:
+    """Blocking connection for the pandas readers and jobs (autocommit mode).
+
+    readonly=True opens with mode=ro and never creates a file ("no database at X"
+    if missing).  A read-only open of a database at an older schema version
+    migrates it first when the file is writable, and refuses otherwise.
+    verify defaults to False here: readers open often, and a damaged page they
+    hit surfaces as a StoreError from the reader anyway.
+    """
+    label = os.fspath(path)
+    if label == MEMORY:
+        conn = sqlite3.connect(MEMORY, isolation_level=None)
+        migrate(conn, label)
+        return conn
+    p = Path(label)
+    if not readonly:
+        prepare(p, verify=verify)
+        try:
+            conn = sqlite3.connect(label, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database at {label}: {exc}") from exc
+        _apply_pragmas_sync(conn)
+        return conn
+
+    _check_location(p, label, readonly=True)
+    check_sqlite_file(p, label, quick_check=verify)
+    conn = _open_ro(p, label)
+    try:
+        version = user_version(conn)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(f"{label} is corrupt: {exc}") from exc
+    if version > LATEST_VERSION:
+        conn.close()
+        raise StoreError(
+            f"{label} has schema version {version}, newer than this perptui knows "
+            f"({LATEST_VERSION}); upgrade perptui"
+        )
+    if version < LATEST_VERSION:
+        conn.close()
+        if not (os.access(p, os.W_OK) and os.access(p.parent, os.W_OK)):
+            raise StoreError(
+                f"{label} has schema version {version} and needs upgrading to "
+                f"{LATEST_VERSION}, but it is read-only"
+            )
+        prepare(p, verify=verify)
+        conn = _open_ro(p, label)
+    return conn
+
+
+def _open_ro(p: Path, label: str) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open database at {label}: {exc}") from exc
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn

@@ -1,0 +1,279 @@
+"""Model records -> table rows, and the SQL that writes them.
+
+Kept apart from the writer so the conversion (which computes book metrics and
+JSON) is a plain function that can run off the event loop and be tested alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from perptui.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
+
+RAW_LEVELS = 20  # levels per side kept in order_book_snapshots.raw_data
+
+FUNDING_COLUMNS = (
+    "exchange",
+    "symbol",
+    "timestamp",
+    "funding_rate",
+    "funding_time",
+    "next_funding_time",
+    "interval_hours",
+    "mark_price",
+    "index_price",
+    "predicted_rate",
+    "annualized_rate",
+    "kind",
+)
+SNAPSHOT_COLUMNS = (
+    "exchange",
+    "symbol",
+    "timestamp",
+    "best_bid",
+    "best_ask",
+    "mid_price",
+    "spread_bps",
+    "bid_depth_1pct",
+    "ask_depth_1pct",
+    "imbalance",
+    "bid_depth_01pct",
+    "ask_depth_01pct",
+    "bid_depth_05pct",
+    "ask_depth_05pct",
+    "bid_depth_5pct",
+    "ask_depth_5pct",
+    "book_flag",
+    "raw_data",
+)
+OHLCV_COLUMNS = (
+    "exchange",
+    "symbol",
+    "timeframe",
+    "timestamp",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+)
+SIGNAL_COLUMNS = (
+    "kind",
+    "exchange",
+    "symbol",
+    "timestamp",
+    "direction",
+    "value",
+    "threshold",
+    "inputs",
+)
+
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "funding_rates": FUNDING_COLUMNS,
+    "order_book_snapshots": SNAPSHOT_COLUMNS,
+    "ohlcv": OHLCV_COLUMNS,
+    "signals": SIGNAL_COLUMNS,
+}
+
+
+def _insert_ignore(table: str) -> str:
+    cols = TABLE_COLUMNS[table]
+    marks = ", ".join("?" * len(cols))
+    return f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) VALUES ({marks})"
+
+
+def _ohlcv_upsert() -> str:
+    cols = OHLCV_COLUMNS
+    marks = ", ".join("?" * len(cols))
+    values = ("open", "high", "low", "close", "volume")
+    sets = ", ".join(f"{c} = excluded.{c}" for c in values)
+    changed = " OR ".join(f"{c} IS NOT excluded.{c}" for c in values)
+    # The newest candle is still forming when fetched: a later fetch of the same
+    # candle replaces it.  The WHERE keeps an identical re-insert a no-op.
+    return (
+        f"INSERT INTO ohlcv ({', '.join(cols)}) VALUES ({marks}) "
+        f"ON CONFLICT (exchange, symbol, timeframe, timestamp) DO UPDATE SET {sets} "
+        f"WHERE {changed}"
+    )
+
+
+# Funding observations, snapshots and signals are facts about a moment: the
+# first write wins and a re-insert is ignored.  Candles are upserted (above).
+INSERT_SQL: dict[str, str] = {
+    "funding_rates": _insert_ignore("funding_rates"),
+    "order_book_snapshots": _insert_ignore("order_book_snapshots"),
+    "ohlcv": _ohlcv_upsert(),
+    "signals": _insert_ignore("signals"),
+}
+
+
+def _annualizer() -> Callable[[float, float], float]:
+    try:
+        from perptui.funding import annualized  # the maths module, when present
+    except ImportError:  # pragma: no cover - only before perptui.funding exists
+
+        def annualized(rate: float, interval_hours: float) -> float:
+            return rate * (24.0 / interval_hours) * 365.0
+
+    return annualized
+
+
+_ANNUALIZED: Callable[[float, float], float] | None = None
+
+
+def annualized_rate(rate: float | None, interval_hours: float | None) -> float | None:
+    """rate x (24 h / interval) x 365, or None when either input is unknown."""
+    global _ANNUALIZED
+    if rate is None or interval_hours is None or not interval_hours > 0:
+        return None
+    if _ANNUALIZED is None:
+        _ANNUALIZED = _annualizer()
+    value = _ANNUALIZED(rate, interval_hours)
+    return _finite(value)
+
+
+def _finite(x: Any) -> float | None:
+    """float(x), or None for None / NaN / inf (SQLite would store NaN as NULL anyway)."""
+    if x is None:
+        return None
+    f = float(x)
+    return f if math.isfinite(f) else None
+
+
+def funding_info_row(r: FundingInfo) -> tuple:
+    return (
+        r.exchange,
+        r.symbol,
+        int(r.timestamp),
+        _finite(r.funding_rate),
+        # A live rate is paid at the next settlement: that is its funding_time.
+        r.next_funding_time,
+        r.next_funding_time,
+        _finite(r.interval_hours),
+        _finite(r.mark_price),
+        _finite(r.index_price),
+        _finite(r.predicted_rate),
+        annualized_rate(_finite(r.funding_rate), _finite(r.interval_hours)),
+        "live",
+    )
+
+
+def funding_record_row(r: FundingRecord) -> tuple:
+    # History gives no interval, so annualized_rate stays NULL; readers can derive
+    # the interval from consecutive settlements of the series.
+    ts = int(r.timestamp)
+    return (
+        r.exchange,
+        r.symbol,
+        ts,
+        _finite(r.funding_rate),
+        ts,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        "settled",
+    )
+
+
+def _levels_json(bids: Sequence[Any], asks: Sequence[Any]) -> str:
+    def top(side: Sequence[Any]) -> list[list[float]]:
+        return [[float(p), float(a)] for p, a in list(side[:RAW_LEVELS])]
+
+    return json.dumps({"bids": top(bids), "asks": top(asks)}, separators=(",", ":"))
+
+
+def snapshot_row(r: BookSnapshot) -> tuple:
+    from perptui.metrics import depth_metrics  # numpy import only when books are written
+
+    m = depth_metrics(r.bids, r.asks)
+    bd, ad = m.bid_depth, m.ask_depth
+    return (
+        r.exchange,
+        r.symbol,
+        int(r.timestamp),
+        _finite(m.best_bid),
+        _finite(m.best_ask),
+        _finite(m.mid),
+        _finite(m.spread_bps),
+        _finite(m.bid_depth_1pct),
+        _finite(m.ask_depth_1pct),
+        _finite(m.imbalance),
+        _finite(bd.get(0.001)),
+        _finite(ad.get(0.001)),
+        _finite(bd.get(0.005)),
+        _finite(ad.get(0.005)),
+        _finite(bd.get(0.05)),
+        _finite(ad.get(0.05)),
+        m.flag,
+        _levels_json(r.bids, r.asks),
+    )
+
+
+def candle_row(r: Candle) -> tuple:
+    return (
+        r.exchange,
+        r.symbol,
+        r.timeframe,
+        int(r.timestamp),
+        _finite(r.open),
+        _finite(r.high),
+        _finite(r.low),
+        _finite(r.close),
+        _finite(r.volume),
+    )
+
+
+def _jsonable(obj: Any) -> Any:
+    """json.dumps fallback for what signal inputs tend to hold."""
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalar
+        return obj.item()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, dt.datetime | dt.date):
+        return obj.isoformat()
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    return str(obj)
+
+
+def signal_row(r: Signal) -> tuple:
+    return (
+        r.kind,
+        r.exchange,
+        r.symbol,
+        int(r.timestamp),
+        r.direction,
+        _finite(r.value),
+        _finite(r.threshold),
+        json.dumps(r.inputs, default=_jsonable, separators=(",", ":"), sort_keys=True),
+    )
+
+
+_CONVERTERS: dict[type, tuple[str, Callable[[Any], tuple]]] = {
+    FundingInfo: ("funding_rates", funding_info_row),
+    FundingRecord: ("funding_rates", funding_record_row),
+    BookSnapshot: ("order_book_snapshots", snapshot_row),
+    Candle: ("ohlcv", candle_row),
+    Signal: ("signals", signal_row),
+}
+SUPPORTED_TYPES: tuple[type, ...] = tuple(_CONVERTERS)
+
+
+def to_row(record: Any) -> tuple[str, tuple]:
+    """(table, row values in TABLE_COLUMNS[table] order) for one model record.
+
+    TypeError for anything that is not a supported model record.
+    """
+    try:
+        table, convert = _CONVERTERS[type(record)]
+    except KeyError:
+        raise TypeError(f"the store cannot write {type(record).__name__}") from None
+    return table, convert(record)
