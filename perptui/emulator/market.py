@@ -1,0 +1,774 @@
+"""Deterministic market simulator behind the emulator's wire formats.
+
+Everything except the live order books is a pure function of (seed, time), so history
+(candles, funding) can be served for any past window without storing it, and two runs with
+the same seed agree wherever they overlap:
+
+* fair price per asset: a slowly mean-reverting log random walk with vol clustering, drawn
+  per UTC day (one normal per day) and filled in minute by minute with a Brownian bridge;
+* per venue a premium (mark vs index) made of slow waves shared by all venues, faster
+  venue-specific waves and rare episodes (shared funding spikes, venue divergences), which
+  drives both the venue's price and its funding rate;
+* candles, funding history, open interest and 24 h stats derived from those paths.
+
+Live books are stateful: one per (venue, symbol), created lazily, stepped only while
+someone is subscribed (the server's ticker), each step emitting one :class:`BookDiff` with
+monotonically increasing update ids. Prices and sizes are integers (ticks, lots) so the wire
+strings are exact and a client's parsed book can be compared level for level.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+import time
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from perptui.emulator.catalog import (
+    DEFAULT_SYMBOLS,
+    LISTING_MS,
+    VENUES,
+    Asset,
+    VenueMarket,
+    venue_markets,
+)
+
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+MINUTES_PER_DAY = 1440
+_HORIZON_DAYS = 8000  # daily path precomputed from LISTING_MS on (to ~2043)
+_BPS = 1e-4
+
+
+def stable_hash(*parts: object) -> int:
+    """Process-independent hash (``hash()`` is salted per process)."""
+    return zlib.crc32(":".join(str(p) for p in parts).encode())
+
+
+class Clock:
+    """Epoch-ms clock: real time by default; tests freeze and advance it."""
+
+    def __init__(self, frozen_ms: int | None = None) -> None:
+        self._frozen: int | None = frozen_ms
+
+    def now_ms(self) -> int:
+        if self._frozen is not None:
+            return self._frozen
+        return int(time.time() * 1000)
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen is not None
+
+    def freeze(self, at_ms: int | None = None) -> None:
+        self._frozen = self.now_ms() if at_ms is None else int(at_ms)
+
+    def advance(self, ms: int) -> None:
+        if self._frozen is None:
+            raise RuntimeError("advance() needs a frozen clock; call freeze() first")
+        self._frozen += int(ms)
+
+    def unfreeze(self) -> None:
+        self._frozen = None
+
+
+# --------------------------------------------------------------------------- fair price
+
+
+class FairPath:
+    """Log fair price of one asset as a deterministic function of time."""
+
+    def __init__(self, seed: int, asset: Asset) -> None:
+        self.asset = asset
+        self._seed = seed
+        self._key = stable_hash(asset.base)
+        rng = np.random.default_rng([seed, self._key, 1])
+        sigma_d = asset.vol / math.sqrt(365.0)
+        a = math.exp(-math.log(2) / 150.0)  # ~5 month half-life towards the anchor price
+        z = rng.standard_normal(_HORIZON_DAYS)
+        e = rng.standard_normal(_HORIZON_DAYS)
+        phi = 0.92
+        y = np.empty(_HORIZON_DAYS)
+        y[0] = e[0]
+        x = np.empty(_HORIZON_DAYS + 1)
+        x[0] = rng.normal(0.0, 0.25)
+        scale = math.sqrt(1 - phi * phi)
+        for b in range(_HORIZON_DAYS):  # cheap: one iteration per day
+            if b:
+                y[b] = phi * y[b - 1] + scale * e[b]
+        self.day_sigma = sigma_d * np.exp(0.3 * y - 0.045)  # vol clustering
+        for b in range(_HORIZON_DAYS):
+            x[b + 1] = a * x[b] + self.day_sigma[b] * z[b]
+        self.day_x = x
+        self.log_p0 = math.log(asset.price)
+        self._days: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._second_cache: tuple[int, np.ndarray] | None = None
+
+    def _day_index(self, day: int) -> int:
+        return min(max(day - LISTING_MS // DAY_MS, 0), _HORIZON_DAYS - 1)
+
+    def day_arrays(self, day: int) -> np.ndarray:
+        """(4, 1441) array for UTC day ``day``: log price at each minute, then high/low/volume
+        noises for each minute candle (last column unused for the noises)."""
+        hit = self._days.get(day)
+        if hit is not None:
+            self._days.move_to_end(day)
+            return hit
+        b = self._day_index(day)
+        rng = np.random.default_rng([self._seed, self._key, 2, day])
+        eps = rng.standard_normal((4, MINUTES_PER_DAY))
+        sig_m = self.day_sigma[b] / math.sqrt(MINUTES_PER_DAY)
+        w = np.concatenate(([0.0], np.cumsum(eps[0]))) * sig_m
+        frac = np.arange(MINUTES_PER_DAY + 1) / MINUTES_PER_DAY
+        bridge = w - frac * w[-1]
+        x0, x1 = self.day_x[b], self.day_x[b + 1]
+        out = np.empty((4, MINUTES_PER_DAY + 1))
+        out[0] = self.log_p0 + x0 + frac * (x1 - x0) + bridge
+        out[1, :-1] = np.abs(eps[1]) * sig_m * 0.6
+        out[2, :-1] = np.abs(eps[2]) * sig_m * 0.6
+        out[3, :-1] = (0.35 + 0.5 * np.abs(eps[3]) + 0.6 * np.abs(eps[0])) * (
+            self.day_sigma[b] / (self.asset.vol / math.sqrt(365.0))
+        )
+        out[1:, -1] = 0.0
+        self._days[day] = out
+        if len(self._days) > 48:
+            self._days.popitem(last=False)
+        return out
+
+    def log_minutes(self, m0: int, m1: int) -> np.ndarray:
+        """Log price at minute points m0..m1 inclusive (minute = epoch_ms // 60000)."""
+        return self._minute_rows(m0, m1, row=0, inclusive=True)
+
+    def _minute_rows(self, m0: int, m1: int, row: int, inclusive: bool) -> np.ndarray:
+        end = m1 + 1 if inclusive else m1
+        parts = []
+        m = m0
+        while m < end:
+            day = m // MINUTES_PER_DAY
+            start = m - day * MINUTES_PER_DAY
+            stop = min(end - day * MINUTES_PER_DAY, MINUTES_PER_DAY)
+            arr = self.day_arrays(day)[row]
+            parts.append(arr[start:stop])
+            m = day * MINUTES_PER_DAY + stop
+        return np.concatenate(parts) if parts else np.empty(0)
+
+    def noise_minutes(self, m0: int, m1: int) -> np.ndarray:
+        """(3, n) high/low/volume noises of minute candles m0..m1-1."""
+        return np.vstack([self._minute_rows(m0, m1, r, inclusive=False) for r in (1, 2, 3)])
+
+    def log_at(self, t_ms: int) -> float:
+        """Log fair price at an arbitrary ms: a per-second bridge between minute points."""
+        m = t_ms // MINUTE_MS
+        x = self.log_minutes(m, m + 1)
+        cached = self._second_cache
+        if cached is None or cached[0] != m:
+            rng = np.random.default_rng([self._seed, self._key, 3, m])
+            b = self.day_sigma[self._day_index(m // MINUTES_PER_DAY)]
+            w = np.concatenate(([0.0], np.cumsum(rng.standard_normal(60)))) * (
+                b / math.sqrt(MINUTES_PER_DAY * 60)
+            )
+            bridge = w - np.arange(61) / 60 * w[-1]
+            cached = (m, bridge)
+            self._second_cache = cached
+        sec = (t_ms - m * MINUTE_MS) / 1000.0
+        i = min(int(sec), 59)
+        f = sec - i
+        br = cached[1][i] * (1 - f) + cached[1][i + 1] * f
+        frac = (t_ms - m * MINUTE_MS) / MINUTE_MS
+        return float(x[0] + frac * (x[1] - x[0]) + br)
+
+
+# --------------------------------------------------------------------------- premium
+
+
+@dataclass(frozen=True)
+class _Waves:
+    periods_ms: np.ndarray
+    amps: np.ndarray
+    phases: np.ndarray
+
+    def at(self, t: np.ndarray) -> np.ndarray:
+        ang = 2 * np.pi * t[:, None] / self.periods_ms[None, :] + self.phases[None, :]
+        return (np.sin(ang) * self.amps[None, :]).sum(axis=1)
+
+
+@dataclass(frozen=True)
+class _Episodes:
+    start: np.ndarray
+    dur: np.ndarray
+    amp: np.ndarray
+    max_dur: float
+
+    def at(self, t: np.ndarray) -> np.ndarray:
+        out = np.zeros_like(t, dtype=float)
+        if t.size == 0:
+            return out
+        lo = bisect.bisect_left(self.start, float(t.min()) - self.max_dur)
+        hi = bisect.bisect_right(self.start, float(t.max()))
+        for k in range(lo, hi):
+            s, d, a = self.start[k], self.dur[k], self.amp[k]
+            inside = (t >= s) & (t <= s + d)
+            if inside.any():
+                out[inside] += a * np.sin(np.pi * (t[inside] - s) / d) ** 2
+        return out
+
+
+def _waves(rng: np.random.Generator, periods_ms: Sequence[float], amp: float) -> _Waves:
+    p = np.asarray(periods_ms, dtype=float) * rng.uniform(0.8, 1.25, len(periods_ms))
+    return _Waves(p, rng.normal(0.0, amp, len(p)), rng.uniform(0, 2 * np.pi, len(p)))
+
+
+def _episodes(
+    rng: np.random.Generator,
+    per_day: float,
+    dur_ms: tuple[float, float],
+    amp_bps: tuple[float, float],
+    positive_bias: float,
+) -> _Episodes:
+    n = rng.poisson(per_day * _HORIZON_DAYS)
+    start = np.sort(rng.uniform(LISTING_MS, LISTING_MS + _HORIZON_DAYS * DAY_MS, n))
+    dur = rng.uniform(*dur_ms, n)
+    sign = np.where(rng.uniform(0, 1, n) < positive_bias, 1.0, -1.0)
+    amp = sign * rng.uniform(*amp_bps, n) * _BPS
+    return _Episodes(start, dur, amp, float(dur_ms[1]))
+
+
+class Premium:
+    """Premium of a venue's mark over its index, as a fraction (1e-4 = 1 bp)."""
+
+    def __init__(self, seed: int, venue: str, base: str) -> None:
+        shared = np.random.default_rng([seed, stable_hash(base), 10])
+        own = np.random.default_rng([seed, stable_hash(venue, base), 11])
+        self.bias = 0.6 * _BPS
+        self.slow = _waves(
+            shared, [1.7 * DAY_MS, 3.9 * DAY_MS, 8.3 * DAY_MS, 17 * DAY_MS], 1.3 * _BPS
+        )
+        self.spikes = _episodes(shared, 0.04, (6 * HOUR_MS, 40 * HOUR_MS), (12, 45), 0.65)
+        self.venue = _waves(
+            own, [17 * MINUTE_MS, 47 * MINUTE_MS, 2.3 * HOUR_MS, 7 * HOUR_MS], 0.9 * _BPS
+        )
+        self.divergence = _episodes(own, 0.06, (10 * MINUTE_MS, 3 * HOUR_MS), (8, 35), 0.5)
+        self.fast = _waves(own, [9_000, 23_000, 61_000], 0.3 * _BPS)
+        self.index_noise = _waves(own, [41_000, 13 * MINUTE_MS], 0.25 * _BPS)
+
+    def at(self, t: np.ndarray) -> np.ndarray:
+        return (
+            self.bias
+            + self.slow.at(t)
+            + self.spikes.at(t)
+            + self.venue.at(t)
+            + self.divergence.at(t)
+            + self.fast.at(t)
+        )
+
+    def index_offset(self, t: np.ndarray) -> np.ndarray:
+        return self.index_noise.at(t)
+
+
+# --------------------------------------------------------------------------- books
+
+
+@dataclass(frozen=True)
+class BookDiff:
+    """One book event: levels as (price ticks, size lots); lots == 0 deletes the level.
+
+    Update ids follow binance's scheme (``first_id``..``last_id`` cover the event and
+    ``prev_id`` is the previous event's ``last_id``); ``seq`` counts events one by one
+    (bybit ``u``). Venues map these to their own sequence fields.
+    """
+
+    ts: int
+    first_id: int
+    last_id: int
+    prev_id: int
+    seq: int
+    bids: tuple[tuple[int, int], ...]
+    asks: tuple[tuple[int, int], ...]
+
+
+BookListener = Callable[[BookDiff], None]
+
+TARGET_LEVELS = 600
+MIN_LEVELS = 520
+MAX_LEVELS = 720  # stays below binance's 1000-level snapshot so a snapshot holds the book
+
+
+class SimBook:
+    """One venue's order book for one market; integer ticks and lots, best-first views."""
+
+    def __init__(self, market: VenueMarket, seed: int, mid_fn: Callable[[int], float], now_ms: int):
+        self.market = market
+        self._mid_fn = mid_fn
+        self._rng = random.Random(f"{seed}:{market.venue}:{market.base}:book")
+        self.bids: dict[int, int] = {}
+        self.asks: dict[int, int] = {}
+        self._bid_keys: list[int] = []  # ascending; best bid is the last
+        self._ask_keys: list[int] = []  # ascending; best ask is the first
+        self.last_id = 1_000_000 + self._rng.randrange(1_000_000)
+        self.seq = 0
+        self.ts = now_ms
+        self.last_step_ms = now_ms
+        self.listeners: list[BookListener] = []
+        tick = float(market.tick)
+        unit = float(market.lot * market.contract_size)
+        self._tick = tick
+        self._unit = unit
+        self._top_notional = market.asset.volume_usd * 2e-5
+        self._build(now_ms)
+
+    # --- views
+    def mid_ticks(self) -> float:
+        return self._mid_fn(self.ts) / self._tick
+
+    def best_bid(self) -> int | None:
+        return self._bid_keys[-1] if self._bid_keys else None
+
+    def best_ask(self) -> int | None:
+        return self._ask_keys[0] if self._ask_keys else None
+
+    def levels(self, side: str, limit: int | None = None) -> list[tuple[int, int]]:
+        """Best-first (ticks, lots)."""
+        if side == "bids":
+            keys = self._bid_keys[::-1] if limit is None else self._bid_keys[: -limit - 1 : -1]
+            book = self.bids
+        else:
+            keys = self._ask_keys if limit is None else self._ask_keys[:limit]
+            book = self.asks
+        return [(k, book[k]) for k in keys]
+
+    def wire_levels(self, side: str, limit: int | None = None) -> list[list[str]]:
+        m = self.market
+        return [[m.fmt_price(p), m.fmt_qty(q)] for p, q in self.levels(side, limit)]
+
+    def float_levels(self, side: str, limit: int | None = None) -> list[tuple[float, float]]:
+        """What a client parses from the wire strings (amounts in native units)."""
+        m = self.market
+        return [(float(m.fmt_price(p)), float(m.fmt_qty(q))) for p, q in self.levels(side, limit)]
+
+    # --- construction
+    def _size(self, rank: int, price_ticks: int) -> int:
+        price = max(price_ticks * self._tick, self._tick)
+        notional = self._top_notional * self._rng.lognormvariate(0.0, 1.0) * (1 + rank / 150)
+        return max(1, round(notional / price / self._unit))
+
+    def _distances(self, n: int, mid: float) -> list[int]:
+        span = max(int(n * 1.6), int(0.03 * mid))  # ~3 % deep where the tick allows
+        out: list[int] = []
+        prev = -1
+        for i in range(n):
+            d = int(i + (span - n) * (i / n) ** 2.5) + self._rng.randrange(2)
+            d = max(d, prev + 1)
+            out.append(d)
+            prev = d
+        return out
+
+    def _build(self, now_ms: int) -> None:
+        mid = self._mid_fn(now_ms) / self._tick
+        bb = math.floor(mid)
+        if bb == mid:
+            bb -= 1
+        ba = bb + 1
+        self.bids.clear()
+        self.asks.clear()
+        for rank, d in enumerate(self._distances(TARGET_LEVELS, mid)):
+            if bb - d > 0:
+                self.bids[bb - d] = self._size(rank, bb - d)
+        for rank, d in enumerate(self._distances(TARGET_LEVELS, mid)):
+            self.asks[ba + d] = self._size(rank, ba + d)
+        self._bid_keys = sorted(self.bids)
+        self._ask_keys = sorted(self.asks)
+        self.ts = now_ms
+        self._mid_at_build = mid
+
+    # --- mutation helpers (record into the pending diff)
+    def _set(self, side: str, price: int, lots: int, changes: dict[int, int]) -> None:
+        book, keys = (self.bids, self._bid_keys) if side == "bids" else (self.asks, self._ask_keys)
+        if lots <= 0:
+            if price in book:
+                del book[price]
+                keys.pop(bisect.bisect_left(keys, price))
+                changes[price] = 0
+            return
+        if price not in book:
+            bisect.insort(keys, price)
+        book[price] = lots
+        changes[price] = lots
+
+    def step(self, now_ms: int) -> BookDiff:
+        """Advance the book to ``now_ms``: follow the mid, churn near the top, keep depth."""
+        mid = self._mid_fn(now_ms) / self._tick
+        if abs(mid - self._mid_at_build) > 0.02 * mid and not self.listeners:
+            # long unobserved: rebuild around the current price (ids jump like a venue restart)
+            self._build(now_ms)
+            self.last_id += 1000
+        bch: dict[int, int] = {}
+        ach: dict[int, int] = {}
+        rng = self._rng
+        bid_max = math.floor(mid)
+        if bid_max == mid:
+            bid_max -= 1
+        ask_min = bid_max + 1
+        # 1. the mid moved: remove crossing levels, refill the gap at the top
+        while self._bid_keys and self._bid_keys[-1] > bid_max:
+            self._set("bids", self._bid_keys[-1], 0, bch)
+        while self._ask_keys and self._ask_keys[0] < ask_min:
+            self._set("asks", self._ask_keys[0], 0, ach)
+        best = self.best_bid()
+        if best is None or best < bid_max - 1:
+            start = bid_max if best is None else best + 1
+            for p in range(bid_max, max(start - 1, bid_max - 6), -1):
+                if p > 0 and (p == bid_max or rng.random() < 0.6):
+                    self._set("bids", p, self._size(0, p), bch)
+        best = self.best_ask()
+        if best is None or best > ask_min + 1:
+            stop = ask_min if best is None else best - 1
+            for p in range(ask_min, min(stop + 1, ask_min + 6)):
+                if p == ask_min or rng.random() < 0.6:
+                    self._set("asks", p, self._size(0, p), ach)
+        # 2. churn near the top
+        for _ in range(rng.randint(3, 12)):
+            side = "bids" if rng.random() < 0.5 else "asks"
+            keys = self._bid_keys if side == "bids" else self._ask_keys
+            changes = bch if side == "bids" else ach
+            if not keys:
+                continue
+            rank = min(int(rng.expovariate(1 / 15)), len(keys) - 1)
+            price = keys[-1 - rank] if side == "bids" else keys[rank]
+            op = rng.random()
+            if op < 0.55:
+                self._set(side, price, self._size(rank, price), changes)
+            elif op < 0.8 and len(keys) > MIN_LEVELS:
+                self._set(side, price, 0, changes)
+            else:
+                delta = rng.randint(1, 3)
+                new = price - delta if side == "bids" else price + delta
+                book = self.bids if side == "bids" else self.asks
+                if new > 0 and new not in book:
+                    self._set(side, new, self._size(rank, new), changes)
+        # 3. keep the depth between MIN_LEVELS and MAX_LEVELS
+        for side, changes in (("bids", bch), ("asks", ach)):
+            keys = self._bid_keys if side == "bids" else self._ask_keys
+            while len(keys) > MAX_LEVELS:
+                self._set(side, keys[0] if side == "bids" else keys[-1], 0, changes)
+            while len(keys) < MIN_LEVELS and keys:
+                far = keys[0] if side == "bids" else keys[-1]
+                gap = rng.randint(1, max(1, int(0.03 * mid / TARGET_LEVELS) + 1))
+                new = far - gap if side == "bids" else far + gap
+                if new <= 0:
+                    break
+                self._set(side, new, self._size(len(keys), new), changes)
+        prev = self.last_id
+        self.last_id = prev + 1 + rng.randrange(40)
+        self.seq += 1
+        self.ts = now_ms
+        self.last_step_ms = now_ms
+        diff = BookDiff(
+            ts=now_ms,
+            first_id=prev + 1,
+            last_id=self.last_id,
+            prev_id=prev,
+            seq=self.seq,
+            bids=tuple(sorted(bch.items(), reverse=True)),
+            asks=tuple(sorted(ach.items())),
+        )
+        for listener in list(self.listeners):
+            listener(diff)
+        return diff
+
+    def refresh(self, now_ms: int, max_age_ms: int = 1000) -> None:
+        """Bring an unobserved book up to date before a REST snapshot is served.
+
+        Subscribed books are stepped by the ticker only, so a snapshot never adds an event
+        the streams did not carry."""
+        if not self.listeners and now_ms - self.last_step_ms >= max_age_ms:
+            self.step(now_ms)
+
+
+# --------------------------------------------------------------------------- the simulator
+
+
+@dataclass(frozen=True)
+class FundingNow:
+    rate: float  # predicted rate for the running interval
+    next_time: int  # ms of the next settlement
+    interval_h: int
+    mark: float
+    index: float
+    interest: float
+
+
+@dataclass(frozen=True)
+class Ticker24h:
+    open: float
+    high: float
+    low: float
+    last: float
+    volume: float  # base units
+    quote_volume: float
+    open_time: int
+    close_time: int
+    trades: int
+
+
+_VENUE_VOLUME_SHARE = {"binance": 1.0, "bybit": 0.55, "okx": 0.45}
+
+
+class MarketSim:
+    """The whole emulated market: fair paths, venue premia, funding, candles, live books."""
+
+    def __init__(
+        self,
+        seed: int = 0,
+        venues: Iterable[str] = VENUES,
+        symbols: Iterable[str] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.seed = int(seed)
+        self.venues = tuple(venues)
+        self.clock = clock or Clock()
+        wanted = set(symbols) if symbols is not None else set(DEFAULT_SYMBOLS)
+        self._markets: dict[str, dict[str, VenueMarket]] = {}
+        self._by_id: dict[str, dict[str, VenueMarket]] = {}
+        for v in self.venues:
+            ms = [m for m in venue_markets(v) if m.symbol in wanted]
+            self._markets[v] = {m.symbol: m for m in ms}
+            self._by_id[v] = {m.venue_id: m for m in ms}
+        unknown = wanted - {s for v in self.venues for s in self._markets[v]}
+        if unknown:
+            raise KeyError(f"emulator has no market for {sorted(unknown)}")
+        self._fair: dict[str, FairPath] = {}
+        self._prem: dict[tuple[str, str], Premium] = {}
+        self._books: dict[tuple[str, str], SimBook] = {}
+
+    # --- catalog
+    def markets(self, venue: str) -> list[VenueMarket]:
+        return list(self._markets[venue].values())
+
+    def market(self, venue: str, symbol: str) -> VenueMarket:
+        return self._markets[venue][symbol]
+
+    def market_by_id(self, venue: str, venue_id: str) -> VenueMarket | None:
+        return self._by_id[venue].get(venue_id)
+
+    # --- paths
+    def fair(self, base: str) -> FairPath:
+        fp = self._fair.get(base)
+        if fp is None:
+            any_market = next(
+                m for v in self.venues for m in self._markets[v].values() if m.base == base
+            )
+            fp = self._fair[base] = FairPath(self.seed, any_market.asset)
+        return fp
+
+    def premium_model(self, venue: str, base: str) -> Premium:
+        key = (venue, base)
+        p = self._prem.get(key)
+        if p is None:
+            p = self._prem[key] = Premium(self.seed, venue, base)
+        return p
+
+    def _now(self, t_ms: int | None) -> int:
+        return self.clock.now_ms() if t_ms is None else int(t_ms)
+
+    def index_price(self, venue: str, symbol: str, t_ms: int | None = None) -> float:
+        t = self._now(t_ms)
+        m = self.market(venue, symbol)
+        off = self.premium_model(venue, m.base).index_offset(np.array([float(t)]))[0]
+        return math.exp(self.fair(m.base).log_at(t)) * (1 + off)
+
+    def premium(self, venue: str, symbol: str, t_ms: int | None = None) -> float:
+        t = self._now(t_ms)
+        m = self.market(venue, symbol)
+        return float(self.premium_model(venue, m.base).at(np.array([float(t)]))[0])
+
+    def mark_price(self, venue: str, symbol: str, t_ms: int | None = None) -> float:
+        t = self._now(t_ms)
+        return self.index_price(venue, symbol, t) * (1 + self.premium(venue, symbol, t))
+
+    # --- funding
+    @staticmethod
+    def _interest(interval_h: int) -> float:
+        return 0.0001 * interval_h / 8
+
+    def _funding_for_windows(self, venue: str, m: VenueMarket, ends: np.ndarray) -> np.ndarray:
+        """Binance-style rate for intervals ending at ``ends``: mean premium + clamp(I - P)."""
+        h = m.funding_interval_h * HOUR_MS
+        samples = 16
+        offs = (np.arange(samples) + 0.5) / samples * h
+        t = (ends[:, None] - h + offs[None, :]).ravel()
+        p = self.premium_model(venue, m.base).at(t).reshape(len(ends), samples).mean(axis=1)
+        interest = self._interest(m.funding_interval_h)
+        rate = p + np.clip(interest - p, -0.0005, 0.0005)
+        cap = 0.0075 if m.funding_interval_h >= 8 else 0.02 * m.funding_interval_h / 8 + 0.002
+        return np.round(np.clip(rate, -cap, cap), 8)
+
+    def funding_times(self, venue: str, symbol: str, start_ms: int, end_ms: int) -> np.ndarray:
+        """Settlement times in [start_ms, end_ms], never before listing."""
+        m = self.market(venue, symbol)
+        h = m.funding_interval_h * HOUR_MS
+        first = max(start_ms, LISTING_MS + h)
+        k0 = -(-first // h)
+        k1 = end_ms // h
+        if k1 < k0:
+            return np.empty(0, dtype=np.int64)
+        return np.arange(k0, k1 + 1, dtype=np.int64) * h
+
+    def funding_history(
+        self, venue: str, symbol: str, start_ms: int, end_ms: int
+    ) -> list[tuple[int, float]]:
+        """Settled (time, rate) pairs in [start_ms, end_ms], capped at the clock's now."""
+        end = min(end_ms, self.clock.now_ms())
+        times = self.funding_times(venue, symbol, start_ms, end)
+        if times.size == 0:
+            return []
+        rates = self._funding_for_windows(venue, self.market(venue, symbol), times.astype(float))
+        return [(int(t), float(r)) for t, r in zip(times, rates, strict=True)]
+
+    def funding_now(self, venue: str, symbol: str, t_ms: int | None = None) -> FundingNow:
+        t = self._now(t_ms)
+        m = self.market(venue, symbol)
+        h = m.funding_interval_h * HOUR_MS
+        nxt = (t // h + 1) * h
+        # predicted rate: the premium averaged over the part of the interval already run
+        elapsed = max(t - (nxt - h), 1)
+        samples = np.linspace(nxt - h, nxt - h + elapsed, 8)
+        p = float(self.premium_model(venue, m.base).at(samples).mean())
+        interest = self._interest(m.funding_interval_h)
+        rate = round(p + min(max(interest - p, -0.0005), 0.0005), 8)
+        return FundingNow(
+            rate=rate,
+            next_time=int(nxt),
+            interval_h=m.funding_interval_h,
+            mark=self.mark_price(venue, symbol, t),
+            index=self.index_price(venue, symbol, t),
+            interest=interest,
+        )
+
+    # --- candles
+    def candles(
+        self,
+        venue: str,
+        symbol: str,
+        timeframe_ms: int,
+        start_ms: int,
+        end_ms: int,
+        price: str = "last",
+    ) -> np.ndarray:
+        """Rows (open_time, open, high, low, close, base_volume, quote_volume, trades) of the
+        candles whose open time lies in [start_ms, end_ms], up to the clock's now (the last
+        one still forming). ``price``: "last" / "mark" (same path here) or "index"."""
+        now = self.clock.now_ms()
+        m = self.market(venue, symbol)
+        tf = int(timeframe_ms)
+        start = max(start_ms, LISTING_MS)
+        first = -(-start // tf) * tf
+        last = min(end_ms, now) // tf * tf
+        if last < first:
+            return np.empty((0, 8))
+        if tf % MINUTE_MS:
+            raise ValueError("timeframes are whole minutes")
+        m0 = first // MINUTE_MS
+        m1 = min((last + tf) // MINUTE_MS, now // MINUTE_MS + 1)
+        fair = self.fair(m.base)
+        x = fair.log_minutes(m0, m1)
+        noise = fair.noise_minutes(m0, m1)
+        t = (np.arange(m0, m1 + 1, dtype=np.int64) * MINUTE_MS).astype(float)
+        model = self.premium_model(venue, m.base)
+        mult = 1 + model.index_offset(t)
+        if price != "index":
+            mult = mult * (1 + model.at(t))
+        p = np.exp(x) * mult
+        if now < (m1 * MINUTE_MS):  # the forming minute ends at "now"
+            p[-1] = (
+                self.mark_price(venue, symbol, now)
+                if price != "index"
+                else self.index_price(venue, symbol, now)
+            )
+        o, c = p[:-1], p[1:]
+        hi = np.maximum(o, c) * np.exp(noise[0])
+        lo = np.minimum(o, c) / np.exp(noise[1])
+        share = _VENUE_VOLUME_SHARE.get(venue, 0.5)
+        vol_base = m.asset.volume_usd * share / MINUTES_PER_DAY / m.asset.price
+        vol = noise[2] * vol_base
+        n = o.size
+        per = tf // MINUTE_MS
+        groups = (n + per - 1) // per
+        pad = groups * per - n
+        if pad:
+            o = np.concatenate((o, np.full(pad, np.nan)))
+            c = np.concatenate((c, np.full(pad, np.nan)))
+            hi = np.concatenate((hi, np.full(pad, np.nan)))
+            lo = np.concatenate((lo, np.full(pad, np.nan)))
+            vol = np.concatenate((vol, np.zeros(pad)))
+        o, c, hi, lo, vol = (a.reshape(groups, per) for a in (o, c, hi, lo, vol))
+        out = np.empty((groups, 8))
+        out[:, 0] = first + np.arange(groups) * tf
+        out[:, 1] = o[:, 0]
+        last_idx = np.sum(~np.isnan(c), axis=1) - 1
+        out[:, 4] = c[np.arange(groups), last_idx]
+        out[:, 2] = np.nanmax(hi, axis=1)
+        out[:, 3] = np.nanmin(lo, axis=1)
+        out[:, 5] = vol.sum(axis=1)
+        out[:, 6] = out[:, 5] * (out[:, 1] + out[:, 4]) / 2
+        out[:, 7] = np.maximum(1, np.round(out[:, 5] * m.asset.price / 2500))
+        return out[out[:, 0] <= last]
+
+    # --- open interest / 24h stats
+    def open_interest(self, venue: str, symbol: str, t_ms: int | None = None) -> float:
+        """Open interest in base units."""
+        t = float(self._now(t_ms))
+        m = self.market(venue, symbol)
+        rng = np.random.default_rng([self.seed, stable_hash(venue, m.base), 12])
+        ph = rng.uniform(0, 2 * np.pi, 3)
+        share = _VENUE_VOLUME_SHARE.get(venue, 0.5)
+        wave = (
+            1
+            + 0.15 * math.sin(2 * math.pi * t / (9 * DAY_MS) + ph[0])
+            + 0.05 * math.sin(2 * math.pi * t / (13 * HOUR_MS) + ph[1])
+            + 0.01 * math.sin(2 * math.pi * t / (7 * MINUTE_MS) + ph[2])
+        )
+        return m.asset.oi_usd * share / m.asset.price * wave
+
+    def ticker_24h(self, venue: str, symbol: str, t_ms: int | None = None) -> Ticker24h:
+        now = self._now(t_ms)
+        rows = self.candles(venue, symbol, 5 * MINUTE_MS, now - DAY_MS, now)
+        last = self.mark_price(venue, symbol, now)
+        if rows.size == 0:
+            return Ticker24h(last, last, last, last, 0.0, 0.0, now - DAY_MS, now, 0)
+        return Ticker24h(
+            open=float(rows[0, 1]),
+            high=float(max(rows[:, 2].max(), last)),
+            low=float(min(rows[:, 3].min(), last)),
+            last=last,
+            volume=float(rows[:, 5].sum()),
+            quote_volume=float(rows[:, 6].sum()),
+            open_time=now - DAY_MS,
+            close_time=now,
+            trades=int(rows[:, 7].sum()),
+        )
+
+    # --- books
+    def book(self, venue: str, symbol: str) -> SimBook:
+        key = (venue, symbol)
+        b = self._books.get(key)
+        if b is None:
+            m = self.market(venue, symbol)
+            b = SimBook(
+                m,
+                self.seed,
+                lambda t, v=venue, s=symbol: self.mark_price(v, s, t),
+                self.clock.now_ms(),
+            )
+            self._books[key] = b
+        return b
+
+    def active_books(self, venue: str) -> list[SimBook]:
+        """Books with at least one stream listening (the only ones the ticker steps)."""
+        return [b for (v, _), b in self._books.items() if v == venue and b.listeners]
