@@ -25,12 +25,12 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import ccxt.base.errors as cx
+from ccxt.base import errors as cx
 
 from perptui.engine.backoff import Backoff
 from perptui.engine.hub import Hub, timeframe_ms
 from perptui.errors import CapabilityMissing, UnknownSymbol
-from perptui.model import BookSnapshot, FundingInfo
+from perptui.model import BookSnapshot, FundingInfo, MarketInfo
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,9 @@ class _Feed:
         return self.backoff.failure(retry_after_s(exc))
 
     def forget(self) -> None:
-        self.set(None)
+        """Drop this feed from the venue's health (it ended, or never was a live feed)."""
+        self.hub.set_health(self.venue, feed=self.name, state=None)
+        self.state = None
 
 
 # ------------------------------------------------------------------ the venue worker
@@ -302,7 +304,7 @@ class VenueWorker:
         if symbol in self.active or symbol in self._book_tasks:
             return
         try:
-            self.venue.market(symbol)
+            info = self.venue.market(symbol)
         except (UnknownSymbol, cx.BadSymbol) as exc:
             self._skip(symbol, f"not listed ({describe(exc)})")
             return
@@ -310,6 +312,8 @@ class VenueWorker:
             self._skip(symbol, describe(exc))
             return
         self.active.append(symbol)
+        if isinstance(info, MarketInfo):
+            self.hub.set_market_info(info)
         self._book_tasks[symbol] = self._spawn(self._book_loop(symbol), "book:" + symbol)
 
     # -------------------------------------------------------------- books

@@ -1,0 +1,220 @@
+"""The engine: venue workers feeding one hub, plus a clock that logs and signals.
+
+``Engine.start()`` spawns a :class:`~perptui.engine.workers.VenueWorker` per venue
+and returns at once; venues that are unreachable keep retrying in the background
+while the hub shows them "connecting" / "reconnecting" / "down".  A clock task,
+every ``snapshot_every_s``, samples the hub, hands a snapshot of every watched
+book that changed to the writer, and evaluates the signal rules, pushing new
+signals to the hub and the writer.  Funding observations go to the writer as
+they arrive (deduplicated: a poll that returns the same observation twice is
+one row).
+
+The engine does not own the writer: whoever created it closes it (after
+``Engine.stop()``), so "quit flushes everything" stays one ``await writer.close()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from perptui.config import SignalThresholds
+from perptui.engine.hub import Hub, HubView, Key
+from perptui.engine.workers import VenueWorker, WorkerSettings
+from perptui.model import BookSnapshot, FundingInfo, Signal
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    def __init__(
+        self,
+        venues: Sequence[Any],  # perptui.venues.base.Venue
+        symbols: Iterable[str],
+        hub: Hub,
+        writer: Any = None,  # perptui.store.writer.Writer (anything with submit(record))
+        snapshot_every_s: float = 1.0,
+        thresholds: SignalThresholds | None = None,
+        *,
+        settings: WorkerSettings | None = None,
+        book_depth: int = 20,
+        signals: bool = True,
+    ) -> None:
+        self.venues = list(venues)
+        self.symbols: list[str] = list(dict.fromkeys(symbols))
+        self.hub = hub
+        self.writer = writer
+        self.snapshot_every_s = snapshot_every_s
+        self.thresholds = thresholds or SignalThresholds()
+        self.settings = settings or WorkerSettings()
+        self.book_depth = book_depth
+        self.signals_enabled = signals
+        self.workers: dict[str, VenueWorker] = {}
+        self.started_at: float | None = None
+        # counters, for the health bar and tests
+        self.snapshots_submitted = 0
+        self.funding_submitted = 0
+        self.signals_emitted = 0
+        self.submit_errors = 0
+        self._clock_task: asyncio.Task[None] | None = None
+        self._last_book: dict[Key, BookSnapshot] = {}
+        self._last_funding: dict[Key, FundingInfo] = {}
+        self._active_signals: set[tuple[str, str, str, str]] = set()
+        self._signal_rules: Any = None
+        for s in self.symbols:
+            hub.add_symbol(s)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Spawn workers and the clock; never waits for a venue to answer."""
+        if self._clock_task is not None:
+            return
+        self.started_at = time.monotonic()
+        for venue in self.venues:
+            w = VenueWorker(
+                venue, self.hub, self.symbols, self.settings, on_funding=self._on_funding
+            )
+            self.workers[venue.id] = w
+            w.start()
+        self._clock_task = asyncio.get_running_loop().create_task(
+            self._clock(), name="perptui:engine-clock"
+        )
+
+    async def stop(self) -> None:
+        """Cancel every loop and close every client; submits a last snapshot round."""
+        if self._clock_task is not None:
+            self._clock_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._clock_task
+            self._clock_task = None
+            # What was observed since the last tick is logged too.
+            with contextlib.suppress(Exception):
+                self.tick()
+        await asyncio.gather(*(w.stop() for w in self.workers.values()), return_exceptions=True)
+
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------ symbols
+    def add_symbol(self, symbol: str) -> None:
+        if symbol not in self.symbols:
+            self.symbols.append(symbol)
+        self.hub.add_symbol(symbol)
+        for w in self.workers.values():
+            w.add_symbol(symbol)
+
+    def remove_symbol(self, symbol: str) -> None:
+        if symbol in self.symbols:
+            self.symbols.remove(symbol)
+        for w in self.workers.values():
+            w.remove_symbol(symbol)
+        self.hub.remove_symbol(symbol)
+        for key in [k for k in self._last_book if k[1] == symbol]:
+            del self._last_book[key]
+
+    def available_symbols(self) -> list[str]:
+        """Perpetuals listed by any venue whose markets have loaded (for search)."""
+        out: dict[str, None] = {}
+        for w in self.workers.values():
+            out.update(dict.fromkeys(w.markets))
+        return sorted(out)
+
+    def any_venue_up(self) -> bool:
+        view = self.hub.sample()
+        return any(h.last_msg_ms is not None for h in view.health.values())
+
+    def hint(self, grace_s: float = 10.0) -> str:
+        """One line for the user when nothing is reachable after a grace period."""
+        if self.started_at is None or time.monotonic() - self.started_at < grace_s:
+            return ""
+        if self.any_venue_up():
+            return ""
+        return "no venue reachable; check the network, or try `perptui --demo` (built-in emulator)"
+
+    # ------------------------------------------------------------------ the clock
+    async def _clock(self) -> None:
+        period = self.snapshot_every_s
+        next_at = time.monotonic() + period
+        while True:
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            next_at += period
+            if next_at < time.monotonic():  # fell behind (suspended laptop): skip ahead
+                next_at = time.monotonic() + period
+            try:
+                self.tick()
+            except Exception:  # the clock must survive a bad record or rule
+                log.exception("engine clock tick failed")
+
+    def tick(self, now_ms: int | None = None) -> HubView:
+        """One clock step: sample, log changed books, evaluate signals."""
+        view = self.hub.sample(now_ms)
+        now = view.now_ms
+        if self.writer is not None:
+            for key in self.hub.keys():
+                book = self.hub.latest_book(*key)
+                if book is None or self._last_book.get(key) is book:
+                    continue
+                self._last_book[key] = book
+                self._submit(self._trim(book))
+                self.snapshots_submitted += 1
+        if self.signals_enabled:
+            for sig in self._evaluate_signals(view, now):
+                self.hub.add_signal(sig)
+                self._submit(sig)
+                self.signals_emitted += 1
+        return view
+
+    def _trim(self, book: BookSnapshot) -> BookSnapshot:
+        d = self.book_depth
+        if len(book.bids) <= d and len(book.asks) <= d:
+            return book
+        return replace(book, bids=book.bids[:d], asks=book.asks[:d])
+
+    def _on_funding(self, f: FundingInfo) -> None:
+        key = (f.exchange, f.symbol)
+        if self._last_funding.get(key) == f:
+            return
+        self._last_funding[key] = f
+        if self.writer is not None:
+            self._submit(f)
+            self.funding_submitted += 1
+
+    def _submit(self, record: Any) -> None:
+        if self.writer is None:
+            return
+        try:
+            self.writer.submit(record)
+        except Exception as exc:  # a full queue or closed writer must not stop the feeds
+            self.submit_errors += 1
+            if self.submit_errors in (1, 10, 100) or self.submit_errors % 1000 == 0:
+                log.warning("writer rejected a record (%d so far): %s", self.submit_errors, exc)
+
+    # ------------------------------------------------------------------ signals
+    def _evaluate_signals(self, view: HubView, now_ms: int) -> list[Signal]:
+        current = self._current_signals(view, now_ms)
+        # A signal is news when it becomes active; while it stays active it is not
+        # re-emitted every tick, and once it lapses it may fire again later.
+        keys = {(s.kind, s.exchange, s.symbol, s.direction) for s in current}
+        new = [
+            s
+            for s in current
+            if (s.kind, s.exchange, s.symbol, s.direction) not in self._active_signals
+        ]
+        self._active_signals = keys
+        return new
+
+    def _current_signals(self, view: HubView, now_ms: int) -> list[Signal]:
+        try:
+            import perptui.signals  # noqa: F401
+        except ImportError:
+            return []
+        return []

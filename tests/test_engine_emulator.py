@@ -1,0 +1,331 @@
+"""Engine + workers: fault handling and health, first against a scripted venue
+(exact, deterministic fault sequences), then end to end against the loopback emulator
+with real ccxt.pro clients and a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ccxt.base import errors as cx
+
+from perptui.engine.engine import Engine
+from perptui.engine.hub import Hub
+from perptui.engine.workers import VenueWorker, WorkerSettings, classify
+from perptui.errors import CapabilityMissing, UnknownSymbol
+from perptui.model import (
+    BookSnapshot,
+    Candle,
+    FetchPage,
+    FundingInfo,
+    MarketInfo,
+    OpenInterest,
+    Ticker,
+)
+
+BTC = "BTC/USDT:USDT"
+ETH = "ETH/USDT:USDT"
+
+FAST = WorkerSettings(
+    book_poll_s=0.05,
+    funding_poll_s=0.1,
+    oi_poll_s=0.1,
+    ticker_poll_s=0.1,
+    ohlcv_poll_s=0.2,
+    stale_after_s=0.4,
+    request_timeout_s=2.0,
+    backoff_base=0.02,
+    backoff_cap=0.1,
+    seed=1,
+)
+
+
+async def wait_for(cond: Callable[[], bool], timeout: float = 5.0, step: float = 0.02) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(step)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def mk_book(venue: str, symbol: str, mid: float) -> BookSnapshot:
+    return BookSnapshot(
+        venue,
+        symbol,
+        now_ms(),
+        tuple((mid - 0.5 - i, 1.0) for i in range(30)),
+        tuple((mid + 0.5 + i, 1.0) for i in range(30)),
+    )
+
+
+class ScriptedVenue:
+    """The Venue contract with scripted behaviour: each stream is a queue the test feeds.
+
+    A stream item is a BookSnapshot (delivered) or an exception (raised); an empty
+    queue is a stalled stream.
+    """
+
+    def __init__(
+        self,
+        vid: str = "scripted",
+        symbols: tuple[str, ...] = (BTC, ETH),
+        *,
+        streaming: bool = True,
+        markets_fail: int = 0,
+    ) -> None:
+        self.id = vid
+        self.ccxt_id = vid
+        self.client = None
+        self._has = {"watchOrderBook": streaming}
+        self.listed = {
+            s: MarketInfo(vid, s, s, s[:3], "USDT", "USDT", True, 1.0, 0.1, 0.001, 8.0)
+            for s in symbols
+        }
+        self.streams: dict[str, asyncio.Queue[Any]] = {s: asyncio.Queue() for s in symbols}
+        self.markets_fail = markets_fail
+        self.markets_calls = 0
+        self.fetch_book_in_flight = 0
+        self.fetch_book_max_in_flight = 0
+        self.fetch_book_calls = 0
+        self.closed = False
+        self.funding_rate = 0.0001
+
+    @property
+    def has(self) -> dict[str, Any]:
+        return self._has
+
+    async def load_markets(self, reload: bool = False) -> dict[str, MarketInfo]:
+        self.markets_calls += 1
+        if self.markets_calls <= self.markets_fail:
+            raise cx.ExchangeNotAvailable(f"{self.id} unreachable")
+        return dict(self.listed)
+
+    def market(self, symbol: str) -> MarketInfo:
+        try:
+            return self.listed[symbol]
+        except KeyError:
+            raise UnknownSymbol(f"{self.id} does not list {symbol}") from None
+
+    async def watch_order_book(self, symbol: str, limit: int | None = None) -> BookSnapshot:
+        if not self._has["watchOrderBook"]:
+            raise CapabilityMissing("no streaming")
+        item = await self.streams[symbol].get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    async def fetch_order_book(self, symbol: str, limit: int | None = None) -> BookSnapshot:
+        self.fetch_book_calls += 1
+        self.fetch_book_in_flight += 1
+        self.fetch_book_max_in_flight = max(
+            self.fetch_book_max_in_flight, self.fetch_book_in_flight
+        )
+        try:
+            await asyncio.sleep(0.03)  # slower than nothing, so overlap would show
+            return mk_book(self.id, symbol, 100.0 + self.fetch_book_calls)
+        finally:
+            self.fetch_book_in_flight -= 1
+
+    async def fetch_funding(self, symbol: str) -> FundingInfo:
+        return FundingInfo(self.id, symbol, now_ms(), self.funding_rate, None, 8.0, 100.0, 99.9)
+
+    async def fetch_fundings(self, symbols: list[str]) -> dict[str, FundingInfo]:
+        return {s: await self.fetch_funding(s) for s in symbols}
+
+    async def fetch_open_interest(self, symbol: str) -> OpenInterest:
+        return OpenInterest(self.id, symbol, now_ms(), 10.0, 1000.0)
+
+    async def fetch_ticker(self, symbol: str) -> Ticker:
+        return Ticker(self.id, symbol, now_ms(), 100.0, 1.5, 1e6)
+
+    async def fetch_ohlcv_history(
+        self, symbol: str, timeframe: str, since: int, until: int | None = None, on_page: Any = None
+    ) -> FetchPage:
+        t = since - since % 60_000
+        rows = tuple(
+            Candle(self.id, symbol, timeframe, t + i * 60_000, 100, 101, 99, 100, 1)
+            for i in range(3)
+        )
+        return FetchPage(rows=rows, requests=1)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def health(hub: Hub, venue: str) -> Any:
+    return hub.sample().health[venue]
+
+
+# ---------------------------------------------------------------- scripted venue
+
+
+def test_error_classification() -> None:
+    assert classify(cx.InvalidNonce("gap")) == "resync"
+    assert classify(cx.ChecksumError("crc")) == "resync"
+    assert classify(cx.RateLimitExceeded("429")) == "rate"
+    assert classify(cx.DDoSProtection("418")) == "rate"
+    assert classify(cx.RequestTimeout("t")) == "network"
+    assert classify(cx.NetworkError("closed")) == "network"
+    assert classify(cx.BadSymbol("x")) == "symbol"
+    assert classify(UnknownSymbol("x")) == "symbol"
+    assert classify(CapabilityMissing("x")) == "capability"
+    assert classify(cx.ExchangeError("x")) == "other"
+
+
+async def test_stream_fills_hub_and_gap_counts_a_resync() -> None:
+    v = ScriptedVenue()
+    hub = Hub([BTC], [v.id])
+    w = VenueWorker(v, hub, [BTC], FAST)
+    w.start()
+    try:
+        v.streams[BTC].put_nowait(mk_book(v.id, BTC, 100))
+        await wait_for(lambda: hub.latest_book(v.id, BTC) is not None)
+        assert health(hub, v.id).state == "connected"
+        v.streams[BTC].put_nowait(cx.InvalidNonce("scripted watchOrderBook received invalid nonce"))
+        await wait_for(lambda: health(hub, v.id).resyncs == 1)
+        h = health(hub, v.id)
+        assert h.state == "reconnecting" and "InvalidNonce" in h.last_error
+        v.streams[BTC].put_nowait(mk_book(v.id, BTC, 101))
+        await wait_for(lambda: health(hub, v.id).state == "connected")
+        assert hub.latest_book(v.id, BTC).bids[0][0] == 100.5  # type: ignore[union-attr]
+        # pollers ran too
+        await wait_for(lambda: hub.latest_funding(v.id, BTC) is not None)
+        m = hub.sample().market(v.id, BTC)
+        assert m is not None and m.ticker is not None and m.open_interest is not None
+        assert len(m.candles) >= 3 and m.market is not None
+    finally:
+        await w.stop()
+    assert v.closed
+
+
+async def test_stalled_stream_goes_stale_then_recovers() -> None:
+    v = ScriptedVenue()
+    hub = Hub([BTC], [v.id])
+    w = VenueWorker(v, hub, [BTC], FAST)
+    w.start()
+    try:
+        v.streams[BTC].put_nowait(mk_book(v.id, BTC, 100))
+        await wait_for(lambda: health(hub, v.id).state == "connected")
+        # nothing more arrives: the watchdog (0.4 s) marks the feed stale
+        await wait_for(lambda: health(hub, v.id).state == "stale", timeout=3)
+        assert "no book update" in health(hub, v.id).last_error
+        v.streams[BTC].put_nowait(mk_book(v.id, BTC, 102))
+        await wait_for(lambda: health(hub, v.id).state == "connected")
+    finally:
+        await w.stop()
+
+
+async def test_repeated_disconnects_reconnect_then_down_then_recover() -> None:
+    v = ScriptedVenue()
+    hub = Hub([BTC], [v.id])
+    w = VenueWorker(v, hub, [BTC], FAST)
+    w.start()
+    try:
+        v.streams[BTC].put_nowait(cx.NetworkError("connection closed by remote server"))
+        await wait_for(lambda: health(hub, v.id).reconnects == 1)
+        assert health(hub, v.id).state == "reconnecting"
+        for _ in range(3):
+            v.streams[BTC].put_nowait(cx.NetworkError("connection closed by remote server"))
+        await wait_for(lambda: health(hub, v.id).state == "down")
+        assert health(hub, v.id).reconnects == 4
+        v.streams[BTC].put_nowait(mk_book(v.id, BTC, 100))
+        await wait_for(lambda: health(hub, v.id).state == "connected")
+    finally:
+        await w.stop()
+
+
+async def test_unknown_symbol_is_skipped_with_a_note() -> None:
+    v = ScriptedVenue(symbols=(BTC,))
+    hub = Hub([BTC, ETH], [v.id])
+    w = VenueWorker(v, hub, [BTC, "NOPE/USDT:USDT"], FAST)
+    w.start()
+    try:
+        v.streams[BTC].put_nowait(mk_book(v.id, BTC, 100))
+        await wait_for(lambda: hub.latest_book(v.id, BTC) is not None)
+        h = health(hub, v.id)
+        assert h.state == "connected"
+        assert any("NOPE/USDT:USDT" in n for n in h.notes)
+        assert w.active == [BTC]
+        # added at runtime: also skipped, not a crash
+        w.add_symbol("ALSO/USDT:USDT")
+        await wait_for(lambda: any("ALSO" in n for n in health(hub, v.id).notes))
+        w.remove_symbol("ALSO/USDT:USDT")
+        assert not any("ALSO" in n for n in health(hub, v.id).notes)
+    finally:
+        await w.stop()
+
+
+async def test_unreachable_at_start_retries_without_blocking() -> None:
+    v = ScriptedVenue(markets_fail=6)
+    hub = Hub([BTC], [v.id])
+    eng = Engine([v], [BTC], hub, settings=FAST)
+    t0 = time.monotonic()
+    await eng.start()
+    assert time.monotonic() - t0 < 0.1  # start() never waits for the venue
+    try:
+        await wait_for(lambda: health(hub, v.id).state in ("reconnecting", "down"))
+        await wait_for(lambda: health(hub, v.id).state == "down")
+        assert "unreachable" in health(hub, v.id).last_error
+        v.streams[BTC].put_nowait(mk_book(v.id, BTC, 100))
+        await wait_for(lambda: hub.latest_book(v.id, BTC) is not None, timeout=5)
+        assert v.markets_calls == 7
+        assert health(hub, v.id).state == "connected"
+        assert eng.available_symbols() == [BTC, ETH]
+    finally:
+        await eng.stop()
+
+
+async def test_rest_polling_never_overlaps() -> None:
+    v = ScriptedVenue(streaming=False)
+    hub = Hub([BTC], [v.id])
+    w = VenueWorker(v, hub, [BTC], FAST)
+    w.start()
+    try:
+        await wait_for(lambda: v.fetch_book_calls >= 6)
+        assert v.fetch_book_max_in_flight == 1
+        assert health(hub, v.id).state == "connected"
+    finally:
+        await w.stop()
+
+
+async def test_engine_logs_books_funding_and_signals_to_sqlite(tmp_path: Path) -> None:
+    writer_mod = pytest.importorskip("perptui.store.writer")
+    db = tmp_path / "engine.db"
+    writer = writer_mod.Writer(db, flush_interval=0.05)
+    await writer.start()
+    v = ScriptedVenue()
+    hub = Hub([BTC, ETH], [v.id])
+    eng = Engine([v], [BTC, ETH], hub, writer, snapshot_every_s=0.1, settings=FAST)
+    await eng.start()
+    try:
+        for i in range(5):
+            v.streams[BTC].put_nowait(mk_book(v.id, BTC, 100 + i))
+            v.streams[ETH].put_nowait(mk_book(v.id, ETH, 10 + i))
+            await asyncio.sleep(0.12)
+        await wait_for(lambda: eng.funding_submitted >= 2)
+    finally:
+        await eng.stop()
+        await writer.close()
+    assert v.closed
+    con = sqlite3.connect(db)
+    try:
+        snaps = con.execute(
+            "SELECT exchange, symbol, COUNT(*) FROM order_book_snapshots GROUP BY 1, 2"
+        ).fetchall()
+        funding = con.execute("SELECT COUNT(*) FROM funding_rates").fetchone()[0]
+    finally:
+        con.close()
+    counts = {s: n for _, s, n in snaps}
+    # one snapshot per clock tick per changed book; each book changed 5 times
+    assert 2 <= counts[BTC] <= 5 and 2 <= counts[ETH] <= 5
+    assert sum(counts.values()) == eng.snapshots_submitted
+    assert funding >= 2
