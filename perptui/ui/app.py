@@ -125,6 +125,8 @@ class MonitorApp(App[int]):
         self.detail = "book"
         self.compact = False
         self.load_funding_history = load_funding_history
+        self.main_screen = None  # set on mount; panels are queried there, not on modals
+        self._panels: list[Panel] = []
         self._last_fanout: tuple[int, int] | None = None
         self._history_loaded: dict[str, float] = {}
         self.register_theme(DARK)
@@ -158,12 +160,18 @@ class MonitorApp(App[int]):
 
     @property
     def watchlist(self) -> Watchlist:
-        return self.query_one(Watchlist)
+        return self.main_screen.query_one(Watchlist)
 
     def panels(self) -> list[Panel]:
-        return list(self.query(Panel))
+        return self._panels
+
+    def q(self, selector: str):
+        """Query the main screen (modals may be on top of it)."""
+        return self.main_screen.query_one(selector)
 
     async def on_mount(self) -> None:
+        self.main_screen = self.screen
+        self._panels = list(self.main_screen.query(Panel))
         self.watchlist.focus()
         self._apply_layout(self.size.width, self.size.height)
         # Start workers without awaiting venues: the app must open even when none answer.
@@ -172,17 +180,19 @@ class MonitorApp(App[int]):
         self.set_interval(1.0 / self.hz, self.tick, name="ui-clock")
 
     def on_resize(self, event) -> None:
+        if self.main_screen is None:
+            return
         self._apply_layout(event.size.width, event.size.height)
 
     def _apply_layout(self, width: int, height: int) -> None:
         compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
         self.compact = compact
-        main = self.query_one("#main")
+        main = self.q("#main")
         main.set_class(compact, "-compact")
         for name in DETAIL_PANELS:
-            self.query_one(f"#{name}").set_class(name == self.detail, "-shown")
-        self.query_one("#row-top").set_class(self.detail == "book", "-grow")
-        self.query_one("#row-mid").set_class(self.detail not in ("chart", "funding"), "-empty")
+            self.q(f"#{name}").set_class(name == self.detail, "-shown")
+        self.q("#row-top").set_class(self.detail == "book", "-grow")
+        self.q("#row-mid").set_class(self.detail not in ("chart", "funding"), "-empty")
         self._last_fanout = None  # panels that appear must paint at once
 
     # -------------------------------------------------------------- UI clock
@@ -196,9 +206,9 @@ class MonitorApp(App[int]):
         self.samples += 1
         self.last_view = view
         stats = self.backend.db_stats()
-        health = self.query_one(HealthBar)
+        health = self.main_screen.query_one(HealthBar)
         health.set_db(None if stats is None else stats[0], 0 if stats is None else stats[1])
-        health.hint = self.backend.hint()
+        health.hint = self.backend.hint(view)
         key = (id(view), now // 1000)
         if key == self._last_fanout and stats is None:
             return
@@ -249,7 +259,9 @@ class MonitorApp(App[int]):
     # ------------------------------------------------------ funding history
     def refresh_funding_history(self, symbol: str, force: bool = False) -> None:
         if not self.load_funding_history or self.backend.db_path is None:
-            self.query_one(FundingPanel).set_history(symbol, {}, "logging off: no DB history")
+            self.main_screen.query_one(FundingPanel).set_history(
+                symbol, {}, "logging off: no DB history"
+            )
             return
         last = self._history_loaded.get(symbol, 0.0)
         if not force and time.monotonic() - last < FUNDING_HISTORY_REFRESH_S:
@@ -261,7 +273,9 @@ class MonitorApp(App[int]):
     def _load_history(self, symbol: str, db_path: str) -> None:
         """Read settled funding from SQLite in a thread: never on the event loop."""
         history, note = load_funding_history(db_path, symbol)
-        self.call_from_thread(self.query_one(FundingPanel).set_history, symbol, history, note)
+        self.call_from_thread(
+            self.main_screen.query_one(FundingPanel).set_history, symbol, history, note
+        )
 
     # ---------------------------------------------------------------- actions
     def action_cursor(self, step: int) -> None:
@@ -317,7 +331,7 @@ class MonitorApp(App[int]):
 
     def action_pause(self) -> None:
         self.paused = not self.paused
-        title = self.query_one(TitleBar)
+        title = self.main_screen.query_one(TitleBar)
         title.paused = self.paused
         title.update_view(self.last_view, self.clock()) if self.last_view else title.refresh()
 

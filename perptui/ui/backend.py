@@ -37,7 +37,7 @@ class Backend(Protocol):
         """(rows written, writer queue depth), or None when logging is off."""
         ...
 
-    def hint(self) -> str:
+    def hint(self, view: HubView) -> str:
         """A one-line message for the user (e.g. no venue reachable), or ''."""
         ...
 
@@ -81,7 +81,7 @@ class StaticBackend:
     def db_stats(self) -> tuple[int, int] | None:
         return None
 
-    def hint(self) -> str:
+    def hint(self, view: HubView) -> str:
         return ""
 
     def sample(self, now_ms: int) -> HubView:

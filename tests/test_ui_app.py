@@ -1,0 +1,214 @@
+"""Pilot tests of the monitor's keys against a deterministic hub (no engine, no network)."""
+
+from __future__ import annotations
+
+import pytest
+
+from perptui.engine.hub import Hub
+from perptui.ui.app import MonitorApp
+from perptui.ui.backend import StaticBackend
+from perptui.ui.sample import SYMBOLS, VENUES, FrozenClock, sample_hub
+from perptui.ui.screens.help import HelpScreen
+from perptui.ui.screens.search import SymbolSearch, fuzzy_rank
+from perptui.ui.widgets.book import BookPanel
+from perptui.ui.widgets.health import HealthBar
+from perptui.ui.widgets.watchlist import Watchlist
+
+SIZE = (120, 40)
+EXTRA = ("DOGE/USDT:USDT", "XRP/USDT:USDT", "1000PEPE/USDT:USDT")
+
+
+def make_app(hub: Hub | None = None, clock: FrozenClock | None = None) -> MonitorApp:
+    clock = clock or FrozenClock()
+    hub = hub or sample_hub(clock=clock)
+    backend = StaticBackend(hub, available=[*SYMBOLS, *EXTRA])
+    return MonitorApp(backend, clock=clock, load_funding_history=False, hz=10)
+
+
+def test_fuzzy_rank_prefers_close_matches() -> None:
+    cands = ["BTC/USDT:USDT", "ETH/USDT:USDT", "ETHFI/USDT:USDT", "SOL/USDT:USDT"]
+    assert fuzzy_rank("eth", cands)[:2] == ["ETH/USDT:USDT", "ETHFI/USDT:USDT"]
+    assert fuzzy_rank("sol", cands) == ["SOL/USDT:USDT"]
+    assert fuzzy_rank("", cands) == cands
+    assert fuzzy_rank("zzz", cands) == []
+
+
+async def test_watchlist_rows_and_focus_follow_cursor() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        wl = app.query_one(Watchlist)
+        assert wl.row_count == len(SYMBOLS) * len(VENUES)
+        assert (app.focus_symbol, app.focus_venue) == ("BTC/USDT:USDT", "binance")
+        await pilot.press("j", "j", "j")
+        assert (app.focus_symbol, app.focus_venue) == ("ETH/USDT:USDT", "binance")
+        await pilot.press("k")
+        assert (app.focus_symbol, app.focus_venue) == ("BTC/USDT:USDT", "okx")
+        await pilot.press("down")
+        assert app.focus_symbol == "ETH/USDT:USDT"
+        await pilot.press("7")
+        assert (app.focus_symbol, app.focus_venue) == ("SOL/USDT:USDT", "binance")
+        book = app.query_one(BookPanel)
+        assert book.market() is not None and book.market().symbol == "SOL/USDT:USDT"
+
+
+async def test_venue_switch_keeps_symbol() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("right_square_bracket")
+        assert (app.focus_symbol, app.focus_venue) == ("BTC/USDT:USDT", "bybit")
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        assert (app.focus_symbol, app.focus_venue) == ("BTC/USDT:USDT", "binance")
+        await pilot.press("left_square_bracket")
+        assert (app.focus_symbol, app.focus_venue) == ("BTC/USDT:USDT", "okx")
+        assert app.query_one(BookPanel).market().exchange == "okx"
+
+
+async def test_search_switches_to_a_watched_symbol() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        assert isinstance(app.screen, SymbolSearch)
+        await pilot.press(*"sol")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, SymbolSearch)
+        assert app.focus_symbol == "SOL/USDT:USDT"
+
+
+async def test_search_escape_changes_nothing() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", "e", "t", "h", "escape")
+        assert app.focus_symbol == "BTC/USDT:USDT"
+
+
+async def test_add_and_remove_symbol_at_runtime() -> None:
+    clock = FrozenClock()
+    hub = sample_hub(clock=clock)
+    app = make_app(hub, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        assert isinstance(app.screen, SymbolSearch)
+        await pilot.press(*"doge", "enter")
+        await pilot.pause()
+        assert "DOGE/USDT:USDT" in hub.symbols
+        # The hub gets data for the new symbol: the row appears and takes the focus.
+        from perptui.model import BookSnapshot
+
+        hub.set_book(
+            BookSnapshot("binance", "DOGE/USDT:USDT", clock.t, ((0.31, 100.0),), ((0.311, 90.0),))
+        )
+        await pilot.pause(0.3)
+        wl = app.query_one(Watchlist)
+        assert ("DOGE/USDT:USDT", "binance") in wl.keys()
+        assert app.focus_symbol == "DOGE/USDT:USDT"
+        await pilot.press("d")
+        await pilot.pause(0.3)
+        assert "DOGE/USDT:USDT" not in hub.symbols
+        assert all(s != "DOGE/USDT:USDT" for s, _ in wl.keys())
+        assert app.focus_symbol in SYMBOLS
+
+
+async def test_pause_freezes_the_screen() -> None:
+    clock = FrozenClock()
+    hub = sample_hub(clock=clock)
+    app = make_app(hub, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("p")
+        assert app.paused
+        samples = app.samples
+        clock.advance(5_000)
+        await pilot.pause(0.4)
+        assert app.samples == samples, "paused app must not sample the hub"
+        await pilot.press("p")
+        await pilot.pause(0.3)
+        assert not app.paused and app.samples > samples
+
+
+async def test_help_opens_and_closes() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_theme_toggle() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.theme == "perptui-dark"
+        await pilot.press("t")
+        assert app.theme == "perptui-light"
+        await pilot.press("t")
+        assert app.theme == "perptui-dark"
+
+
+async def test_quit_stops_backend() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.backend.stopped
+    assert app.return_value == 0
+
+
+async def test_health_shows_stale_and_down_venues() -> None:
+    clock = FrozenClock()
+    hub = sample_hub(clock=clock)
+    hub.set_health("bybit", feed="book:BTC/USDT:USDT", state="stale")
+    hub.set_health("okx", feed="book:BTC/USDT:USDT", state="down", last_error="boom")
+    app = make_app(hub, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        text = str(app.query_one(HealthBar).render())
+        assert "bybit stale" in text
+        assert "okx down" in text
+        assert "binance connected" in text
+
+
+async def test_compact_layout_cycles_panels() -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.compact
+        shown = [p.id for p in app.query(".detail") if p.display]
+        assert shown == ["book"]
+        await pilot.press("v")
+        await pilot.pause()
+        shown = [p.id for p in app.query(".detail") if p.display]
+        assert shown == ["chart"]
+
+
+async def test_hidden_panels_do_not_paint() -> None:
+    clock = FrozenClock()
+    hub = sample_hub(clock=clock)
+    app = make_app(hub, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        chart = app.query_one("#chart")
+        assert chart.paints == 0
+        from perptui.model import BookSnapshot
+
+        hub.set_book(
+            BookSnapshot("binance", SYMBOLS[0], clock.t, ((94_000.0, 1.0),), ((94_001.0, 1.0),))
+        )
+        await pilot.pause(0.3)
+        assert chart.paints == 0
+        assert app.query_one("#book").paints >= 2
+
+
+@pytest.mark.parametrize("action", ["search", "pause", "toggle_theme", "help"])
+async def test_palette_provider_lists_actions(action: str) -> None:
+    from perptui.ui.commands import ACTIONS
+
+    assert action in {a for _, a, _ in ACTIONS}
