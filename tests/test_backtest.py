@@ -181,7 +181,8 @@ def test_inputs_in_every_shape_agree():
     )
     dt_frame = frame.assign(timestamp=pd.to_datetime(frame["timestamp"], unit="ms", utc=True))
     indexed = pd.Series([r for _, r in pairs], index=[t for t, _ in pairs])
-    shuffled = list(reversed(pairs)) + [(pairs[0][0], pairs[0][1]), (T0 + 99 * H8, float("nan"))]
+    # reversed, a repeated timestamp and a NaN rate: sorted, deduplicated, dropped
+    shuffled = [*reversed(pairs), pairs[0], (T0 + 99 * H8, float("nan"))]
     want = carry_backtest(pairs, **COSTS)
     for shape in (records, frame, dt_frame, indexed, shuffled):
         got = carry_backtest(shape, **COSTS)
