@@ -14,7 +14,6 @@ import logging
 import os
 import platform
 import re
-import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -24,13 +23,12 @@ from typing import Any
 
 from perptui import __version__
 from perptui.config import Config, default_db_path
-from perptui.errors import PerptuiError, UnknownSymbol
+from perptui.errors import PerptuiError, StoreError, UnknownSymbol
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 4.0
 EMULATED_VENUES = ("binance", "bybit", "okx")
-SQLITE_HEADER = b"SQLite format 3\x00"
 UNREACHABLE = "unreachable (network down or blocked) — try `perptui --demo`"
 # Test-only: send every REST request of the checked venues to this loopback
 # address instead of the exchange (tests must never leave 127.0.0.1).
@@ -119,54 +117,39 @@ def environment_info(config: Config) -> tuple[tuple[str, str], ...]:
 
 
 def check_db(path: Path, *, default_path: Path | None = None) -> DbCheck:
-    """Can perptui use this DB file?  Read-only: never creates or migrates anything."""
+    """Can perptui use this DB file?  Read-only: never creates or migrates anything.
+
+    What counts as an intact database is the store's call (``check_sqlite_file``);
+    this adds the location checks without touching the file system.
+    """
+    from perptui.store.db import check_sqlite_file
+
     path = Path(path)
+    label = f"database {path}"
+    if path.is_dir():
+        return DbCheck(path, False, f"{label} is a directory, not a file")
     if path.exists():
-        if path.is_dir():
-            return DbCheck(path, False, f"database {path}: is a directory, not a file")
         try:
-            with path.open("rb") as fh:
-                header = fh.read(len(SQLITE_HEADER))
-        except OSError as exc:
-            return DbCheck(path, False, f"database {path}: cannot read: {exc.strerror or exc}")
-        if header and header != SQLITE_HEADER:
-            return DbCheck(path, False, f"database {path}: not a SQLite database file")
-        if header:
-            problem = _sqlite_quick_check(path)
-            if problem:
-                return DbCheck(path, False, f"database {path}: {problem}")
-        if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
-            return DbCheck(path, False, f"database {path}: not writable")
-        size = path.stat().st_size
-        return DbCheck(path, True, f"ok ({_human_size(size)})")
+            check_sqlite_file(path, label)
+        except StoreError as exc:
+            return DbCheck(path, False, str(exc))
+        if not os.access(path, os.R_OK | os.W_OK):
+            return DbCheck(path, False, f"{label}: file is read-only")
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            # WAL needs its -wal/-shm files beside the database.
+            return DbCheck(path, False, f"{label}: directory {path.parent} is read-only")
+        return DbCheck(path, True, f"ok ({_human_size(path.stat().st_size)})")
     parent = path.parent
     if not parent.exists():
         if default_path is not None and path == default_path:
             # The default data dir is created on first run.
             return DbCheck(path, True, "will be created (with its directory)")
-        return DbCheck(path, False, f"database {path}: directory {parent} does not exist")
+        return DbCheck(path, False, f"{label}: directory {parent} does not exist")
     if not parent.is_dir():
-        return DbCheck(path, False, f"database {path}: {parent} is not a directory")
+        return DbCheck(path, False, f"{label}: {parent} is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
-        return DbCheck(path, False, f"database {path}: directory {parent} is not writable")
+        return DbCheck(path, False, f"{label}: directory {parent} is read-only")
     return DbCheck(path, True, "will be created")
-
-
-def _sqlite_quick_check(path: Path) -> str | None:
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=2.0)
-    except sqlite3.Error as exc:
-        return f"cannot open: {exc}"
-    try:
-        rows = conn.execute("PRAGMA quick_check").fetchall()
-    except sqlite3.DatabaseError as exc:
-        return f"corrupt SQLite database ({exc})"
-    finally:
-        conn.close()
-    results = [r[0] for r in rows]
-    if results != ["ok"]:
-        return f"corrupt SQLite database ({results[0] if results else 'quick_check failed'})"
-    return None
 
 
 def _human_size(n: int) -> str:
@@ -208,7 +191,7 @@ def _classify(exc: BaseException, timeout_s: float) -> tuple[str, bool]:
     if isinstance(exc, TimeoutError):
         return f"unreachable (no answer within {timeout_s:g} s) — try `perptui --demo`", True
     if ccxt is not None:
-        if isinstance(exc, ccxt.DDoSProtection):
+        if isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
             return "reachable but refusing requests (rate limited or banned)", False
         if isinstance(exc, ccxt.RequestTimeout):
             return f"unreachable (no answer within {timeout_s:g} s) — try `perptui --demo`", True
@@ -406,8 +389,10 @@ def format_report(report: DoctorReport) -> str:
     for key, value in report.environment:
         lines.append(f"  {key:<{width}}  {value}")
     db = report.database
-    db_detail = db.detail if db.ok else db.detail.removeprefix(f"database {db.path}: ")
-    lines.append(f"  {'database':<{width}}  {db.path}: {db_detail}")
+    if db.ok:
+        lines.append(f"  {'database':<{width}}  {db.path}: {db.detail}")
+    else:
+        lines.append(f"  {'database':<{width}}  PROBLEM: {db.detail}")
     lines.append("")
     where = "demo emulator on 127.0.0.1" if report.demo else "live"
     lines.append(f"venues ({where}, timeout {report.timeout_s:g} s)")

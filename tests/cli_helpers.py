@@ -1,0 +1,43 @@
+"""Helpers for the CLI/doctor/bad-input tests: broken DB files, a closed loopback port."""
+
+from __future__ import annotations
+
+import importlib
+import socket
+import sqlite3
+from pathlib import Path
+
+
+def closed_loopback_port() -> int:
+    """A 127.0.0.1 port nothing listens on (bound then released: connects are refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_not_sqlite(path: Path) -> Path:
+    path.write_text("timestamp,rate\n1700000000000,0.0001\n" * 20, encoding="utf-8")
+    return path
+
+
+def make_corrupt_sqlite(path: Path) -> Path:
+    """A file with a valid SQLite header whose table and index pages are garbage."""
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT)")
+    conn.executemany("INSERT INTO t (b) VALUES (?)", [("x" * 100,)] * 2000)
+    conn.execute("CREATE INDEX t_b ON t (b)")
+    conn.commit()
+    conn.close()
+    with path.open("r+b") as fh:
+        fh.seek(4096 * 3)
+        fh.write(b"\xab" * 4096 * 4)
+    return path
+
+
+def has(module: str, attr: str | None = None) -> bool:
+    """Is another engineer's module (and name) in this build yet?"""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return False
+    return attr is None or hasattr(mod, attr)
