@@ -329,3 +329,51 @@ async def test_engine_logs_books_funding_and_signals_to_sqlite(tmp_path: Path) -
     assert 2 <= counts[BTC] <= 5 and 2 <= counts[ETH] <= 5
     assert sum(counts.values()) == eng.snapshots_submitted
     assert funding >= 2
+
+
+async def test_signals_fire_once_per_episode_and_are_logged(tmp_path: Path) -> None:
+    writer_mod = pytest.importorskip("perptui.store.writer")
+    db = tmp_path / "signals.db"
+    writer = writer_mod.Writer(db, flush_interval=0.05)
+    await writer.start()
+    hot, calm = ScriptedVenue("hot"), ScriptedVenue("calm")
+    hot.funding_rate = 0.002  # 0.2 % per 8 h: above the 0.1 % arb threshold
+    hub = Hub([BTC, ETH], [hot.id, calm.id])
+    eng = Engine(
+        [hot, calm], [BTC, ETH], hub, writer, snapshot_every_s=0.05, settings=FAST, rearm_s=0.3
+    )
+    await eng.start()
+    try:
+        await wait_for(lambda: hub.sample().signals_total >= 4)
+        await asyncio.sleep(0.3)  # many ticks and funding polls later: still one per episode
+        sigs = hub.sample().signals
+        kinds = sorted((s.kind, s.exchange, s.symbol) for s in sigs)
+        assert kinds == [
+            ("divergence", "calm|hot", BTC),
+            ("divergence", "calm|hot", ETH),
+            ("funding_arb", "hot", BTC),
+            ("funding_arb", "hot", ETH),
+        ]
+        arb = next(s for s in sigs if s.kind == "funding_arb")
+        assert arb.direction == "short perp / long spot"
+        assert arb.inputs["funding_rate"] == 0.002
+        # The condition lapses long enough to re-arm, then returns: a new episode.
+        hot.funding_rate = 0.0001
+        await asyncio.sleep(0.6)
+        assert hub.sample().signals_total == 4
+        hot.funding_rate = -0.003
+        await wait_for(lambda: hub.sample().signals_total >= 8)
+        newest = hub.sample().signals[-4:]
+        assert {s.direction for s in newest if s.kind == "funding_arb"} == {
+            "long perp / short spot"
+        }
+    finally:
+        await eng.stop()
+        await writer.close()
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute("SELECT kind, COUNT(*) FROM signals GROUP BY kind").fetchall()
+    finally:
+        con.close()
+    assert dict(rows) == {"divergence": 4, "funding_arb": 4}
+    assert eng.signals_emitted == 8

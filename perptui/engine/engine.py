@@ -23,8 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from perptui.config import SignalThresholds
-from perptui.engine.hub import Hub, HubView, Key
+from perptui import signals as sigrules
+from perptui.engine.hub import Hub, HubView, Key, MarketView
 from perptui.engine.workers import VenueWorker, WorkerSettings
 from perptui.model import BookSnapshot, FundingInfo, Signal
 
@@ -39,18 +39,24 @@ class Engine:
         hub: Hub,
         writer: Any = None,  # perptui.store.writer.Writer (anything with submit(record))
         snapshot_every_s: float = 1.0,
-        thresholds: SignalThresholds | None = None,
+        thresholds: Any = None,  # config.SignalThresholds or signals.SignalThresholds
         *,
         settings: WorkerSettings | None = None,
         book_depth: int = 20,
         signals: bool = True,
+        rearm_s: float = 60.0,
     ) -> None:
         self.venues = list(venues)
         self.symbols: list[str] = list(dict.fromkeys(symbols))
         self.hub = hub
         self.writer = writer
         self.snapshot_every_s = snapshot_every_s
-        self.thresholds = thresholds or SignalThresholds()
+        self._thresholds = signal_thresholds(thresholds)
+        self.rearm_s = rearm_s
+        # A stalled feed must not look like a sustained imbalance.
+        self._imbalance = sigrules.SustainedImbalance.from_thresholds(
+            self._thresholds, max_gap_s=max(5.0, 3 * snapshot_every_s)
+        )
         self.settings = settings or WorkerSettings()
         self.book_depth = book_depth
         self.signals_enabled = signals
@@ -65,7 +71,7 @@ class Engine:
         self._last_book: dict[Key, BookSnapshot] = {}
         self._last_funding: dict[Key, FundingInfo] = {}
         self._active_signals: set[tuple[str, str, str, str]] = set()
-        self._signal_rules: Any = None
+        self._lapsed_signals: dict[tuple[str, str, str, str], int] = {}
         for s in self.symbols:
             hub.add_symbol(s)
 
@@ -120,6 +126,7 @@ class Engine:
         self.hub.remove_symbol(symbol)
         for key in [k for k in self._last_book if k[1] == symbol]:
             del self._last_book[key]
+            self._imbalance.forget(*key)
 
     def available_symbols(self) -> list[str]:
         """Perpetuals listed by any venue whose markets have loaded (for search)."""
@@ -200,21 +207,71 @@ class Engine:
 
     # ------------------------------------------------------------------ signals
     def _evaluate_signals(self, view: HubView, now_ms: int) -> list[Signal]:
-        current = self._current_signals(view, now_ms)
-        # A signal is news when it becomes active; while it stays active it is not
-        # re-emitted every tick, and once it lapses it may fire again later.
-        keys = {(s.kind, s.exchange, s.symbol, s.direction) for s in current}
-        new = [
-            s
-            for s in current
-            if (s.kind, s.exchange, s.symbol, s.direction) not in self._active_signals
-        ]
-        self._active_signals = keys
-        return new
+        """New signals this tick.
 
-    def _current_signals(self, view: HubView, now_ms: int) -> list[Signal]:
-        try:
-            import perptui.signals  # noqa: F401
-        except ImportError:
-            return []
-        return []
+        Level rules (funding arb, divergences) hold for as long as their condition
+        does; a signal is news when its condition becomes true, and it may fire
+        again only after the condition has been absent for ``rearm_s`` (so a rate
+        hovering at the threshold does not flood the log).  The imbalance tracker
+        fires once per sustained run by itself.
+        """
+        thr = self._thresholds
+        level: list[Signal] = []
+        fired: list[Signal] = []
+        by_symbol: dict[str, dict[str, MarketView]] = {}
+        for (venue, symbol), m in view.markets.items():
+            by_symbol.setdefault(symbol, {})[venue] = m
+            if m.funding is not None:
+                sig = sigrules.funding_arb(m.funding, thr, now_ms=now_ms)
+                if sig is not None:
+                    level.append(sig)
+            imb = None if m.stale or m.metrics is None else m.metrics.imbalance
+            sig = self._imbalance.update(venue, symbol, imb, now_ms)
+            if sig is not None:
+                fired.append(sig)
+        for symbol, per_venue in by_symbol.items():
+            if len(per_venue) < 2:
+                continue
+            fundings = {v: m.funding for v, m in per_venue.items() if m.funding is not None}
+            level.extend(sigrules.funding_divergence(fundings, thr, now_ms=now_ms))
+            mids = {v: (None if m.stale else m.mid) for v, m in per_venue.items()}
+            level.extend(sigrules.price_divergence(mids, thr, symbol=symbol, now_ms=now_ms))
+
+        rearm_ms = self.rearm_s * 1000
+        current: set[tuple[str, str, str, str]] = set()
+        for sig in level:
+            key = (sig.kind, sig.exchange, sig.symbol, sig.direction)
+            current.add(key)
+            if key in self._active_signals:
+                continue
+            lapsed_at = self._lapsed_signals.get(key)
+            if lapsed_at is not None and now_ms - lapsed_at < rearm_ms:
+                self._active_signals.add(key)  # back within the cool-down: same episode
+                continue
+            self._active_signals.add(key)
+            fired.append(sig)
+        for key in self._active_signals - current:
+            self._active_signals.discard(key)
+            self._lapsed_signals[key] = now_ms
+        if len(self._lapsed_signals) > 10_000:  # bounded over days of running
+            cutoff = now_ms - rearm_ms
+            self._lapsed_signals = {k: t for k, t in self._lapsed_signals.items() if t >= cutoff}
+        return fired
+
+
+def signal_thresholds(thr: Any) -> sigrules.SignalThresholds:
+    """The maths' thresholds from the config's (field names differ slightly) or as is."""
+    if thr is None:
+        return sigrules.DEFAULT_THRESHOLDS
+    if isinstance(thr, sigrules.SignalThresholds):
+        return thr
+    d = sigrules.DEFAULT_THRESHOLDS
+    return sigrules.SignalThresholds(
+        funding_arb=getattr(thr, "funding_arb", d.funding_arb),
+        divergence=getattr(thr, "divergence", d.divergence),
+        price_divergence=getattr(thr, "price_divergence", d.price_divergence),
+        imbalance=getattr(thr, "imbalance", d.imbalance),
+        imbalance_seconds=getattr(
+            thr, "imbalance_sustain_s", getattr(thr, "imbalance_seconds", d.imbalance_seconds)
+        ),
+    )
