@@ -1,0 +1,233 @@
+"""Bad input through the real CLI in a subprocess: exit 2, exactly one stderr line, no traceback.
+
+Every run gets an empty config/data home and PERPTUI_DOCTOR_REDIRECT pointing at a
+closed 127.0.0.1 port, so nothing can reach a real exchange host; the reachable
+path uses the in-process loopback emulator (`--demo`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cli_helpers import closed_loopback_port, has, make_corrupt_sqlite, make_not_sqlite
+
+REPO = Path(__file__).resolve().parent.parent
+
+needs_venues = pytest.mark.skipif(
+    not has("perptui.venues", "make_venue"), reason="venue layer (make_venue) not in this build yet"
+)
+needs_emulator = pytest.mark.skipif(
+    not has("perptui.emulator", "Emulator") or not has("perptui.venues", "make_venue"),
+    reason="emulator or venue layer not in this build yet",
+)
+
+
+def command_available(name: str) -> bool:
+    return has(f"perptui.commands.{name}", "run")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PERPTUI_") and not k.endswith(("_API_KEY", "_API_SECRET"))
+    }
+    env.update(
+        XDG_CONFIG_HOME=str(home / "xdg-config"),
+        XDG_DATA_HOME=str(home / "xdg-data"),
+        XDG_STATE_HOME=str(home / "xdg-state"),
+        PERPTUI_DOCTOR_REDIRECT=f"127.0.0.1:{closed_loopback_port()}",
+        PYTHONUNBUFFERED="1",
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "perptui", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
+    lines = proc.stderr.splitlines()
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert len(lines) == 1, proc.stderr
+    line = lines[0]
+    assert line.startswith("perptui: ")
+    for needle in needles:
+        assert needle in line, line
+    return line
+
+
+# --------------------------------------------------------------------------- exchanges / symbols
+
+
+def test_unknown_exchange_id(home: Path) -> None:
+    proc = run_cli(home, "doctor", "--venues", "nosuchex")
+    assert_one_line_error(proc, "unknown exchange 'nosuchex'")
+
+
+@pytest.mark.parametrize("command", ["collect", "backfill", "monitor"])
+def test_unknown_exchange_id_in_other_commands(home: Path, command: str) -> None:
+    if not command_available(command):
+        pytest.skip(f"perptui {command} not in this build yet")
+    args = ["--venues", "nosuchex"] if command == "monitor" else [command, "--venues", "nosuchex"]
+    assert_one_line_error(run_cli(home, *args), "unknown exchange 'nosuchex'")
+
+
+@needs_emulator
+def test_unknown_symbol(home: Path) -> None:
+    proc = run_cli(home, "doctor", "--demo", "--venues", "binance", "--symbols", "NOPE/USDT:USDT")
+    assert_one_line_error(proc, "NOPE/USDT:USDT")
+
+
+@needs_emulator
+def test_non_perpetual_symbol(home: Path) -> None:
+    # BTC/USDT is the spot market: perptui only knows perpetual swaps.
+    proc = run_cli(home, "doctor", "--demo", "--venues", "bybit", "--symbols", "BTC/USDT")
+    assert_one_line_error(proc, "BTC/USDT")
+
+
+def test_malformed_symbol(home: Path) -> None:
+    proc = run_cli(home, "doctor", "--symbols", "BTC USDT")
+    assert_one_line_error(proc, "--symbols: not a symbol")
+
+
+# --------------------------------------------------------------------------- config
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("venues = [\n", "invalid TOML"),
+        ("ui_hz = 5\nui_hz == 6\n", "line 2"),
+        ("colour = 'red'\n", "key 'colour' is unknown"),
+        ("ui_hz = 'fast'\n", "key 'ui_hz' must be a number"),
+        ("funding_poll_s = 600\n", "key 'funding_poll_s' must be between 10 and 30"),
+    ],
+    ids=["truncated", "syntax-line", "unknown-key", "wrong-type", "out-of-range"],
+)
+def test_invalid_config(home: Path, content: str, needle: str) -> None:
+    path = home / "config.toml"
+    path.write_text(content)
+    line = assert_one_line_error(run_cli(home, "--config", str(path), "doctor"), needle)
+    assert str(path) in line
+
+
+def test_default_config_location_is_validated_too(home: Path) -> None:
+    path = home / "xdg-config" / "perptui" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text("[signals]\nfunding_arb = -1\n")
+    assert_one_line_error(run_cli(home, "doctor"), str(path), "signals.funding_arb")
+
+
+def test_missing_config_file(home: Path) -> None:
+    assert_one_line_error(
+        run_cli(home, "doctor", "--config", str(home / "nope.toml")), "file not found"
+    )
+
+
+def test_unreadable_config(home: Path) -> None:
+    (home / "dir.toml").mkdir()
+    assert_one_line_error(run_cli(home, "doctor", "--config", str(home / "dir.toml")), "directory")
+    (home / "bin.toml").write_bytes(b"\x00\xff\xfe binary")
+    assert_one_line_error(
+        run_cli(home, "doctor", "--config", str(home / "bin.toml")), "not a text file"
+    )
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read a chmod 000 file")
+def test_permission_denied_config(home: Path) -> None:
+    path = home / "secret.toml"
+    path.write_text("ui_hz = 5\n")
+    path.chmod(0)
+    assert_one_line_error(run_cli(home, "doctor", "--config", str(path)), "permission denied")
+
+
+# --------------------------------------------------------------------------- database
+
+
+def _bad_db(home: Path, kind: str) -> tuple[Path, str]:
+    if kind == "missing-dir":
+        return home / "no" / "such" / "dir" / "p.db", "does not exist"
+    if kind == "not-sqlite":
+        return make_not_sqlite(home / "prices.csv"), "not a SQLite database"
+    if kind == "corrupt":
+        return make_corrupt_sqlite(home / "broken.db"), "corrupt"
+    if kind == "directory":
+        return home, "is a directory"
+    raise AssertionError(kind)
+
+
+DB_KINDS = ["missing-dir", "not-sqlite", "corrupt", "directory"]
+
+
+@needs_venues
+@pytest.mark.parametrize("kind", DB_KINDS)
+def test_bad_db_doctor(home: Path, kind: str) -> None:
+    path, needle = _bad_db(home, kind)
+    proc = run_cli(home, "doctor", "--venues", "okx", "--timeout", "2", "--db", str(path))
+    # The DB problem comes first; the (closed-port) venue problem is counted after it.
+    line = assert_one_line_error(proc, str(path), needle)
+    assert "more problem" in line
+
+
+@pytest.mark.parametrize("kind", DB_KINDS)
+def test_bad_db_export(home: Path, kind: str) -> None:
+    """The normal path: a command opening the DB through the store gets a StoreError."""
+    if not command_available("export"):
+        pytest.skip("perptui export not in this build yet")
+    path, needle = _bad_db(home, kind)
+    proc = run_cli(
+        home,
+        "export",
+        "--db",
+        str(path),
+        "--table",
+        "funding",
+        "--format",
+        "csv",
+        "--output",
+        str(home / "out.csv"),
+    )
+    assert_one_line_error(proc, needle)
+
+
+@needs_venues
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into read-only directories")
+def test_db_in_read_only_directory(home: Path) -> None:
+    ro = home / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        proc = run_cli(home, "doctor", "--venues", "okx", "--db", str(ro / "p.db"))
+        assert_one_line_error(proc, "read-only")
+    finally:
+        ro.chmod(0o755)
+
+
+# --------------------------------------------------------------------------- network
+
+
+@needs_venues
+def test_unreachable_venue(home: Path) -> None:
+    proc = run_cli(home, "doctor", "--venues", "binance", "--timeout", "2")
+    assert_one_line_error(proc, "binance", "unreachable (network down or blocked)", "--demo")
+    assert "binance" in proc.stdout and "unreachable" in proc.stdout
+
+
+def test_log_file_that_cannot_be_opened(home: Path) -> None:
+    proc = run_cli(home, "doctor", "--log-file", str(home))
+    assert_one_line_error(proc, "log file", "cannot open")
