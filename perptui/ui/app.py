@@ -125,6 +125,8 @@ class MonitorApp(App[int]):
         self.detail = "book"
         self.compact = False
         self.load_funding_history = load_funding_history
+        self.start_error = ""
+        self.quitting = False
         self.main_screen = None  # set on mount; panels are queried there, not on modals
         self._panels: list[Panel] = []
         self._last_fanout: tuple[int, int] | None = None
@@ -175,9 +177,16 @@ class MonitorApp(App[int]):
         self.watchlist.focus()
         self._apply_layout(self.size.width, self.size.height)
         # Start workers without awaiting venues: the app must open even when none answer.
-        self.run_worker(self.backend.start(), name="engine-start", group="engine")
+        self.run_worker(self._start_backend(), name="engine-start", group="engine")
         self.tick()
         self.set_interval(1.0 / self.hz, self.tick, name="ui-clock")
+
+    async def _start_backend(self) -> None:
+        try:
+            await self.backend.start()
+        except Exception as exc:  # show it; the app stays usable (e.g. to quit cleanly)
+            self.start_error = f"engine did not start: {type(exc).__name__}: {exc}"
+            self.notify(self.start_error, severity="error", timeout=15)
 
     def on_resize(self, event) -> None:
         if self.main_screen is None:
@@ -208,7 +217,7 @@ class MonitorApp(App[int]):
         stats = self.backend.db_stats()
         health = self.main_screen.query_one(HealthBar)
         health.set_db(None if stats is None else stats[0], 0 if stats is None else stats[1])
-        health.hint = self.backend.hint(view)
+        health.hint = self.start_error or self.backend.hint(view)
         key = (id(view), now // 1000)
         if key == self._last_fanout and stats is None:
             return
@@ -348,8 +357,15 @@ class MonitorApp(App[int]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    async def action_quit(self) -> None:
+        """ctrl+q and the palette's Quit also flush before leaving."""
+        await self.action_quit_monitor()
+
     async def action_quit_monitor(self) -> None:
         """Stop workers and flush every queued row to the DB before leaving."""
+        if self.quitting:
+            return
+        self.quitting = True
         self.paused = True
         self.notify("flushing the DB writer…", timeout=5)
         try:

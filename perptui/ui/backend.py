@@ -86,3 +86,157 @@ class StaticBackend:
 
     def sample(self, now_ms: int) -> HubView:
         return self.hub.sample(now_ms)
+
+
+NO_VENUE_GRACE_S = 8.0
+NO_VENUE_HINT = (
+    "No venue reachable yet: check the network (venues keep retrying), "
+    "or run `perptui --demo` for the built-in emulator."
+)
+
+
+class EngineBackend:
+    """The real thing: venues (live, or pointed at the in-process emulator) -> engine
+    -> hub, with the batched writer logging snapshots and funding.
+
+    Everything that needs the event loop (emulator server, ccxt clients, writer,
+    workers) is created in :meth:`start`, on the loop Textual runs; the hub exists
+    from construction so the first frame can paint before any venue answers.
+    """
+
+    def __init__(
+        self,
+        config: object,  # perptui.config.Config
+        *,
+        demo: bool = False,
+        seed: int = 0,
+        emulator: object | None = None,  # an already running Emulator (tests, bench)
+        venue_factory: Callable[[str, object | None], object] | None = None,
+        worker_settings: object | None = None,
+    ) -> None:
+        self.config = config
+        self.demo = demo or emulator is not None
+        self.mode = "demo" if self.demo else "live"
+        self.seed = seed
+        self.emulator = emulator
+        self._own_emulator = emulator is None
+        self.venue_factory = venue_factory
+        self.worker_settings = worker_settings
+        self.venue_ids = list(config.venues)  # type: ignore[attr-defined]
+        self.symbols = list(config.symbols)  # type: ignore[attr-defined]
+        self.hub = Hub(self.symbols, self.venue_ids, stale_after_s=10.0)
+        self.db_path: str | None = (
+            str(config.db_path) if config.log_db else None  # type: ignore[attr-defined]
+        )
+        self.writer: object | None = None
+        self.engine: object | None = None
+        self.started_at: float | None = None
+        self.start_error = ""
+        self.stopped = False
+
+    async def start(self) -> None:
+        import time as _time
+
+        from perptui.engine.engine import Engine
+
+        self.started_at = _time.monotonic()
+        cfg = self.config
+        clients: dict[str, object] = {}
+        if self.demo:
+            if self.emulator is None:
+                from perptui.emulator import Emulator
+
+                self.emulator = Emulator(seed=self.seed, venues=self.venue_ids)
+            if getattr(self.emulator, "port", None) is None:
+                await self.emulator.start()  # type: ignore[attr-defined]
+            for v in self.venue_ids:
+                clients[v] = self.emulator.connect(v)  # type: ignore[attr-defined]
+        venues = [self._make_venue(v, clients.get(v)) for v in self.venue_ids]
+        if self.db_path is not None:
+            from perptui.store.writer import Writer
+
+            writer = Writer(self.db_path)
+            try:
+                await writer.start()
+                self.writer = writer
+            except Exception as exc:  # the monitor still runs, without logging
+                self.start_error = f"DB logging off: {exc}"
+                self.db_path = None
+        self.engine = Engine(
+            venues,
+            self.symbols,
+            self.hub,
+            self.writer,
+            snapshot_every_s=cfg.snapshot_every_s,  # type: ignore[attr-defined]
+            thresholds=cfg.signals,  # type: ignore[attr-defined]
+            settings=self.worker_settings,  # type: ignore[arg-type]
+            book_depth=cfg.book_depth,  # type: ignore[attr-defined]
+        )
+        await self.engine.start()
+
+    def _make_venue(self, venue_id: str, client: object | None) -> object:
+        if self.venue_factory is not None:
+            return self.venue_factory(venue_id, client)
+        from perptui.venues import make_venue
+
+        creds = None
+        get = getattr(self.config, "credentials_for", None)
+        if client is None and get is not None:
+            creds = get(venue_id)
+        return make_venue(venue_id, client=client, credentials=creds)
+
+    async def stop(self) -> None:
+        """Stop workers, then flush and close the writer, then the emulator."""
+        if self.stopped:
+            return
+        self.stopped = True
+        try:
+            if self.engine is not None:
+                await self.engine.stop()  # type: ignore[attr-defined]
+        finally:
+            try:
+                if self.writer is not None:
+                    await self.writer.close()  # type: ignore[attr-defined]
+            finally:
+                if self.emulator is not None and self._own_emulator:
+                    await self.emulator.stop()  # type: ignore[attr-defined]
+
+    async def add_symbol(self, symbol: str) -> None:
+        if symbol not in self.symbols:
+            self.symbols.append(symbol)
+        if self.engine is not None:
+            self.engine.add_symbol(symbol)  # type: ignore[attr-defined]
+        else:
+            self.hub.add_symbol(symbol)
+
+    async def remove_symbol(self, symbol: str) -> None:
+        if symbol in self.symbols:
+            self.symbols.remove(symbol)
+        if self.engine is not None:
+            self.engine.remove_symbol(symbol)  # type: ignore[attr-defined]
+        else:
+            self.hub.remove_symbol(symbol)
+
+    def available_symbols(self) -> Sequence[str]:
+        if self.engine is None:
+            return list(self.symbols)
+        return self.engine.available_symbols() or list(self.symbols)  # type: ignore[attr-defined]
+
+    def db_stats(self) -> tuple[int, int] | None:
+        w = self.writer
+        if w is None:
+            return None
+        return (int(w.rows_written), int(w.queue_depth))  # type: ignore[attr-defined]
+
+    def hint(self, view: HubView) -> str:
+        import time as _time
+
+        if self.start_error:
+            return self.start_error
+        if self.demo or self.started_at is None:
+            return ""
+        if _time.monotonic() - self.started_at < NO_VENUE_GRACE_S:
+            return ""
+        if any(h.last_msg_ms is not None for h in view.health.values()):
+            return ""
+        return NO_VENUE_HINT

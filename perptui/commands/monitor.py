@@ -1,0 +1,65 @@
+"""`perptui` / `perptui monitor`: the live terminal monitor (`--demo`: on the emulator)."""
+
+from __future__ import annotations
+
+import argparse
+
+from perptui.errors import ConfigError
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("monitor")
+    p.add_argument("--theme", choices=("dark", "light"), default=None, help="colour theme")
+    p.add_argument(
+        "--hz",
+        "--ui-hz",
+        dest="ui_hz",
+        type=float,
+        default=None,
+        metavar="N",
+        help="UI refresh clock in Hz, 4-10 (default 5)",
+    )
+    p.add_argument(
+        "--no-log", action="store_true", default=False, help="do not write to the database"
+    )
+    p.add_argument(
+        "--headless",
+        action="store_true",
+        default=False,
+        help="no UI: run the engine and print a status line every few seconds",
+    )
+    p.add_argument("--seed", type=int, default=0, help="emulator seed for --demo (default 0)")
+    return p
+
+
+def _check_db(config) -> None:
+    """Fail before the screen opens if the DB path is unusable (StoreError, exit 2)."""
+    if not config.log_db:
+        return
+    from perptui.store.db import connect_sync
+
+    conn = connect_sync(config.db_path)
+    conn.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from perptui.config import load_config
+
+    config = load_config(args)
+    if args.ui_hz is not None and not 1 <= args.ui_hz <= 20:
+        raise ConfigError(f"--hz must be between 1 and 20, got {args.ui_hz:g}")
+    if config.log_db:
+        config.db_path.parent.mkdir(parents=True, exist_ok=True)
+    _check_db(config)
+    if args.headless:
+        from perptui.demo import run_headless
+
+        return int(run_headless(config, demo=config.demo) or 0)
+
+    from perptui.ui.app import MonitorApp
+    from perptui.ui.backend import EngineBackend
+
+    backend = EngineBackend(config, demo=config.demo, seed=args.seed)
+    app = MonitorApp(backend, hz=config.ui_hz, theme=config.theme)
+    result = app.run()
+    return int(result or 0)
