@@ -203,18 +203,29 @@ def _prepare_argv(argv: list[str]) -> tuple[list[str], str | None]:
     return argv, None  # let argparse report "invalid choice"
 
 
+# Commands that run for hours without the terminal to show warnings log to a
+# file by default (the platform's user log dir) when no --log-file is given.
+_FILE_LOG_BY_DEFAULT = {"monitor", "serve", "collect"}
+
+
 def _setup_logging(args: argparse.Namespace, command: str | None) -> None:
     from perptui import logging_setup
-    from perptui.config import load_config
+    from perptui.config import default_log_path, load_config
+    from perptui.errors import ConfigError
 
     config = load_config(args)
-    logging_setup.configure(
-        verbosity=config.verbose,
-        log_file=config.log_file,
-        secrets=config.secrets(),
-        # The monitor owns the terminal; its records go to the log file only.
-        console=command not in ("monitor", "serve"),
-    )
+    # The monitor owns the terminal; its records go to the log file only.
+    console = command not in ("monitor", "serve")
+    options = {"verbosity": config.verbose, "secrets": config.secrets(), "console": console}
+    if config.log_file is not None or command not in _FILE_LOG_BY_DEFAULT:
+        logging_setup.configure(log_file=config.log_file, **options)
+        return
+    try:
+        logging_setup.configure(log_file=default_log_path(), **options)
+    except ConfigError:
+        # An unwritable default log location must not stop the app; an
+        # explicit --log-file that fails does (above).
+        logging_setup.configure(log_file=None, **options)
 
 
 def _known_secrets(args: argparse.Namespace | None) -> tuple[str, ...]:

@@ -271,3 +271,25 @@ def test_console_logging_follows_verbosity(
     assert "warning-line" in err and "info-line" not in err
     assert cli.main(["fake", "-v"]) == 0
     assert "info-line" in capsys.readouterr().err
+
+
+def test_long_running_commands_log_to_the_default_file(
+    fake_command: Callable[..., types.ModuleType],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setattr(cli, "_FILE_LOG_BY_DEFAULT", {"fake"})
+
+    def run(args: argparse.Namespace) -> int:
+        logging.getLogger("perptui.x").info("collector started")
+        return 0
+
+    fake_command(run)
+    assert cli.main(["fake"]) == 0
+    for h in logging.getLogger().handlers:
+        h.flush()
+    log_file = tmp_path / "state" / "perptui" / "log" / "perptui.log"
+    assert "collector started" in log_file.read_text()
+    assert capsys.readouterr().err == ""
