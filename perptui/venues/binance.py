@@ -1,0 +1,69 @@
+"""Binance USDⓈ-M perpetuals (ccxt `binanceusdm`, REST under /fapi)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+import ccxt.async_support as ccxt_async
+
+from perptui.errors import PerptuiError
+from perptui.model import MarketInfo
+from perptui.venues.base import FUNDING, OHLCV
+from perptui.venues.ccxt_venue import CcxtVenue, interval_hours
+
+log = logging.getLogger(__name__)
+
+
+class BinanceVenue(CcxtVenue):
+    venue_id = "binance"
+    ccxt_class = "binanceusdm"
+    ccxt_options: ClassVar[dict[str, Any]] = {
+        "defaultType": "swap",
+        "defaultSubType": "linear",
+        "fetchMarkets": {"types": ["linear"]},
+    }
+    # GET /fapi/v1/fundingRate: "limit Default 100; max 1000", ascending from startTime.
+    # GET /fapi/v1/klines: "limit Default 500; max 1500" (ccxt itself stops at 1000).
+    page_limits: ClassVar[dict[str, int]] = {FUNDING: 1000, OHLCV: 1500}
+    ascending_history = frozenset({FUNDING, OHLCV})
+    perp_subtypes = frozenset({"linear"})
+    # Binance settles every 8 h unless GET /fapi/v1/fundingInfo lists the symbol.
+    default_funding_interval_hours = 8.0
+    # GET /fapi/v1/depth accepts only these limits.
+    depth_limits: ClassVar[tuple[int, ...]] = (5, 10, 20, 50, 100, 500, 1000)
+
+    def book_limit(self, limit: int | None) -> int | None:
+        if limit is None:
+            return None
+        return next((n for n in self.depth_limits if n >= limit), self.depth_limits[-1])
+
+    async def load_funding_intervals(self) -> None:
+        if not self.client.has.get("fetchFundingIntervals"):
+            return
+        try:
+            found = await self.call("fetchFundingIntervals", self.client.fetch_funding_intervals)
+        except (PerptuiError, ccxt_async.ExchangeError) as exc:
+            # Not fatal: every symbol keeps the documented 8 h default.
+            log.warning("%s: funding intervals unavailable, assuming 8 h: %s", self.id, exc)
+            return
+        for symbol, entry in (found or {}).items():
+            hours = interval_hours((entry or {}).get("interval"))
+            if hours is not None:
+                self.set_funding_interval(symbol, hours)
+
+    async def ohlcv_page(
+        self, m: MarketInfo, timeframe: str, lo: int, hi: int, limit: int
+    ) -> list[list[Any]]:
+        # ccxt's fetch_ohlcv caps binance at 1000 rows (and trims its result to that);
+        # /fapi/v1/klines serves 1500, so call the endpoint through ccxt's implicit API
+        # and keep ccxt's own kline parser.
+        request = {
+            "symbol": m.id,
+            "interval": self.client.timeframes.get(timeframe, timeframe),
+            "startTime": lo,
+            "endTime": hi,
+            "limit": limit,
+        }
+        raw = await self.call("fetchOHLCV", self.client.fapiPublicGetKlines, request)
+        return self.client.parse_ohlcvs(raw, self.client.market(m.symbol), timeframe)

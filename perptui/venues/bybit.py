@@ -1,0 +1,34 @@
+"""Bybit v5 linear (USDT/USDC) perpetuals."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from perptui.venues.base import FUNDING, OHLCV
+from perptui.venues.ccxt_venue import CcxtVenue, _float
+
+
+class BybitVenue(CcxtVenue):
+    venue_id = "bybit"
+    ccxt_class = "bybit"
+    ccxt_options: ClassVar[dict[str, Any]] = {
+        "defaultType": "swap",
+        "defaultSubType": "linear",
+        # only the linear instruments-info category: no spot/inverse/option requests
+        "fetchMarkets": {"types": ["linear"]},
+    }
+    # /v5/market/funding/history: "limit [1, 200]"; /v5/market/kline: "limit [1, 1000]".
+    # Both return newest first within [start, end], so pages are fixed time windows.
+    page_limits: ClassVar[dict[str, int]] = {FUNDING: 200, OHLCV: 1000}
+    perp_subtypes = frozenset({"linear"})
+    # /v5/market/open-interest returns a history list, newest first; one row is enough.
+    open_interest_params: ClassVar[dict[str, Any]] = {"limit": 1}
+    # /v5/market/orderbook linear: "limit [1, 500]".
+    max_depth: ClassVar[int] = 500
+
+    def market_funding_interval(self, m: dict[str, Any]) -> float | None:
+        minutes = _float((m.get("info") or {}).get("fundingInterval"))  # instruments-info
+        return minutes / 60.0 if minutes else None
+
+    def book_limit(self, limit: int | None) -> int | None:
+        return None if limit is None else min(limit, self.max_depth)

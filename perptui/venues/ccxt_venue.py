@@ -1,0 +1,629 @@
+"""The generic Venue over any ccxt exchange with swap markets.
+
+Everything venue-specific is a class attribute or a small hook that subclasses in
+binance.py / bybit.py / okx.py override; this class must keep working for an exchange
+id it has never heard of.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import difflib
+import logging
+import math
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+
+import ccxt.async_support as ccxt_async
+from ccxt.base.decimal_to_precision import DECIMAL_PLACES, SIGNIFICANT_DIGITS
+
+from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
+from perptui.model import (
+    BookSnapshot,
+    Candle,
+    FetchPage,
+    FundingInfo,
+    FundingRecord,
+    Level,
+    MarketInfo,
+    OpenInterest,
+    Ticker,
+)
+from perptui.venues.base import FUNDING, OHLCV, OnPage, Venue
+from perptui.venues.paging import Pager
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Requests issued by the history fetch running in the current task, so FetchPage.requests
+# stays exact while other tasks share the same venue.
+_request_counter: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "perptui_venue_requests", default=None
+)
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+# Funding settles every 8 h on most venues; used only to size pages when the venue
+# does not say (never reported as the market's interval).
+FALLBACK_FUNDING_STEP_MS = 8 * HOUR_MS
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _float(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def interval_hours(text: Any) -> float | None:
+    """ccxt funding `interval` strings ('8h', '1h', '30m', '1d') -> hours."""
+    if not isinstance(text, str) or len(text) < 2:
+        return None
+    unit = text[-1].lower()
+    number = _float(text[:-1])
+    scale = {"m": 1 / 60, "h": 1.0, "d": 24.0}.get(unit)
+    if number is None or scale is None or number <= 0:
+        return None
+    return number * scale
+
+
+class CcxtVenue(Venue):
+    """A Venue backed by one ccxt (pro or async_support) client.
+
+    Class attributes (override in subclasses, cryptofeed style):
+
+    - ``venue_id`` / ``ccxt_class``: perptui's id and the ccxt class to instantiate.
+    - ``ccxt_options``: merged into the client's ``options`` (market type, categories).
+    - ``page_limits`` / ``history_caps_ms``: see `Venue`.
+    - ``ascending_history``: history kinds for which the venue returns the *oldest* rows
+      from `since` when a range holds more than a page (others get fixed windows).
+    - ``perp_subtypes``: which perpetuals count ("linear", "inverse").
+    - ``default_funding_interval_hours``: the venue's documented default, if any.
+    - ``open_interest_params``: extra params for fetchOpenInterest.
+    - ``max_retries`` / ``retry_base_s`` / ``retry_max_s``: transient-error backoff.
+    """
+
+    venue_id: ClassVar[str | None] = None
+    ccxt_class: ClassVar[str | None] = None
+    ccxt_options: ClassVar[dict[str, Any]] = {}
+    ascending_history: ClassVar[frozenset[str]] = frozenset()
+    perp_subtypes: ClassVar[frozenset[str]] = frozenset({"linear", "inverse"})
+    default_funding_interval_hours: ClassVar[float | None] = None
+    open_interest_params: ClassVar[dict[str, Any]] = {}
+    max_retries: ClassVar[int] = 5
+    retry_base_s: ClassVar[float] = 0.5
+    retry_max_s: ClassVar[float] = 30.0
+    retry_after_max_s: ClassVar[float] = 120.0
+
+    def __init__(self, client: Any, *, venue_id: str | None = None) -> None:
+        self.client = client
+        self.ccxt_id = str(client.id)
+        self.id = venue_id or self.venue_id or self.ccxt_id
+        self.requests_made = 0  # HTTP calls issued through this venue, retries included
+        self._markets: dict[str, MarketInfo] | None = None
+        self._closed = False
+        self._apply_options()
+
+    def __repr__(self) -> str:
+        kind = "pro" if self.is_pro else "rest"
+        return f"<{type(self).__name__} {self.id} (ccxt {self.ccxt_id}, {kind})>"
+
+    # ------------------------------------------------------------------ setup
+
+    def _apply_options(self) -> None:
+        for key, value in self.ccxt_options.items():
+            current = self.client.options.get(key)
+            if isinstance(value, dict) and isinstance(current, dict):
+                self.client.options[key] = {**current, **value}
+            else:
+                self.client.options[key] = value
+
+    @property
+    def is_pro(self) -> bool:
+        # async_support clients have watch_* stubs too; only ccxt.pro classes stream
+        return any(c.__module__.startswith("ccxt.pro.") for c in type(self.client).__mro__)
+
+    @property
+    def has(self) -> dict[str, Any]:
+        return dict(self.client.has)
+
+    def require(self, capability: str) -> None:
+        """CapabilityMissing unless ccxt says this venue can do `capability`."""
+        if not self.client.has.get(capability):
+            raise CapabilityMissing(f"{self.id}: {capability} not supported by ccxt")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self.client.close()
+
+    # --------------------------------------------------------------- calling
+
+    async def call(self, what: str, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run one ccxt call, retrying transient failures with exponential backoff.
+
+        Rate limits (429 / DDoSProtection), timeouts and connection errors are normal on
+        public endpoints; they are retried `max_retries` times, waiting at least the
+        venue's Retry-After. Anything else is not transient and is raised at once.
+        """
+        attempt = 0
+        while True:
+            self.requests_made += 1
+            counter = _request_counter.get()
+            if counter is not None:
+                counter[0] += 1
+            try:
+                return await fn(*args)
+            except ccxt_async.BadSymbol as exc:
+                raise UnknownSymbol(f"{self.id}: {what}: {_short(exc)}") from exc
+            except ccxt_async.NotSupported as exc:
+                raise CapabilityMissing(f"{self.id}: {what} not supported by ccxt") from exc
+            except ccxt_async.NetworkError as exc:
+                if attempt >= self.max_retries:
+                    raise VenueUnreachable(
+                        f"{self.id}: {what} failed after {attempt + 1} attempts "
+                        f"({type(exc).__name__}: {_short(exc)})"
+                    ) from exc
+                delay = self._retry_delay(attempt, exc)
+                log.warning(
+                    "%s: %s %s; retry %d/%d in %.2fs",
+                    self.id,
+                    what,
+                    type(exc).__name__,
+                    attempt + 1,
+                    self.max_retries,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                attempt += 1
+
+    def _retry_delay(self, attempt: int, exc: Exception) -> float:
+        backoff = min(self.retry_max_s, self.retry_base_s * (2**attempt))
+        backoff *= random.uniform(0.75, 1.0)  # de-synchronise concurrent retriers
+        if isinstance(exc, ccxt_async.DDoSProtection):
+            retry_after = self._retry_after_s()
+            if retry_after is not None:
+                return min(self.retry_after_max_s, max(backoff, retry_after))
+        return backoff
+
+    def _retry_after_s(self) -> float | None:
+        headers = getattr(self.client, "last_response_headers", None) or {}
+        for key, value in headers.items():
+            if str(key).lower() == "retry-after":
+                seconds = _float(value)
+                return seconds if seconds is not None and seconds >= 0 else None
+        return None
+
+    # --------------------------------------------------------------- markets
+
+    async def load_markets(self, reload: bool = False) -> dict[str, MarketInfo]:
+        if self._markets is not None and not reload:
+            return self._markets
+        raw = await self.call("loadMarkets", self.client.load_markets, reload)
+        perps = {sym: self.market_info(m) for sym, m in raw.items() if self.is_perpetual(m)}
+        self._markets = perps
+        await self.load_funding_intervals()
+        return self._markets
+
+    def is_perpetual(self, m: dict[str, Any]) -> bool:
+        if not m.get("swap") or m.get("expiry") is not None or m.get("active") is False:
+            return False
+        subtype = "linear" if m.get("linear") else "inverse" if m.get("inverse") else None
+        return subtype in self.perp_subtypes
+
+    def market_info(self, m: dict[str, Any]) -> MarketInfo:
+        contract_size = _float(m.get("contractSize")) or 1.0
+        lot = self._precision(m, "amount")
+        linear = bool(m.get("linear"))
+        return MarketInfo(
+            exchange=self.id,
+            symbol=m["symbol"],
+            id=str(m["id"]),
+            base=m.get("base") or "",
+            quote=m.get("quote") or "",
+            settle=m.get("settle") or "",
+            linear=linear,
+            contract_size=contract_size,
+            tick_size=self._precision(m, "price"),
+            lot_size=_round(lot * contract_size) if lot is not None and linear else None,
+            funding_interval_hours=self.market_funding_interval(m),
+        )
+
+    def _precision(self, m: dict[str, Any], key: str) -> float | None:
+        value = _float((m.get("precision") or {}).get(key))
+        if value is None:
+            return None
+        mode = getattr(self.client, "precisionMode", None)
+        if mode == DECIMAL_PLACES:
+            return 10.0 ** (-value)
+        if mode == SIGNIFICANT_DIGITS:
+            return None
+        return value
+
+    def market_funding_interval(self, m: dict[str, Any]) -> float | None:
+        """Hours between settlements as the market definition states (hook)."""
+        return self.default_funding_interval_hours
+
+    async def load_funding_intervals(self) -> None:
+        """Hook: venues that publish intervals separately fetch them here."""
+
+    def set_funding_interval(self, symbol: str, hours: float) -> None:
+        m = (self._markets or {}).get(symbol)
+        if m is not None and m.funding_interval_hours != hours:
+            self._markets[symbol] = replace(m, funding_interval_hours=hours)  # type: ignore[index]
+
+    def market(self, symbol: str) -> MarketInfo:
+        if self._markets is None:
+            raise RuntimeError(f"{self.id}: call load_markets() before market()")
+        found = self._markets.get(symbol)
+        if found is not None:
+            return found
+        raise UnknownSymbol(self._unknown_symbol_message(symbol))
+
+    def _unknown_symbol_message(self, symbol: str) -> str:
+        perps = sorted(self._markets or {})
+        raw = (getattr(self.client, "markets", None) or {}).get(symbol)
+        if raw is not None:
+            kind = raw.get("type") or "non-perpetual"
+            if raw.get("swap") and raw.get("active") is False:
+                kind = "inactive swap"
+            elif raw.get("swap") and not self.is_perpetual(raw):
+                kind = "swap outside this venue's perpetual set"
+            head = f"{self.id}: {symbol!r} is a {kind} market, not a perpetual swap"
+        else:
+            head = f"{self.id}: unknown symbol {symbol!r}"
+        by_id = (getattr(self.client, "markets_by_id", None) or {}).get(symbol) or []
+        suggestions = [m["symbol"] for m in by_id if m.get("symbol") in (self._markets or {})]
+        suggestions += difflib.get_close_matches(symbol, perps, n=3, cutoff=0.6)
+        suggestions += difflib.get_close_matches(symbol.upper(), perps, n=3, cutoff=0.6)
+        unique = list(dict.fromkeys(suggestions))[:3]
+        if unique:
+            return f"{head}; did you mean {', '.join(unique)}?"
+        return f"{head} ({len(perps)} perpetual markets loaded)"
+
+    async def perp(self, symbol: str) -> MarketInfo:
+        await self.load_markets()
+        return self.market(symbol)
+
+    # ------------------------------------------------------------------ books
+
+    async def fetch_order_book(self, symbol: str, limit: int | None = None) -> BookSnapshot:
+        m = await self.perp(symbol)
+        self.require("fetchOrderBook")
+        ob = await self.call(
+            "fetchOrderBook", self.client.fetch_order_book, m.symbol, self.book_limit(limit)
+        )
+        return self.book_snapshot(m, ob, limit)
+
+    async def watch_order_book(self, symbol: str, limit: int | None = None) -> BookSnapshot:
+        m = await self.perp(symbol)
+        if not self.is_pro or not self.client.has.get("watchOrderBook"):
+            raise CapabilityMissing(
+                f"{self.id}: watchOrderBook not supported by ccxt "
+                f"({'no websocket support' if self.is_pro else 'client is not ccxt.pro'})"
+            )
+        # Not retried here: a websocket watch is a long-lived loop the engine owns; it
+        # decides how to back off and when to resync.
+        ob = await self.client.watch_order_book(m.symbol, self.book_limit(limit))
+        return self.book_snapshot(m, ob, limit)
+
+    def book_limit(self, limit: int | None) -> int | None:
+        """Hook: round a requested depth to one the venue accepts."""
+        return limit
+
+    def book_snapshot(self, m: MarketInfo, ob: dict[str, Any], limit: int | None) -> BookSnapshot:
+        bids = self.levels(m, ob.get("bids") or (), limit)
+        asks = self.levels(m, ob.get("asks") or (), limit)
+        ts = ob.get("timestamp")
+        nonce = ob.get("nonce")
+        return BookSnapshot(
+            exchange=self.id,
+            symbol=m.symbol,
+            timestamp=int(ts) if ts is not None else int(self.client.milliseconds()),
+            bids=bids,
+            asks=asks,
+            nonce=int(nonce) if nonce is not None else None,
+        )
+
+    def levels(self, m: MarketInfo, side: Any, limit: int | None) -> tuple[Level, ...]:
+        rows = side[:limit] if limit else side
+        cs = m.contract_size
+        if m.linear and cs == 1.0:
+            return tuple((float(p), float(a)) for p, a, *_ in rows)
+        if m.linear:
+            return tuple((float(p), _round(float(a) * cs)) for p, a, *_ in rows)
+        # inverse: a contract is worth `cs` quote units, so base = contracts * cs / price
+        return tuple((float(p), float(a) * cs / float(p)) for p, a, *_ in rows if float(p) > 0)
+
+    def base_amount(self, m: MarketInfo, contracts: float | None) -> float | None:
+        if contracts is None:
+            return None
+        return _round(contracts * m.contract_size) if m.linear else None
+
+    # ---------------------------------------------------------------- funding
+
+    async def fetch_funding(self, symbol: str) -> FundingInfo:
+        m = await self.perp(symbol)
+        self.require("fetchFundingRate")
+        fr = await self.call("fetchFundingRate", self.client.fetch_funding_rate, m.symbol)
+        return self.funding_info(m, fr)
+
+    async def fetch_fundings(self, symbols: Iterable[str]) -> dict[str, FundingInfo]:
+        wanted = [(await self.perp(s)) for s in dict.fromkeys(symbols)]
+        if not wanted:
+            return {}
+        out: dict[str, FundingInfo] = {}
+        if self.client.has.get("fetchFundingRates"):
+            many = await self.call(
+                "fetchFundingRates",
+                self.client.fetch_funding_rates,
+                [m.symbol for m in wanted],
+            )
+            for m in wanted:
+                fr = (many or {}).get(m.symbol)
+                if fr is not None:
+                    out[m.symbol] = self.funding_info(m, fr)
+        missing = [m for m in wanted if m.symbol not in out]
+        if missing:
+            self.require("fetchFundingRate")
+            results = await asyncio.gather(
+                *(self.fetch_funding(m.symbol) for m in missing), return_exceptions=True
+            )
+            errors = []
+            for m, res in zip(missing, results, strict=True):
+                if isinstance(res, BaseException):
+                    errors.append(res)
+                    log.warning("%s: funding for %s failed: %s", self.id, m.symbol, res)
+                else:
+                    out[m.symbol] = res
+            if errors and not out:
+                raise errors[0]
+        return out
+
+    def funding_info(self, m: MarketInfo, fr: dict[str, Any]) -> FundingInfo:
+        hours = interval_hours(fr.get("interval"))
+        if hours is not None:
+            self.set_funding_interval(m.symbol, hours)
+        else:
+            hours = self.market(m.symbol).funding_interval_hours
+        ts = fr.get("timestamp")
+        next_time = fr.get("fundingTimestamp") or fr.get("nextFundingTimestamp")
+        return FundingInfo(
+            exchange=self.id,
+            symbol=m.symbol,
+            timestamp=int(ts) if ts is not None else int(self.client.milliseconds()),
+            funding_rate=_float(fr.get("fundingRate")),
+            next_funding_time=int(next_time) if next_time is not None else None,
+            interval_hours=hours,
+            mark_price=_float(fr.get("markPrice")),
+            index_price=_float(fr.get("indexPrice")),
+            predicted_rate=_float(fr.get("nextFundingRate")),
+        )
+
+    # ----------------------------------------------------------- open interest
+
+    async def fetch_open_interest(self, symbol: str) -> OpenInterest:
+        m = await self.perp(symbol)
+        self.require("fetchOpenInterest")
+        oi = await self.call(
+            "fetchOpenInterest",
+            self.client.fetch_open_interest,
+            m.symbol,
+            dict(self.open_interest_params),
+        )
+        ts = oi.get("timestamp")
+        return OpenInterest(
+            exchange=self.id,
+            symbol=m.symbol,
+            timestamp=int(ts) if ts is not None else int(self.client.milliseconds()),
+            amount=self.base_amount(m, _float(oi.get("openInterestAmount"))),
+            value=_float(oi.get("openInterestValue")),
+        )
+
+    async def fetch_ticker(self, symbol: str) -> Ticker:
+        m = await self.perp(symbol)
+        self.require("fetchTicker")
+        t = await self.call("fetchTicker", self.client.fetch_ticker, m.symbol)
+        ts = t.get("timestamp")
+        return Ticker(
+            exchange=self.id,
+            symbol=m.symbol,
+            timestamp=int(ts) if ts is not None else int(self.client.milliseconds()),
+            last=_float(t.get("last")),
+            percentage=_float(t.get("percentage")),
+            quote_volume=_float(t.get("quoteVolume")),
+        )
+
+    # ---------------------------------------------------------------- history
+
+    async def fetch_funding_history(
+        self,
+        symbol: str,
+        since: int,
+        until: int | None = None,
+        on_page: OnPage | None = None,
+    ) -> FetchPage:
+        m = await self.perp(symbol)
+        self.require("fetchFundingRateHistory")
+        hours = m.funding_interval_hours
+        step = int(hours * HOUR_MS) if hours else FALLBACK_FUNDING_STEP_MS
+
+        async def fetch(lo: int, hi: int, limit: int) -> list[FundingRecord]:
+            raw = await self.call(
+                "fetchFundingRateHistory",
+                self.client.fetch_funding_rate_history,
+                m.symbol,
+                lo,
+                limit,
+                self.funding_history_params(lo, hi, limit),
+            )
+            return [r for r in (self.funding_record(m, x) for x in raw or ()) if r is not None]
+
+        return await self._history(FUNDING, fetch, step, since, until, on_page, self.listed_at(m))
+
+    def listed_at(self, m: MarketInfo) -> int | None:
+        """Listing time from the ccxt market (`created`), when the venue publishes it."""
+        raw = (getattr(self.client, "markets", None) or {}).get(m.symbol) or {}
+        created = raw.get("created")
+        return int(created) if isinstance(created, int | float) and created > 0 else None
+
+    def funding_history_params(self, lo: int, hi: int, limit: int) -> dict[str, Any]:
+        """Hook: how this venue's ccxt method bounds a range (`until` is inclusive)."""
+        return {"until": hi}
+
+    def funding_record(self, m: MarketInfo, x: dict[str, Any]) -> FundingRecord | None:
+        rate = _float(x.get("fundingRate"))
+        ts = x.get("timestamp")
+        if rate is None or ts is None:
+            return None
+        return FundingRecord(self.id, m.symbol, int(ts), rate)
+
+    async def fetch_ohlcv_history(
+        self,
+        symbol: str,
+        timeframe: str,
+        since: int,
+        until: int | None = None,
+        on_page: OnPage | None = None,
+    ) -> FetchPage:
+        m = await self.perp(symbol)
+        self.require("fetchOHLCV")
+        timeframes = getattr(self.client, "timeframes", None) or {}
+        if timeframes and timeframe not in timeframes:
+            raise CapabilityMissing(
+                f"{self.id}: timeframe {timeframe!r} not offered "
+                f"(choose from {', '.join(timeframes)})"
+            )
+        step = int(self.client.parse_timeframe(timeframe) * 1000)
+        since = -(-since // step) * step  # first candle opening at or after `since`
+
+        async def fetch(lo: int, hi: int, limit: int) -> list[Candle]:
+            raw = await self.ohlcv_page(m, timeframe, lo, hi, limit)
+            return [c for c in (self.candle(m, timeframe, x) for x in raw or ()) if c is not None]
+
+        return await self._history(OHLCV, fetch, step, since, until, on_page, self.listed_at(m))
+
+    async def ohlcv_page(
+        self, m: MarketInfo, timeframe: str, lo: int, hi: int, limit: int
+    ) -> list[list[Any]]:
+        """Hook: one page of raw ccxt candles opening in [lo, hi]."""
+        return await self.call(
+            "fetchOHLCV",
+            self.client.fetch_ohlcv,
+            m.symbol,
+            timeframe,
+            lo,
+            limit,
+            self.ohlcv_params(lo, hi, limit),
+        )
+
+    def ohlcv_params(self, lo: int, hi: int, limit: int) -> dict[str, Any]:
+        return {"until": hi}
+
+    def candle(self, m: MarketInfo, timeframe: str, x: list[Any]) -> Candle | None:
+        if len(x) < 6 or x[0] is None:
+            return None
+        o, h, lo, c = (_float(v) for v in x[1:5])
+        if o is None or h is None or lo is None or c is None:
+            return None
+        return Candle(
+            exchange=self.id,
+            symbol=m.symbol,
+            timeframe=timeframe,
+            timestamp=int(x[0]),
+            open=o,
+            high=h,
+            low=lo,
+            close=c,
+            volume=_float(x[5]) or 0.0,
+        )
+
+    async def _history(
+        self,
+        kind: str,
+        fetch: Callable[[int, int, int], Awaitable[list[Any]]],
+        step: int,
+        since: int,
+        until: int | None,
+        on_page: OnPage | None,
+        listed: int | None = None,
+    ) -> FetchPage:
+        now = int(self.client.milliseconds())
+        until = now if until is None else min(int(until), now)
+        since = int(since)
+        reached_cap = False
+        earliest = None
+        notes: list[str] = []
+        cap = self.history_caps_ms.get(kind)
+        if cap is not None and since < now - cap:
+            earliest = now - cap
+            reached_cap = True
+            notes.append(
+                f"{self.id} serves {kind} history only for the last {cap / DAY_MS:g} days: "
+                f"start moved from {_iso(since)} to {_iso(earliest)}"
+            )
+            since = earliest
+        expect_from = earliest if reached_cap else listed
+        counter = [0]
+        token = _request_counter.set(counter)
+        rows: list[Any] = []
+        try:
+            rows = await self._page_through(
+                kind, fetch, step, since, until, on_page, notes, expect_from
+            )
+        finally:
+            _request_counter.reset(token)
+        requests = counter[0]
+        if requests > 0 and rows and rows[0].timestamp - since >= step and not reached_cap:
+            notes.append(f"no {kind} data before {_iso(rows[0].timestamp)}")
+        return FetchPage(
+            rows=tuple(rows), requests=requests, reached_cap=reached_cap, note="; ".join(notes)
+        )
+
+    async def _page_through(
+        self,
+        kind: str,
+        fetch: Callable[[int, int, int], Awaitable[list[Any]]],
+        step: int,
+        since: int,
+        until: int,
+        on_page: OnPage | None,
+        notes: list[str],
+        expect_from: int | None,
+    ) -> list[Any]:
+        rows: list[Any] = []
+        if since <= until:
+            pager = Pager(
+                fetch,
+                limit=self.page_limits.get(kind, Venue.page_limits[kind]),
+                step_ms=step,
+                ascending=kind in self.ascending_history,
+                on_page=on_page,
+            )
+            rows = await pager.run(since, until, expect_from=expect_from)
+            if pager.limit < self.page_limits.get(kind, pager.limit):
+                notes.append(f"venue served at most {pager.limit} rows per page")
+        return rows
+
+
+def _round(x: float) -> float:
+    """Drop binary noise from contracts x contract size (13807 x 0.01 -> 138.07)."""
+    return float(f"{x:.12g}")
+
+
+def _short(exc: Exception, limit: int = 200) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,36 @@
+"""OKX perpetual swaps (instType SWAP). Sizes are contracts of `ctVal` base units."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from perptui.venues.base import FUNDING, OHLCV
+from perptui.venues.ccxt_venue import DAY_MS, CcxtVenue
+
+
+class OkxVenue(CcxtVenue):
+    venue_id = "okx"
+    ccxt_class = "okx"
+    ccxt_options: ClassVar[dict[str, Any]] = {
+        "defaultType": "swap",
+        "fetchMarkets": {"types": ["swap"]},
+    }
+    # /api/v5/public/funding-rate-history: "limit ... maximum is 400"; data from "the last
+    # 3 months" only. /api/v5/market/history-candles (and candles): "maximum is 300".
+    # Both return newest first, bounded by `before` (newer than) / `after` (older than).
+    page_limits: ClassVar[dict[str, int]] = {FUNDING: 400, OHLCV: 300}
+    history_caps_ms: ClassVar[dict[str, int]] = {FUNDING: 90 * DAY_MS}
+    # /api/v5/market/books: "sz ... maximum is 400".
+    max_depth: ClassVar[int] = 400
+
+    def book_limit(self, limit: int | None) -> int | None:
+        return None if limit is None else min(limit, self.max_depth)
+
+    def funding_history_params(self, lo: int, hi: int, limit: int) -> dict[str, Any]:
+        # ccxt sends before=since-1 only, which okx answers with the *latest* rows;
+        # `after` (exclusive) closes the window.
+        return {"after": hi + 1}
+
+    def ohlcv_params(self, lo: int, hi: int, limit: int) -> dict[str, Any]:
+        # ccxt maps `until` to okx `after`, which is exclusive
+        return {"until": hi + 1}
