@@ -17,7 +17,7 @@ from ccxt.base import errors as cx
 from perptui.engine.engine import Engine
 from perptui.engine.hub import Hub
 from perptui.engine.workers import VenueWorker, WorkerSettings, classify
-from perptui.errors import CapabilityMissing, UnknownSymbol
+from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
 from perptui.model import (
     BookSnapshot,
     Candle,
@@ -175,6 +175,7 @@ def test_error_classification() -> None:
     assert classify(cx.DDoSProtection("418")) == "rate"
     assert classify(cx.RequestTimeout("t")) == "network"
     assert classify(cx.NetworkError("closed")) == "network"
+    assert classify(VenueUnreachable("binance: gave up after 6 attempts")) == "network"
     assert classify(cx.BadSymbol("x")) == "symbol"
     assert classify(UnknownSymbol("x")) == "symbol"
     assert classify(CapabilityMissing("x")) == "capability"

@@ -29,7 +29,7 @@ from ccxt.base import errors as cx
 
 from perptui.engine.backoff import Backoff
 from perptui.engine.hub import Hub, timeframe_ms
-from perptui.errors import CapabilityMissing, UnknownSymbol
+from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
 from perptui.model import BookSnapshot, FundingInfo, MarketInfo
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,9 @@ class WorkerSettings:
     ohlcv_timeframe: str = "1m"
     ohlcv_candles: int = 120  # recent candles seeded for the focus chart
     stale_after_s: float = 10.0  # watchdog: no book for this long -> stale + resubscribe
-    request_timeout_s: float = 20.0  # upper bound for one REST call, on top of ccxt's own
+    # Upper bound for one REST call, including the venue layer's own retries, so a
+    # venue that keeps failing shows up as reconnecting rather than connecting forever.
+    request_timeout_s: float = 15.0
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     backoff_reset_after: float = 30.0
@@ -80,7 +82,7 @@ def classify(exc: BaseException) -> str:
         return "symbol"
     if isinstance(exc, CapabilityMissing | cx.NotSupported):
         return "capability"
-    if isinstance(exc, cx.NetworkError | OSError | TimeoutError):
+    if isinstance(exc, cx.NetworkError | VenueUnreachable | OSError | TimeoutError):
         return "network"
     return "other"
 
