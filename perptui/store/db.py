@@ -237,7 +237,10 @@ def check_sqlite_file(path: Path, label: str, *, quick_check: bool = True) -> No
     finally:
         conn.close()
     if problems != ["ok"]:
-        raise StoreError(f"{label} is corrupt: {'; '.join(problems)}")
+        # quick_check reports several lines per problem; the CLI wants one line.
+        lines = [ln.strip() for p in problems for ln in str(p).splitlines()]
+        detail = "; ".join(ln for ln in lines if ln and not ln.startswith("***"))
+        raise StoreError(f"{label} is corrupt: {detail}")
 
 
 def _apply_pragmas_sync(conn: sqlite3.Connection) -> None:
