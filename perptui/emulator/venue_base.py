@@ -156,6 +156,12 @@ class WsSession:
         self._stalled_until: float | None = None
         self.closed = False
 
+    def close_soon(self) -> None:
+        """Close cleanly after the frames already queued (e.g. binance's 24 h cut)."""
+        if not self.closed:
+            self._queue.put_nowait(None)
+            self.closed = True
+
     def on_close(self, cb: Callable[[], None]) -> None:
         self._closers.append(cb)
 
