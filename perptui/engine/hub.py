@@ -136,7 +136,10 @@ class HubView:
     health: Mapping[str, FeedHealth]
     signals: tuple[Signal, ...]  # most recent last
     signals_total: int  # count ever added; a reader highlights signals beyond its last count
-    changed: frozenset[Key] = field(default_factory=frozenset)  # keys rebuilt by this sample
+    # Keys rebuilt by this sample, relative to the previous sample by *any* caller
+    # (the UI and the engine clock both sample).  A reader on its own clock should
+    # compare MarketView objects by identity (or .version) with what it last drew.
+    changed: frozenset[Key] = field(default_factory=frozenset)
 
     def market(self, venue: str, symbol: str) -> MarketView | None:
         return self.markets.get((venue, symbol))

@@ -198,6 +198,7 @@ class VenueWorker:
         self.markets_loaded = asyncio.Event()
         self.markets: dict[str, Any] = {}  # symbol -> MarketInfo, once loaded
         self._ohlcv_seeded: set[str] = set()
+        self._last_ws_drop = -1e9  # monotonic time of the last forced websocket drop
         self._fundings_bulk = True  # fetch_fundings until the venue says it cannot
         self._book_tasks: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -323,6 +324,7 @@ class VenueWorker:
         feed = _Feed(self.hub, self.id, "book:" + symbol, self.settings)
         feed.set("connecting")
         s = self.settings
+        strikes = 0  # consecutive watchdog periods without a book
         try:
             while True:
                 try:
@@ -345,8 +347,9 @@ class VenueWorker:
                     if self._streaming:
                         # Socket open but silent (or a quiet book): say so honestly, and
                         # drop the connection if it is the connection that went quiet.
-                        feed.set("stale", f"no book update for {s.stale_after_s:g}s")
-                        if await self._drop_stalled_ws():
+                        strikes += 1
+                        feed.set("stale", f"no book update for {strikes * s.stale_after_s:g}s")
+                        if await self._drop_stalled_ws(force=strikes >= 2):
                             self.hub.count_reconnect(self.id)
                         continue
                     await asyncio.sleep(feed.failed(exc))
@@ -365,6 +368,7 @@ class VenueWorker:
                     )
                     await asyncio.sleep(delay)
                     continue
+                strikes = 0
                 self.hub.set_book(book)
                 feed.ok()
                 if not self._streaming:
@@ -372,13 +376,20 @@ class VenueWorker:
         finally:
             self._book_tasks.pop(symbol, None)
 
-    async def _drop_stalled_ws(self) -> bool:
+    async def _drop_stalled_ws(self, force: bool = False) -> bool:
         """Close websocket connections that received nothing for stale_after_s.
 
         ccxt re-subscribes (and resyncs books from a fresh snapshot) on the next
-        watch call.  Connections that still carry messages are left alone: a
-        quiet book on a live connection is just quiet.
+        watch call.  Connections that still carry frames are left alone - a quiet
+        book on a live connection is just quiet - unless ``force`` (the book has
+        been silent for several watchdog periods: a server that answers pings but
+        stopped streaming looks alive frame-wise).  Debounced per venue, so the
+        several books of one stalled connection drop it once, and a connection
+        still opening (no frame yet) is not killed by its neighbours' watchdogs.
         """
+        now = time.monotonic()
+        if now - self._last_ws_drop < self.settings.stale_after_s:
+            return False
         client = getattr(self.venue, "client", None)
         clients = getattr(client, "clients", None) or {}
         now_ms = time.time() * 1000
@@ -386,12 +397,14 @@ class VenueWorker:
         dropped = False
         for url, ws in list(clients.items()):
             last = getattr(ws, "last_message_at", None)
-            if last is not None and now_ms - last < limit_ms:
+            if not force and (last is None or now_ms - last < limit_ms):
                 continue
             clients.pop(url, None)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ws.close(), timeout=5)
             dropped = True
+        if dropped:
+            self._last_ws_drop = time.monotonic()
         return dropped
 
     # -------------------------------------------------------------- pollers
