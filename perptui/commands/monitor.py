@@ -52,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
         config.db_path.parent.mkdir(parents=True, exist_ok=True)
     _check_db(config)
     if args.headless:
-        from perptui.demo import run_headless
+        from perptui.demo import main_sync
 
-        return int(run_headless(config, demo=config.demo) or 0)
+        return int(main_sync(config, emulator=config.demo, seed=args.seed) or 0)
 
     from perptui.ui.app import MonitorApp
     from perptui.ui.backend import EngineBackend

@@ -162,6 +162,11 @@ class EngineBackend:
             except Exception as exc:  # the monitor still runs, without logging
                 self.start_error = f"DB logging off: {exc}"
                 self.db_path = None
+        settings = self.worker_settings
+        if settings is None:
+            from perptui.demo import worker_settings
+
+            settings = worker_settings(cfg)
         self.engine = Engine(
             venues,
             self.symbols,
@@ -169,7 +174,7 @@ class EngineBackend:
             self.writer,
             snapshot_every_s=cfg.snapshot_every_s,  # type: ignore[attr-defined]
             thresholds=cfg.signals,  # type: ignore[attr-defined]
-            settings=self.worker_settings,  # type: ignore[arg-type]
+            settings=settings,  # type: ignore[arg-type]
             book_depth=cfg.book_depth,  # type: ignore[attr-defined]
         )
         await self.engine.start()

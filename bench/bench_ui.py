@@ -1,0 +1,194 @@
+"""Monitor cost: CPU of the running app and key-press-to-repaint latency.
+
+3 venues x 10 symbols on the emulator.  The emulator runs in a child process so
+its CPU is reported separately from the app's (UI + engine + ccxt parsing, all
+on the one asyncio loop Textual runs).  The app runs headless under Pilot at
+120x40; the compositor still renders every frame, only the terminal write is
+skipped.
+
+    python -m bench.run --only ui [--quick]      (quick: 10 s window, else 60 s)
+
+Goal: app <= 15 % of one core, key-to-repaint p99 <= 100 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+VENUES = ("binance", "bybit", "okx")
+N_SYMBOLS = 10
+SEED = 11
+
+
+def pick_symbols(n: int = N_SYMBOLS) -> list[str]:
+    """n perpetuals listed on every emulated venue (majors first)."""
+    from perptui.emulator.catalog import venue_markets
+
+    sets = [[m.symbol for m in venue_markets(v)] for v in VENUES]
+    common = [s for s in sets[0] if all(s in other for other in sets[1:])]
+    return common[:n]
+
+
+def _emulator_child(seed: int, symbols: list[str], conn) -> None:
+    from perptui.emulator import Emulator
+
+    async def main() -> None:
+        emu = Emulator(seed=seed, venues=VENUES, symbols=symbols)
+        port = await emu.start()
+        conn.send(port)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, conn.recv)  # parent says stop
+        await emu.stop()
+
+    asyncio.run(main())
+
+
+def proc_cpu_s(pid: int) -> float | None:
+    """utime+stime of a process in seconds (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+async def _measure(window_s: float, presses: int, port: int, symbols: list[str], db: str):
+    from perptui.config import Config
+    from perptui.emulator import Emulator
+    from perptui.ui.app import MonitorApp
+    from perptui.ui.backend import EngineBackend
+
+    # A local, never-started Emulator only builds ccxt clients pointed at the child.
+    emu = Emulator(seed=SEED, venues=VENUES, symbols=symbols)
+    emu.port = port
+    config = Config(venues=VENUES, symbols=tuple(symbols), db_path=Path(db), demo=True)
+    backend = EngineBackend(config, emulator=emu)
+    app = MonitorApp(backend, hz=config.ui_hz)
+
+    tick_cpu = [0.0]
+    inner_tick = app.tick
+
+    def timed_tick() -> None:
+        t = time.process_time()
+        inner_tick()
+        tick_cpu[0] += time.process_time() - t
+
+    app.tick = timed_tick  # type: ignore[method-assign]
+    paints: list[float] = []
+    inner_display = app._display
+
+    def spy(screen, renderable) -> None:
+        inner_display(screen, renderable)
+        if renderable is not None:
+            paints.append(time.perf_counter())
+
+    app._display = spy  # type: ignore[method-assign]
+
+    out: dict[str, float] = {}
+    async with app.run_test(size=(120, 40)) as pilot:
+        # Warm up: markets loaded, books streaming for every key.
+        deadline = time.monotonic() + 30
+        want = len(VENUES) * len(symbols)
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            view = app.last_view
+            if view is not None and sum(1 for m in view.markets.values() if m.bids) >= want:
+                break
+        await asyncio.sleep(2)
+        view = app.last_view
+        out["keys_live"] = 0 if view is None else sum(1 for m in view.markets.values() if m.bids)
+        msgs0 = sum(h.msgs_per_s for h in view.health.values()) if view else 0.0
+
+        tick_cpu[0] = 0.0
+        c0, w0 = time.process_time(), time.perf_counter()
+        await asyncio.sleep(window_s)
+        c1, w1 = time.process_time(), time.perf_counter()
+        out["app_cpu_pct"] = 100 * (c1 - c0) / (w1 - w0)
+        out["tick_cpu_pct"] = 100 * tick_cpu[0] / (w1 - w0)
+        view = app.last_view
+        out["msgs_per_s"] = sum(h.msgs_per_s for h in view.health.values()) if view else msgs0
+        out["rows_written"] = float((backend.db_stats() or (0, 0))[0])
+
+        lat: list[float] = []
+        keys = ["j", "j", "right_square_bracket", "k", "left_square_bracket", "k"]
+        for i in range(presses):
+            before = len(paints)
+            t0 = time.perf_counter()
+            await pilot.press(keys[i % len(keys)])
+            end = time.perf_counter() + 0.5
+            while len(paints) == before and time.perf_counter() < end:
+                await asyncio.sleep(0.002)
+            if len(paints) > before:
+                lat.append((paints[before] - t0) * 1000)
+            await asyncio.sleep(0.08)
+        out["lat_p50_ms"] = pct(lat, 0.5)
+        out["lat_p99_ms"] = pct(lat, 0.99)
+        out["lat_mean_ms"] = statistics.fmean(lat) if lat else float("nan")
+        out["presses"] = float(len(lat))
+        await pilot.press("q")
+        await pilot.pause(0.5)
+    if not backend.stopped:
+        await backend.stop()
+    return out
+
+
+def run(quick: bool) -> list[str]:
+    window = 10.0 if quick else 60.0
+    presses = 40 if quick else 120
+    symbols = pick_symbols()
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_emulator_child, args=(SEED, symbols, child), daemon=True)
+    proc.start()
+    try:
+        if not parent.poll(60):
+            raise RuntimeError("emulator child did not start")
+        port = parent.recv()
+        with tempfile.TemporaryDirectory() as tmp:
+            e0, w0 = proc_cpu_s(proc.pid), time.perf_counter()
+            res = asyncio.run(_measure(window, presses, port, symbols, f"{tmp}/bench.db"))
+            e1, w1 = proc_cpu_s(proc.pid), time.perf_counter()
+    finally:
+        parent.send("stop")
+        proc.join(10)
+        if proc.is_alive():
+            proc.terminate()
+    emu_pct = (
+        f"{100 * (e1 - e0) / (w1 - w0):.1f} % of one core (whole run, incl. warm-up)"
+        if e0 is not None and e1 is not None
+        else "n/a (no /proc)"
+    )
+    ok_cpu = "OK" if res["app_cpu_pct"] <= 15 else "OVER GOAL"
+    ok_lat = "OK" if res["lat_p99_ms"] <= 100 else "OVER GOAL"
+    return [
+        f"ui: {len(VENUES)} venues x {len(symbols)} symbols on the emulator, 120x40 headless,"
+        f" 5 Hz UI clock, {window:.0f} s window, {int(res['keys_live'])} live books",
+        f"ui: app CPU (UI + engine + ccxt on one loop) {res['app_cpu_pct']:.1f} % of one core"
+        f"  [goal <= 15 %: {ok_cpu}]",
+        f"ui: of which UI clock ticks (sample hub + panel updates) {res['tick_cpu_pct']:.1f} %",
+        f"ui: emulator child process {emu_pct}",
+        f"ui: feed {res['msgs_per_s']:.0f} msgs/s into the hub; DB rows written {res['rows_written']:.0f}",
+        f"ui: key-press-to-repaint p50 {res['lat_p50_ms']:.1f} ms, p99 {res['lat_p99_ms']:.1f} ms"
+        f" over {int(res['presses'])} presses  [goal p99 <= 100 ms: {ok_lat}]",
+    ]
+
+
+if __name__ == "__main__":
+    import sys
+
+    for line in run("--quick" in sys.argv):
+        print(line)
