@@ -18,10 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from perptui.emulator.catalog import VENUES
 from perptui.emulator.faults import FaultPlan
 from perptui.emulator.market import Clock, MarketSim
-from perptui.emulator.server import EmulatorServer
+from perptui.emulator.server import EmulatorServer, available_venues
 from perptui.emulator.venue_base import WireContext, rewrite_urls
 
 
@@ -45,14 +44,15 @@ class Emulator:
     def __init__(
         self,
         seed: int = 0,
-        venues: Iterable[str] = VENUES,
+        venues: Iterable[str] | None = None,
         symbols: Iterable[str] | None = None,
         *,
         clock: Clock | None = None,
         speed: float = 1.0,
         host: str = "127.0.0.1",
     ) -> None:
-        self.venues = tuple(venues)
+        # default: every venue whose wire module is present (binance, bybit, okx)
+        self.venues = tuple(venues) if venues is not None else available_venues()
         self.clock = clock or Clock()
         self.sim = MarketSim(seed, self.venues, symbols, self.clock)
         self.faults = FaultPlan(seed, self.clock)

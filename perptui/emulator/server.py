@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import importlib.util
 import ipaddress
 import logging
 from typing import Any
@@ -26,6 +27,11 @@ WIRE_MODULES: dict[str, str] = {
     "bybit": "perptui.emulator.bybit",
     "okx": "perptui.emulator.okx",
 }
+
+
+def available_venues() -> tuple[str, ...]:
+    """Venues whose wire module is installed (all three once every wire has landed)."""
+    return tuple(v for v, mod in WIRE_MODULES.items() if importlib.util.find_spec(mod) is not None)
 
 
 def load_wire(venue: str, ctx: WireContext) -> VenueWire:
