@@ -28,7 +28,6 @@ from perptui.errors import PerptuiError, StoreError, UnknownSymbol
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 4.0
-EMULATED_VENUES = ("binance", "bybit", "okx")
 UNREACHABLE = "unreachable (network down or blocked) — try `perptui --demo`"
 # Test-only: send every REST request of the checked venues to this loopback
 # address instead of the exchange (tests must never leave 127.0.0.1).
@@ -188,6 +187,14 @@ def _classify(exc: BaseException, timeout_s: float) -> tuple[str, bool]:
         import ccxt
     except ImportError:  # pragma: no cover - ccxt is a dependency
         ccxt = None
+    if (
+        ccxt is not None
+        and isinstance(exc, PerptuiError)
+        and isinstance(exc.__cause__, ccxt.BaseError)
+    ):
+        # The venue layer wraps ccxt's error (e.g. VenueUnreachable after retries);
+        # the ccxt class underneath says best what went wrong.
+        exc = exc.__cause__
     if isinstance(exc, TimeoutError):
         return f"unreachable (no answer within {timeout_s:g} s) — try `perptui --demo`", True
     if ccxt is not None:
@@ -227,6 +234,10 @@ async def check_venue(
     venue_id = venue.id
     creds = config.credentials_for(venue_id)
     key_set = bool(creds and creds.has_key)
+    if hasattr(venue, "max_retries"):
+        # One attempt: a health check reports a dead network at once instead of
+        # backing off for a minute the way a long-running worker should.
+        venue.max_retries = 0
     started = time.monotonic()
     try:
         if redirect:
@@ -316,6 +327,7 @@ async def _check_venues(config: Config, timeout_s: float) -> list[VenueCheck]:
 
 
 async def _check_venues_demo(config: Config, timeout_s: float) -> list[VenueCheck]:
+    from perptui.emulator import VENUES as EMULATED_VENUES
     from perptui.emulator import Emulator
 
     emulated = [v for v in config.venues if v in EMULATED_VENUES]
