@@ -113,6 +113,8 @@ class EngineBackend:
         emulator: object | None = None,  # an already running Emulator (tests, bench)
         venue_factory: Callable[[str, object | None], object] | None = None,
         worker_settings: object | None = None,
+        stale_after_s: float = 10.0,
+        no_venue_grace_s: float = NO_VENUE_GRACE_S,
     ) -> None:
         self.config = config
         self.demo = demo or emulator is not None
@@ -124,7 +126,8 @@ class EngineBackend:
         self.worker_settings = worker_settings
         self.venue_ids = list(config.venues)  # type: ignore[attr-defined]
         self.symbols = list(config.symbols)  # type: ignore[attr-defined]
-        self.hub = Hub(self.symbols, self.venue_ids, stale_after_s=10.0)
+        self.hub = Hub(self.symbols, self.venue_ids, stale_after_s=stale_after_s)
+        self.no_venue_grace_s = no_venue_grace_s
         self.db_path: str | None = (
             str(config.db_path) if config.log_db else None  # type: ignore[attr-defined]
         )
@@ -240,7 +243,7 @@ class EngineBackend:
             return self.start_error
         if self.demo or self.started_at is None:
             return ""
-        if _time.monotonic() - self.started_at < NO_VENUE_GRACE_S:
+        if _time.monotonic() - self.started_at < self.no_venue_grace_s:
             return ""
         if any(h.last_msg_ms is not None for h in view.health.values()):
             return ""

@@ -1,0 +1,166 @@
+"""The monitor end to end on the in-process emulator: real ccxt clients, engine, writer.
+
+Covers what only the real pipeline shows: quitting flushes the DB (rows counted in
+the SQLite file), stale and disconnected venues shown as such (emulator faults),
+symbols added/removed at runtime, and a live start with no reachable venue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from perptui.config import Config
+from perptui.emulator import Emulator
+from perptui.engine.workers import WorkerSettings
+from perptui.ui.app import MonitorApp
+from perptui.ui.backend import EngineBackend
+from perptui.ui.screens.search import SymbolSearch
+from perptui.ui.widgets.health import HealthBar
+from perptui.ui.widgets.watchlist import Watchlist
+
+SIZE = (120, 40)
+VENUE = "binance"
+SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT")
+FAST = WorkerSettings(
+    stale_after_s=1.0,
+    backoff_base=0.05,
+    backoff_cap=0.3,
+    down_after_failures=2,
+    request_timeout_s=2.0,
+    seed=1,
+)
+
+
+@pytest.fixture
+async def emu():
+    e = Emulator(seed=5, venues=(VENUE,), symbols=[*SYMBOLS, "DOGE/USDT:USDT"])
+    await e.start()
+    try:
+        yield e
+    finally:
+        await e.stop()
+
+
+def make_app(emu: Emulator, db: Path | None, **backend_kw) -> tuple[MonitorApp, EngineBackend]:
+    config = Config(
+        venues=(VENUE,),
+        symbols=SYMBOLS,
+        db_path=db or Path("unused.db"),
+        log_db=db is not None,
+        demo=True,
+    )
+    backend = EngineBackend(config, emulator=emu, worker_settings=FAST, **backend_kw)
+    return MonitorApp(backend, hz=10), backend
+
+
+async def wait_for(pred, timeout: float = 10.0, step: float = 0.1) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        await asyncio.sleep(step)
+    return pred()
+
+
+def health_text(app: MonitorApp) -> str:
+    return str(app.main_screen.query_one(HealthBar).render())
+
+
+def live_books(app: MonitorApp) -> int:
+    v = app.last_view
+    return 0 if v is None else sum(1 for m in v.markets.values() if m.bids)
+
+
+async def test_quit_flushes_every_row_to_sqlite(emu: Emulator, tmp_path: Path) -> None:
+    db = tmp_path / "monitor.db"
+    app, backend = make_app(emu, db)
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(lambda: live_books(app) == len(SYMBOLS))
+        # Let at least two snapshot rounds happen, then quit at once.
+        assert await wait_for(lambda: backend.engine.snapshots_submitted >= 2 * len(SYMBOLS))
+        await pilot.press("q")
+        await pilot.pause(0.5)
+    assert backend.stopped
+    written = backend.writer.rows_written
+    assert written > 0 and backend.writer.queue_depth == 0
+    with sqlite3.connect(db) as conn:
+        snaps = conn.execute("SELECT COUNT(*) FROM order_book_snapshots").fetchone()[0]
+        funding = conn.execute("SELECT COUNT(*) FROM funding_rates").fetchone()[0]
+    # Everything the engine handed to the writer is in the file after quitting.
+    assert snaps >= backend.engine.snapshots_submitted - backend.writer.rejected
+    assert snaps >= 2 * len(SYMBOLS)
+    assert funding >= 1
+
+
+async def test_stale_venue_is_shown_stale(emu: Emulator) -> None:
+    app, _ = make_app(emu, None, stale_after_s=1.0)
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(lambda: live_books(app) == len(SYMBOLS))
+        assert "binance connected" in health_text(app)
+        emu.faults.inject(VENUE, "stall", duration=0)  # socket open, nothing sent
+        assert await wait_for(lambda: "binance stale" in health_text(app), timeout=10)
+        wl = app.main_screen.query_one(Watchlist)
+        await pilot.pause(0.2)
+        assert wl.renders > 0
+        await pilot.press("q")
+
+
+async def test_disconnected_venue_is_shown_down(emu: Emulator) -> None:
+    app, _ = make_app(emu, None)
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(lambda: live_books(app) == len(SYMBOLS))
+        emu.faults.inject(VENUE, "drop", prob=1.0)  # every WS frame aborts the socket
+        emu.faults.inject(VENUE, "5xx", prob=1.0)  # and REST answers 503
+        assert await wait_for(
+            lambda: (
+                "binance down" in health_text(app) or "binance reconnecting" in health_text(app)
+            ),
+            timeout=15,
+        )
+        state = app.last_view.health[VENUE].state
+        assert state in ("down", "reconnecting")
+        await pilot.press("q")
+
+
+async def test_add_and_remove_symbol_through_the_engine(emu: Emulator) -> None:
+    app, backend = make_app(emu, None)
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(lambda: live_books(app) == len(SYMBOLS))
+        assert await wait_for(lambda: "DOGE/USDT:USDT" in backend.available_symbols())
+        await pilot.press("a")
+        assert isinstance(app.screen, SymbolSearch)
+        await pilot.press(*"dogeusdt", "enter")
+        wl = app.main_screen.query_one(Watchlist)
+        assert await wait_for(lambda: ("DOGE/USDT:USDT", VENUE) in wl.keys())
+        assert await wait_for(lambda: app.focus_symbol == "DOGE/USDT:USDT")
+        assert "DOGE/USDT:USDT" in backend.engine.symbols
+        await pilot.press("d")
+        assert await wait_for(lambda: ("DOGE/USDT:USDT", VENUE) not in wl.keys())
+        assert "DOGE/USDT:USDT" not in backend.engine.symbols
+        await pilot.press("q")
+
+
+async def test_live_start_without_reachable_venue_opens_and_hints(tmp_path: Path) -> None:
+    # An emulator object that was never started: its port is closed, like no internet.
+    emu = Emulator(seed=1, venues=(VENUE,), symbols=list(SYMBOLS))
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        emu.port = s.getsockname()[1]  # closed again when the block ends
+    app, backend = make_app(emu, None, no_venue_grace_s=0.5)
+    backend.demo, backend.mode = False, "live"  # judge it as live mode would
+    t0 = time.monotonic()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        assert time.monotonic() - t0 < 5, "the app must open without waiting for venues"
+        assert await wait_for(lambda: "--demo" in health_text(app), timeout=5)
+        assert app.last_view.health[VENUE].state in ("connecting", "reconnecting", "down")
+        await pilot.press("q")
+        await pilot.pause(0.3)
+    assert backend.stopped
