@@ -386,6 +386,9 @@ def coverage(
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot read coverage: {exc}") from exc
     df = pd.DataFrame(out, columns=list(COVERAGE_COLUMNS))
+    for col in ("kind", "timeframe"):
+        # None, not NaN, where the column does not apply (pandas infers NaN for str).
+        df[col] = pd.Series([v if isinstance(v, str) else None for v in df[col]], dtype=object)
     for col in ("first", "last"):
         df[col] = pd.to_datetime(df[col + "_ms"].astype("Int64"), unit="ms", utc=True)
     return df
