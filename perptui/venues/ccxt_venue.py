@@ -150,6 +150,10 @@ class CcxtVenue(Venue):
         self._closed = True
         await self.client.close()
 
+    def now_ms(self) -> int:
+        """The clock history caps and default `until` are measured against."""
+        return int(self.client.milliseconds())
+
     # --------------------------------------------------------------- calling
 
     async def call(self, what: str, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -332,7 +336,7 @@ class CcxtVenue(Venue):
         return BookSnapshot(
             exchange=self.id,
             symbol=m.symbol,
-            timestamp=int(ts) if ts is not None else int(self.client.milliseconds()),
+            timestamp=int(ts) if ts is not None else self.now_ms(),
             bids=bids,
             asks=asks,
             nonce=int(nonce) if nonce is not None else None,
@@ -404,7 +408,7 @@ class CcxtVenue(Venue):
         return FundingInfo(
             exchange=self.id,
             symbol=m.symbol,
-            timestamp=int(ts) if ts is not None else int(self.client.milliseconds()),
+            timestamp=int(ts) if ts is not None else self.now_ms(),
             funding_rate=_float(fr.get("fundingRate")),
             next_funding_time=int(next_time) if next_time is not None else None,
             interval_hours=hours,
@@ -428,7 +432,7 @@ class CcxtVenue(Venue):
         return OpenInterest(
             exchange=self.id,
             symbol=m.symbol,
-            timestamp=int(ts) if ts is not None else int(self.client.milliseconds()),
+            timestamp=int(ts) if ts is not None else self.now_ms(),
             amount=self.base_amount(m, _float(oi.get("openInterestAmount"))),
             value=_float(oi.get("openInterestValue")),
         )
@@ -441,7 +445,7 @@ class CcxtVenue(Venue):
         return Ticker(
             exchange=self.id,
             symbol=m.symbol,
-            timestamp=int(ts) if ts is not None else int(self.client.milliseconds()),
+            timestamp=int(ts) if ts is not None else self.now_ms(),
             last=_float(t.get("last")),
             percentage=_float(t.get("percentage")),
             quote_volume=_float(t.get("quoteVolume")),
@@ -561,7 +565,7 @@ class CcxtVenue(Venue):
         on_page: OnPage | None,
         listed: int | None = None,
     ) -> FetchPage:
-        now = int(self.client.milliseconds())
+        now = self.now_ms()
         until = now if until is None else min(int(until), now)
         since = int(since)
         reached_cap = False
