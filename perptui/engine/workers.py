@@ -309,7 +309,7 @@ class VenueWorker:
         try:
             info = self.venue.market(symbol)
         except (UnknownSymbol, cx.BadSymbol) as exc:
-            self._skip(symbol, f"not listed ({describe(exc)})")
+            self._skip(symbol, "not listed" + (f" ({exc})" if str(exc) else ""))
             return
         except Exception as exc:  # any other venue oddity: treat as not listed
             self._skip(symbol, describe(exc))
