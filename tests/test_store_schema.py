@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -317,26 +320,55 @@ def test_readonly_directory(tmp_path: Path) -> None:
         ro.chmod(0o755)
 
 
-def test_readonly_directory_check_is_what_connect_uses(tmp_path: Path, monkeypatch) -> None:
-    """Root ignores chmod, so also prove the check itself by making os.access say no.
+UNPRIVILEGED_CHILD = """
+import sys
+from perptui.errors import StoreError
+from perptui.store.db import connect_sync
+for path in sys.argv[1:]:
+    try:
+        connect_sync(path).close()
+        print("opened")
+    except StoreError as exc:
+        print(exc)
+"""
 
-    Only the permission probe is replaced; the path, the directory and SQLite are real.
-    """
-    real_access = os.access
-    target = tmp_path / "ro2"
-    target.mkdir()
 
-    def access(path, mode, *a, **k):
-        if Path(path) == target and mode & os.W_OK:
-            return False
-        return real_access(path, mode, *a, **k)
-
-    monkeypatch.setattr(store_db.os, "access", access)
-    with pytest.raises(
-        StoreError, match=r"cannot write database at .*ro2.*: directory is read-only"
-    ):
-        connect_sync(target / "x.db")
-    assert not (target / "x.db").exists()
+def test_readonly_directory_and_file_for_an_unprivileged_user() -> None:
+    """chmod does not bind root, so as root run the real check as user nobody."""
+    if os.geteuid() != 0:
+        pytest.skip("not root: test_readonly_directory covers this with chmod")
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv not available to drop privileges")
+    base = Path(tempfile.mkdtemp(prefix="perptui-ro-"))  # pytest's tmp dir is 0700 root
+    try:
+        base.chmod(0o755)
+        ro = base / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        rw = base / "rw"
+        rw.mkdir()
+        rw.chmod(0o777)
+        connect_sync(rw / "root.db").close()  # owned by root, 0644
+        as_nobody = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+        paths = [str(ro / "x.db"), str(rw / "root.db"), str(rw / "new.db")]
+        proc = subprocess.run(
+            [*as_nobody, sys.executable, "-c", UNPRIVILEGED_CHILD, *paths],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=base,
+        )
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.splitlines()
+        assert lines == [
+            f"cannot write database at {ro / 'x.db'}: directory is read-only",
+            f"cannot write database at {rw / 'root.db'}: file is read-only",
+            "opened",
+        ]
+        assert not (ro / "x.db").exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_text_file_is_not_sqlite(tmp_path: Path) -> None:

@@ -408,3 +408,15 @@ def test_invalid_settings(tmp_path: Path) -> None:
         Writer(tmp_path / "x.db", batch_rows=0)
     with pytest.raises(ValueError):
         Writer(tmp_path / "x.db", flush_interval=0)
+
+
+async def test_a_cancelled_writer_task_makes_submit_refuse(tmp_path: Path) -> None:
+    w = Writer(tmp_path / "c.db")
+    await w.start()
+    assert w._task is not None
+    w._task.cancel()
+    await asyncio.sleep(0.05)
+    assert not w.running
+    assert w.submit(candle(1)) is False
+    assert w.dropped == 1
+    await w.close()

@@ -226,6 +226,11 @@ class Writer:
         if self._closing:
             self._note_drop("writer is closing")
             return False
+        if self._task is not None and self._task.done():
+            # Only a cancelled task gets here (the loop itself never raises); queueing
+            # would hide the loss, so count it where the health bar can see it.
+            self._note_drop("writer task is not running")
+            return False
         try:
             self._queue.put_nowait(record)
         except asyncio.QueueFull:
