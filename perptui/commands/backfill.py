@@ -1,0 +1,237 @@
+"""``perptui backfill``: funding and OHLCV history into the database, resumably."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from typing import Any
+
+from perptui.errors import ConfigError
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "backfill",
+        help="fetch funding and OHLCV history into the database, resumably",
+        description="Fetch settled funding and OHLCV history for each venue x symbol into "
+        "the database. Resumes from what is stored (a re-run over a covered window makes no "
+        "request), pages with the venue's largest page, stays under each venue's rate limit "
+        "and reports coverage and gaps per series at the end.",
+    )
+    p.add_argument("--days", type=float, default=365.0, help="how far back (default 365)")
+    p.add_argument(
+        "--all",
+        dest="all_symbols",
+        action="store_true",
+        help="every perpetual of each venue instead of --symbols",
+    )
+    p.add_argument("--timeframe", default=None, help="candle timeframe (default 1h)")
+    p.add_argument(
+        "--what",
+        default="funding,ohlcv",
+        help="comma-separated: funding, ohlcv (default both)",
+    )
+    p.add_argument(
+        "--emulator-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="use a `perptui emulator` listening on 127.0.0.1:PORT",
+    )
+    p.add_argument("--seed", type=int, default=0, help="emulator seed for --demo")
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress bars (one line per series)"
+    )
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from perptui.config import load_config
+    from perptui.jobs import parse_list
+    from perptui.jobs.backfill import WHATS, BackfillSettings
+
+    config = load_config(args)
+    if not 0 < args.days <= 3650:
+        raise ConfigError(f"--days must be between 0 and 3650, got {args.days:g}")
+    whats = tuple(parse_list(args.what))
+    bad = [w for w in whats if w not in WHATS]
+    if bad or not whats:
+        raise ConfigError(f"--what: choose from {', '.join(WHATS)} (got {args.what!r})")
+    timeframe = args.timeframe or config.collect.timeframe or "1h"
+    from perptui.store.read import timeframe_ms
+
+    try:
+        timeframe_ms(timeframe)
+    except ValueError:
+        raise ConfigError(
+            f"--timeframe: not a timeframe: {timeframe!r} (e.g. 1m, 1h, 1d)"
+        ) from None
+    now = int(time.time() * 1000)
+    settings = BackfillSettings(
+        since=now - int(args.days * 86_400_000),
+        until=now,
+        whats=whats,
+        timeframe=timeframe,
+        symbols=tuple(config.symbols),
+        all_symbols=bool(args.all_symbols),
+    )
+    config.db_path.parent.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(
+        run_backfill(
+            config,
+            settings,
+            demo=bool(config.demo),
+            emulator_port=args.emulator_port,
+            seed=args.seed,
+            progress=not args.no_progress,
+        )
+    )
+
+
+async def run_backfill(
+    config: Any,
+    settings: Any,
+    *,
+    demo: bool,
+    emulator_port: int | None,
+    seed: int,
+    progress: bool,
+) -> int:
+    from rich.console import Console
+
+    from perptui.jobs import open_venues
+    from perptui.jobs.backfill import Backfill
+    from perptui.store.writer import Writer
+
+    console = Console()
+    writer = Writer(config.db_path, batch_rows=500)
+    await writer.start()
+    started = time.monotonic()
+    try:
+        async with open_venues(
+            config.venues, demo=demo, emulator_port=emulator_port, seed=seed, config=config
+        ) as session:
+            for note in session.notes:
+                console.print(f"[yellow]{note}[/yellow]")
+            with BackfillProgress(console, enabled=progress and console.is_terminal) as bar:
+                job = Backfill(session.venues, writer, settings, on_progress=bar.hook)
+                reports = await job.run()
+    finally:
+        await writer.close()
+    console.print(summary_table(reports, job.venue_errors, time.monotonic() - started))
+    failed = [r for r in reports if r.error] or list(job.venue_errors)
+    return 1 if failed and not any(r.stored_rows for r in reports) else 0
+
+
+class BackfillProgress:
+    """One rich progress bar per series (or a line per finished series when not a TTY)."""
+
+    def __init__(self, console: Any, *, enabled: bool) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.console = console
+        self.enabled = enabled
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[state]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not enabled,
+            transient=False,
+        )
+        self.tasks: dict[Any, Any] = {}
+
+    def __enter__(self) -> BackfillProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)  # type: ignore[arg-type]
+
+    def hook(self, key: Any, event: str, info: dict[str, Any]) -> None:
+        if event == "plan":
+            self.tasks[key] = self.progress.add_task(
+                key.label, total=max(1, info["to_fetch"]), state="fetching"
+            )
+        elif event == "rows" and key in self.tasks:
+            self.progress.advance(self.tasks[key], info["n"])
+        elif event == "retry" and key in self.tasks:
+            self.progress.update(self.tasks[key], state=f"retry in {info['delay_s']:.0f}s")
+        elif event == "done":
+            report = info["report"]
+            task = self.tasks.get(key)
+            if task is not None:
+                self.progress.update(
+                    task, completed=self.progress.tasks[task].total, state=report.status
+                )
+            if not self.enabled:
+                self.console.print(
+                    f"{key.label}: {report.status}, {report.rows_fetched} rows fetched "
+                    f"in {report.requests} requests"
+                )
+
+
+def _when(ms: int | None) -> str:
+    return "-" if ms is None else time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
+
+
+def summary_table(reports: list[Any], venue_errors: dict[str, str], seconds: float) -> Any:
+    """Coverage per series, then one line per note (caps, gaps, errors)."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="backfill coverage", title_justify="left", pad_edge=False)
+    for col, justify in (
+        ("venue", "left"),
+        ("symbol", "left"),
+        ("series", "left"),
+        ("rows", "right"),
+        ("first", "left"),
+        ("last", "left"),
+        ("gaps", "right"),
+        ("req", "right"),
+        ("status", "left"),
+    ):
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    style = {"ok": "green", "partial": "yellow", "error": "red", "skipped": "dim"}
+    notes: list[Any] = []
+    for r in sorted(reports, key=lambda r: (r.key.venue, r.key.symbol, r.key.what)):
+        k = r.key
+        table.add_row(
+            k.venue,
+            k.symbol,
+            k.what if k.timeframe is None else f"{k.what} {k.timeframe}",
+            f"{r.stored_rows:,}",
+            _when(r.first_ms),
+            _when(r.last_ms),
+            str(len(r.gaps)),
+            str(r.requests),
+            Text(r.status, style=style.get(r.status, "")),
+        )
+        extra = list(r.notes)
+        if r.gaps:
+            extra.append(
+                f"{r.missing} rows missing in {len(r.gaps)} gaps, first after {_when(r.gaps[0][0])}"
+            )
+        elif r.short_start and not r.skipped and r.first_ms is not None:
+            extra.append(f"starts {_when(r.first_ms)}, after the requested {_when(r.since)}")
+        if r.error:
+            extra.append(f"error: {r.error}")
+        for note in extra:
+            notes.append(Text(f"  {k.label}: {note}", style=style.get(r.status, "")))
+    lines: list[Any] = [table, *notes]
+    for venue, err in venue_errors.items():
+        lines.append(Text(f"{venue}: {err}", style="red"))
+    total = sum(r.requests for r in reports)
+    lines.append(Text(f"{len(reports)} series, {total} requests, {seconds:.1f}s", style="dim"))
+    return Group(*lines)

@@ -1,0 +1,432 @@
+"""Resumable history backfill: settled funding and OHLCV, page by page into the store.
+
+For every series (venue, symbol, funding | ohlcv+timeframe) the job asks the database
+what it already holds and fetches only the missing windows: the part before the first
+stored row, holes inside (gaps longer than 1.5 steps) and the part after the last row.
+A re-run over a covered window therefore makes no request at all, and a run killed
+midway resumes where its last committed page ended (pages are written oldest first, so
+what is stored is always a contiguous prefix of each window).
+
+Requests: the venue layer pages with the venue's largest page (ceil(rows / page) per
+window). Pacing: ccxt's own throttle keeps each client under the venue's ``rateLimit``;
+on top of it a per-venue :class:`Pacer` widens the spacing when the venue answers 429
+and narrows it again on success, and a series whose retries were exhausted waits and
+resumes from the database instead of failing the run. Venues run concurrently; within a
+venue, series run one after another (one request in flight per venue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ccxt.async_support as ccxt_async
+import numpy as np
+
+from perptui.errors import CapabilityMissing, PerptuiError, UnknownSymbol
+from perptui.store.db import connect_sync
+from perptui.store.read import series_gaps, timeframe_ms
+
+log = logging.getLogger(__name__)
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+FUNDING = "funding"
+OHLCV = "ohlcv"
+WHATS = (FUNDING, OHLCV)
+DEFAULT_FUNDING_STEP_MS = 8 * HOUR_MS
+
+
+# --------------------------------------------------------------------------- pacing
+
+
+class Pacer:
+    """Spacing between one venue's requests, widened by 429s and relaxed by successes.
+
+    ccxt's throttle already keeps a client at its documented ``rateLimit``; this adds
+    the reaction to the venue saying "too many": each 429 doubles the spacing (at least
+    ``floor_s``, at most ``max_s``), each success shrinks it by ``relax``.
+    """
+
+    def __init__(self, *, floor_s: float = 0.25, max_s: float = 30.0, relax: float = 0.8) -> None:
+        self.interval_s = 0.0
+        self.floor_s = floor_s
+        self.max_s = max_s
+        self.relax = relax
+        self.requests = 0  # HTTP attempts, retries included
+        self.throttled = 0  # 429 / DDoS answers seen
+        self._next_at = 0.0
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._next_at > now:
+            await asyncio.sleep(self._next_at - now)
+        self._next_at = max(now, self._next_at) + self.interval_s
+
+    def on_throttled(self) -> None:
+        self.throttled += 1
+        self.interval_s = min(self.max_s, max(self.floor_s, self.interval_s * 2))
+
+    def on_success(self) -> None:
+        self.interval_s *= self.relax
+        if self.interval_s < 0.01:
+            self.interval_s = 0.0
+
+
+def pacer_for(venue: Any) -> Pacer:
+    """The venue's Pacer, installed on first use around every ccxt call it makes."""
+    existing = getattr(venue, "_perptui_pacer", None)
+    if isinstance(existing, Pacer):
+        return existing
+    pacer = Pacer()
+    with contextlib.suppress(Exception):
+        venue.client.enableRateLimit = True  # ccxt's own per-client throttle
+    original = venue.call
+
+    async def call(what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        async def paced(*a: Any) -> Any:
+            await pacer.wait()
+            pacer.requests += 1
+            try:
+                out = await fn(*a)
+            except ccxt_async.DDoSProtection:  # 429 / rate limit / ban answers
+                pacer.on_throttled()
+                raise
+            pacer.on_success()
+            return out
+
+        return await original(what, paced, *args)
+
+    venue.call = call
+    venue._perptui_pacer = pacer
+    return pacer
+
+
+# --------------------------------------------------------------------------- series
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesKey:
+    venue: str
+    symbol: str
+    what: str  # "funding" | "ohlcv"
+    timeframe: str | None = None
+
+    @property
+    def label(self) -> str:
+        kind = self.what if self.timeframe is None else f"{self.what} {self.timeframe}"
+        return f"{self.venue} {self.symbol} {kind}"
+
+
+@dataclass
+class SeriesReport:
+    key: SeriesKey
+    since: int
+    until: int
+    step_ms: int
+    requests: int = 0
+    rows_fetched: int = 0
+    windows: list[tuple[int, int]] = field(default_factory=list)
+    reached_cap: bool = False
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    skipped: bool = False  # symbol not listed / capability missing
+    # coverage of [since, until] in the DB after the run
+    stored_rows: int = 0
+    first_ms: int | None = None
+    last_ms: int | None = None
+    gaps: list[tuple[int, int]] = field(default_factory=list)
+    missing: int = 0
+
+    @property
+    def expected_rows(self) -> int:
+        return max(0, (self.until - self.since) // self.step_ms + 1)
+
+    @property
+    def status(self) -> str:
+        if self.skipped:
+            return "skipped"
+        if self.error:
+            return "error"
+        if self.gaps or self.short_start:
+            return "partial"
+        return "ok"
+
+    @property
+    def short_start(self) -> bool:
+        """The stored series starts later than asked (venue cap, listing, or failure)."""
+        return self.first_ms is None or self.first_ms - self.since >= self.step_ms
+
+
+ProgressHook = Callable[[SeriesKey, str, dict[str, Any]], None]
+
+
+def step_ms_for(venue: Any, symbol: str, what: str, timeframe: str) -> int:
+    if what == OHLCV:
+        return timeframe_ms(timeframe)
+    hours = venue.market(symbol).funding_interval_hours
+    return int(hours * HOUR_MS) if hours else DEFAULT_FUNDING_STEP_MS
+
+
+def stored_timestamps(db_path: str, key: SeriesKey, since: int, until: int) -> np.ndarray:
+    """Sorted timestamps of one series in [since, until] (an index range scan)."""
+    if key.what == FUNDING:
+        sql = (
+            "SELECT timestamp FROM funding_rates WHERE exchange=? AND symbol=? AND kind='settled'"
+            " AND timestamp BETWEEN ? AND ? ORDER BY timestamp"
+        )
+        params: tuple[Any, ...] = (key.venue, key.symbol, since, until)
+    else:
+        sql = (
+            "SELECT timestamp FROM ohlcv WHERE exchange=? AND symbol=? AND timeframe=?"
+            " AND timestamp BETWEEN ? AND ? ORDER BY timestamp"
+        )
+        params = (key.venue, key.symbol, key.timeframe, since, until)
+    conn = connect_sync(db_path, readonly=True)
+    try:
+        return np.fromiter((r[0] for r in conn.execute(sql, params)), dtype=np.int64)
+    except sqlite3.DatabaseError as exc:
+        raise PerptuiError(f"cannot read {db_path}: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def plan_windows(
+    ts: np.ndarray, since: int, until: int, step: int, what: str
+) -> list[tuple[int, int]]:
+    """The [lo, hi] ranges still to fetch, given the stored timestamps `ts` in range.
+
+    A window is planned only where at least one row can be missing (a full step), so a
+    covered range plans nothing. For candles the newest stored one is fetched again with
+    the tail: it may have been stored while still forming.
+    """
+    if until < since:
+        return []
+    if ts.size == 0:
+        return [(since, until)]
+    out: list[tuple[int, int]] = []
+    first, last = int(ts[0]), int(ts[-1])
+    if first - since >= step:
+        out.append((since, first - 1))
+    gaps, _ = series_gaps(ts, float(step))
+    out.extend((a + 1, b - 1) for a, b in gaps)
+    if until - last >= step:
+        out.append((last if what == OHLCV else last + 1, until))
+    return out
+
+
+def coverage_of(report: SeriesReport, db_path: str) -> None:
+    ts = stored_timestamps(db_path, report.key, report.since, report.until)
+    report.stored_rows = int(ts.size)
+    report.first_ms = int(ts[0]) if ts.size else None
+    report.last_ms = int(ts[-1]) if ts.size else None
+    report.gaps, report.missing = series_gaps(ts, float(report.step_ms))
+
+
+# --------------------------------------------------------------------------- the job
+
+
+@dataclass
+class BackfillSettings:
+    since: int
+    until: int
+    whats: tuple[str, ...] = WHATS
+    timeframe: str = "1h"
+    symbols: tuple[str, ...] = ()  # unified symbols; empty with all_symbols=False: none
+    all_symbols: bool = False
+    max_failures: int = 6  # consecutive failed attempts (no progress) before giving up
+    retry_base_s: float = 2.0
+    retry_max_s: float = 60.0
+
+
+class Backfill:
+    """Backfill `settings.whats` for every venue x symbol into the writer's database.
+
+    ``writer``: a started ``perptui.store.writer.Writer`` (records go in with ``await
+    put``, so nothing is dropped). ``on_progress(key, event, info)``: optional hook for
+    progress bars; events are "plan" (info: expected rows, to_fetch), "rows" (n), "done"
+    (report), "retry" (error, delay_s).
+    """
+
+    def __init__(
+        self,
+        venues: Sequence[Any],
+        writer: Any,
+        settings: BackfillSettings,
+        *,
+        on_progress: ProgressHook | None = None,
+    ) -> None:
+        self.venues = list(venues)
+        self.writer = writer
+        self.settings = settings
+        self.on_progress = on_progress
+        self.reports: list[SeriesReport] = []
+        self.venue_errors: dict[str, str] = {}
+
+    @property
+    def db_path(self) -> str:
+        return str(self.writer.path)
+
+    def _emit(self, key: SeriesKey, event: str, **info: Any) -> None:
+        if self.on_progress is not None:
+            try:
+                self.on_progress(key, event, info)
+            except Exception:  # a display problem must never stop the data
+                log.exception("backfill progress hook failed")
+
+    async def run(self) -> list[SeriesReport]:
+        await asyncio.gather(*(self._run_venue(v) for v in self.venues))
+        return self.reports
+
+    async def series_for(self, venue: Any) -> list[SeriesKey]:
+        markets = await venue.load_markets()
+        s = self.settings
+        symbols: Iterable[str] = sorted(markets) if s.all_symbols else s.symbols
+        keys: list[SeriesKey] = []
+        for symbol in symbols:
+            for what in s.whats:
+                keys.append(
+                    SeriesKey(venue.id, symbol, what, s.timeframe if what == OHLCV else None)
+                )
+        return keys
+
+    async def _run_venue(self, venue: Any) -> None:
+        pacer_for(venue)
+        try:
+            keys = await self.series_for(venue)
+        except PerptuiError as exc:
+            self.venue_errors[venue.id] = str(exc)
+            log.warning("backfill: %s: %s", venue.id, exc)
+            return
+        except ccxt_async.BaseError as exc:
+            self.venue_errors[venue.id] = f"{type(exc).__name__}: {exc}"
+            return
+        for key in keys:
+            report = await self.run_series(venue, key)
+            self.reports.append(report)
+            self._emit(key, "done", report=report)
+
+    async def run_series(self, venue: Any, key: SeriesKey) -> SeriesReport:
+        s = self.settings
+        pacer = pacer_for(venue)
+        try:
+            m = venue.market(key.symbol)
+            step = step_ms_for(venue, key.symbol, key.what, s.timeframe)
+        except UnknownSymbol as exc:
+            report = SeriesReport(key, s.since, s.until, DAY_MS, skipped=True)
+            report.notes.append(f"not listed: {exc}")
+            return report
+        since, until = s.since, s.until
+        if key.what == OHLCV:
+            since = -(-since // step) * step  # first candle opening at or after `since`
+        report = SeriesReport(key, since, until, step)
+        cap = (getattr(venue, "history_caps_ms", {}) or {}).get(key.what)
+        now = int(venue.client.milliseconds())
+        if cap is not None and since < now - cap:
+            report.reached_cap = True
+            report.notes.append(f"{venue.id} keeps {key.what} history for {cap / DAY_MS:g} days")
+            since = max(since, now - cap)
+        listed_at = getattr(venue, "listed_at", None)
+        listed = listed_at(m) if callable(listed_at) else None
+        if listed is not None and since < listed:
+            report.notes.append("listed after the start of the window")
+            since = max(since, int(listed))
+
+        failures = 0
+        first_plan = True
+        while True:
+            await self._flush()
+            ts = await asyncio.to_thread(stored_timestamps, self.db_path, key, since, until)
+            windows = plan_windows(ts, since, until, step, key.what)
+            if first_plan:
+                to_fetch = sum((hi - lo) // step + 1 for lo, hi in windows)
+                self._emit(key, "plan", expected=report.expected_rows, to_fetch=to_fetch)
+                first_plan = False
+            if not windows:
+                break
+            before_rows = report.rows_fetched
+            before_req = pacer.requests
+            try:
+                for lo, hi in windows:
+                    report.windows.append((lo, hi))
+                    page = await self._fetch(venue, key, lo, hi, report)
+                    if page.note and page.note not in report.notes:
+                        report.notes.append(page.note)
+                report.requests += pacer.requests - before_req
+                break
+            except (UnknownSymbol, CapabilityMissing) as exc:
+                report.requests += pacer.requests - before_req
+                report.skipped = True
+                report.notes.append(str(exc))
+                break
+            except asyncio.CancelledError:
+                report.requests += pacer.requests - before_req
+                raise
+            except (PerptuiError, ccxt_async.BaseError, OSError) as exc:
+                # Retries inside the venue layer are exhausted (e.g. a burst of 429s):
+                # wait, slow the venue down, and resume from what is stored.
+                report.requests += pacer.requests - before_req
+                failures = 0 if report.rows_fetched > before_rows else failures + 1
+                if failures >= s.max_failures:
+                    report.error = f"{type(exc).__name__}: {exc}"
+                    log.warning("backfill: %s gave up: %s", key.label, report.error)
+                    break
+                delay = min(s.retry_max_s, s.retry_base_s * 2 ** max(0, failures - 1))
+                pacer.on_throttled()
+                log.warning("backfill: %s: %s; resuming in %.1fs", key.label, exc, delay)
+                self._emit(key, "retry", error=str(exc), delay_s=delay)
+                await asyncio.sleep(delay)
+        await self._flush()
+        await asyncio.to_thread(coverage_of, report, self.db_path)
+        if report.reached_cap and report.first_ms is not None:
+            report.notes[0] += f" (reaches back to {_iso(report.first_ms)})"
+        return report
+
+    async def _fetch(
+        self, venue: Any, key: SeriesKey, lo: int, hi: int, report: SeriesReport
+    ) -> Any:
+        async def on_page(rows: Sequence[Any]) -> None:
+            for row in rows:
+                await self.writer.put(row)
+            report.rows_fetched += len(rows)
+            self._emit(key, "rows", n=len(rows))
+
+        if key.what == FUNDING:
+            return await venue.fetch_funding_history(key.symbol, lo, hi, on_page=on_page)
+        return await venue.fetch_ohlcv_history(key.symbol, key.timeframe, lo, hi, on_page=on_page)
+
+    async def _flush(self) -> None:
+        flush = getattr(self.writer, "flush", None)
+        if flush is not None:
+            await flush()
+
+
+def _iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
+
+
+def minimum_requests(rows: int, page: int) -> int:
+    return math.ceil(rows / page) if rows > 0 else 0
+
+
+__all__ = [
+    "FUNDING",
+    "OHLCV",
+    "WHATS",
+    "Backfill",
+    "BackfillSettings",
+    "Pacer",
+    "SeriesKey",
+    "SeriesReport",
+    "minimum_requests",
+    "pacer_for",
+    "plan_windows",
+]
