@@ -439,3 +439,37 @@ def test_empty_file_becomes_a_database(tmp_path: Path) -> None:
     conn = connect_sync(path)
     assert TABLES <= tables(conn)
     conn.close()
+
+
+def test_locked_database_is_not_reported_as_corrupt(tmp_path: Path, monkeypatch) -> None:
+    """An old database another process holds locked cannot be migrated: say so, plainly."""
+    monkeypatch.setattr(store_db, "BUSY_TIMEOUT_MS", 50)
+    path = tmp_path / "busy.db"
+    seed = sqlite3.connect(path, isolation_level=None)
+    seed.executescript(SEED_SCHEMA)  # version 0: opening it needs a migration
+    seed.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(
+            StoreError, match=r"cannot use database at .*busy\.db: database is locked"
+        ):
+            connect_sync(path)
+    finally:
+        seed.execute("ROLLBACK")
+        seed.close()
+    connect_sync(path).close()  # once the lock is gone it upgrades fine
+
+
+def test_large_files_skip_quick_check_but_not_the_truncation_check(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(store_db, "FULL_CHECK_MAX_BYTES", 0)  # treat every file as large
+    path = tmp_path / "big.db"
+    make_db_with_rows(path)
+    os.truncate(path, path.stat().st_size - 4096)  # drop the last page
+    with pytest.raises(StoreError, match=r"big\.db is corrupt: truncated"):
+        connect_sync(path, verify=True)
+    odd = tmp_path / "odd.db"
+    make_db_with_rows(odd)
+    os.truncate(odd, odd.stat().st_size - 100)  # cut mid-page
+    with pytest.raises(StoreError, match=r"odd\.db is corrupt: truncated"):
+        connect_sync(odd, verify=True)

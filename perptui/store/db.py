@@ -31,6 +31,9 @@ from perptui.errors import StoreError
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 5_000  # waits for another process's write lock before SQLITE_BUSY
 MEMORY = ":memory:"
+# PRAGMA quick_check reads every page (~1 s per GB): worth it for a database of
+# normal size, too slow on every start of a collection grown to many GB.
+FULL_CHECK_MAX_BYTES = 512 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,27 +214,65 @@ def _check_location(path: Path, label: str, readonly: bool) -> bool:
     return exists
 
 
-def check_sqlite_file(path: Path, label: str, *, quick_check: bool = True) -> None:
-    """StoreError unless `path` (existing) looks like an intact SQLite database."""
+def _header_problem(header: bytes, file_size: int) -> str | None:
+    """A truncation the 100-byte header proves, without reading any page."""
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65_536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        return f"invalid page size {page_size}"
+    pages = int.from_bytes(header[28:32], "big")
+    # The in-header page count is only valid when these two counters agree
+    # (older writers did not maintain it).
+    valid = header[24:28] == header[92:96]
+    if valid and pages and file_size < pages * page_size:
+        return f"truncated: {file_size} bytes, header says {pages * page_size}"
+    if file_size % page_size:
+        return f"truncated: {file_size} bytes is not a whole number of {page_size}-byte pages"
+    return None
+
+
+def check_sqlite_file(
+    path: Path,
+    label: str,
+    *,
+    quick_check: bool = True,
+    full_check_max_bytes: int | None = None,
+) -> None:
+    """StoreError unless `path` (existing) looks like an intact SQLite database.
+
+    Always: the SQLite magic, the header's page size and page count against the
+    file size (catches truncation), and a read of the schema.  With quick_check,
+    also `PRAGMA quick_check`, which reads every page: it runs on files up to
+    `full_check_max_bytes` (default FULL_CHECK_MAX_BYTES; None = that default,
+    0 = never) so that starting on a months-long collection stays quick.
+    """
     try:
         with path.open("rb") as fh:
             header = fh.read(100)
+        size = path.stat().st_size
     except OSError as exc:
         raise StoreError(f"cannot read database at {label}: {exc.strerror or exc}") from exc
     if not header:
         return  # an empty file is a new, empty database to SQLite
     if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
         raise StoreError(f"{label} is not a SQLite database")
-    if not quick_check:
-        return
+    problem = _header_problem(header, size)
+    if problem:
+        raise StoreError(f"{label} is corrupt: {problem}")
+    limit = FULL_CHECK_MAX_BYTES if full_check_max_bytes is None else full_check_max_bytes
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open database at {label}: {exc}") from exc
     try:
-        # O(database size), but catches truncation and damaged pages before the
-        # writer finds them mid-run.  Opening is rare; data loss is not cheap.
-        problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        problems = ["ok"]
+        if quick_check and size <= limit:
+            # O(database size), but catches damaged pages before the writer finds
+            # them mid-run.
+            problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"cannot read database at {label}: {exc}") from exc
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{label} is corrupt: {exc}") from exc
     finally:
@@ -271,7 +312,9 @@ def prepare(path: str | os.PathLike[str], *, verify: bool = True) -> None:
         # Persistent in the file: readers never block the writer and vice versa.
         conn.execute("PRAGMA journal_mode = WAL")
         migrate(conn, label)
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.OperationalError as exc:  # locked past busy_timeout, I/O error, disk full
+        raise StoreError(f"cannot use database at {label}: {exc}") from exc
+    except sqlite3.DatabaseError as exc:  # SQLITE_CORRUPT / SQLITE_NOTADB
         raise StoreError(f"{label} is corrupt: {exc}") from exc
     finally:
         conn.close()
