@@ -273,7 +273,7 @@ async def test_same_seed_same_book_and_candles() -> None:
                 emu.sim.book("binance", BTC).step(emu.clock.now_ms())
                 emu.clock.advance(100)
             ob = await client.fetch_order_book(BTC, 1000)
-            candles = await client.fetch_ohlcv(BTC, "5m", FROZEN_AT - 10 * DAY_MS, 1000)
+            candles = await client.fetch_ohlcv(BTC, "5m", FROZEN_AT - 10 * DAY_MS, 99)
             return (ob["bids"], ob["asks"], ob["nonce"]), candles
         finally:
             await client.close()

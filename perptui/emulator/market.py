@@ -464,6 +464,10 @@ class SimBook:
                 if new <= 0:
                     break
                 self._set(side, new, self._size(len(keys), new), changes)
+        if not bch and not ach and self._bid_keys:
+            # venues never send empty events: at least the best bid's size changes
+            top = self._bid_keys[-1]
+            self._set("bids", top, self.bids[top] + 1, bch)
         prev = self.last_id
         self.last_id = prev + 1 + rng.randrange(40)
         self.seq += 1
