@@ -21,7 +21,20 @@ import tempfile
 import time
 from pathlib import Path
 
-VENUES = ("binance", "bybit", "okx")
+WANTED_VENUES = ("binance", "bybit", "okx")
+
+
+def _emulated() -> tuple[str, ...]:
+    """The wanted venues the emulator has wires for (PERPTUI_BENCH_VENUES overrides)."""
+    if os.environ.get("PERPTUI_BENCH_VENUES"):
+        return tuple(os.environ["PERPTUI_BENCH_VENUES"].split(","))
+    from perptui.emulator.server import available_venues
+
+    have = set(available_venues())
+    return tuple(v for v in WANTED_VENUES if v in have)
+
+
+VENUES = _emulated()
 N_SYMBOLS = 10
 SEED = 11
 
@@ -124,7 +137,10 @@ async def _measure(window_s: float, presses: int, port: int, symbols: list[str],
         out["rows_written"] = float((backend.db_stats() or (0, 0))[0])
 
         lat: list[float] = []
-        keys = ["j", "j", "right_square_bracket", "k", "left_square_bracket", "k"]
+        # Keys that always move the focus (a no-op key would time the next clock tick).
+        keys = ["j", "j", "k", "k"]
+        if len(VENUES) > 1:
+            keys += ["right_square_bracket", "left_square_bracket"]
         for i in range(presses):
             before = len(paints)
             t0 = time.perf_counter()
@@ -137,6 +153,7 @@ async def _measure(window_s: float, presses: int, port: int, symbols: list[str],
             await asyncio.sleep(0.08)
         out["lat_p50_ms"] = pct(lat, 0.5)
         out["lat_p99_ms"] = pct(lat, 0.99)
+        out["lat_p90_ms"] = pct(lat, 0.90)
         out["lat_mean_ms"] = statistics.fmean(lat) if lat else float("nan")
         out["presses"] = float(len(lat))
         await pilot.press("q")
@@ -182,7 +199,8 @@ def run(quick: bool) -> list[str]:
         f"ui: of which UI clock ticks (sample hub + panel updates) {res['tick_cpu_pct']:.1f} %",
         f"ui: emulator child process {emu_pct}",
         f"ui: feed {res['msgs_per_s']:.0f} msgs/s into the hub; DB rows written {res['rows_written']:.0f}",
-        f"ui: key-press-to-repaint p50 {res['lat_p50_ms']:.1f} ms, p99 {res['lat_p99_ms']:.1f} ms"
+        f"ui: key-press-to-repaint p50 {res['lat_p50_ms']:.1f} ms, p90 {res['lat_p90_ms']:.1f} ms,"
+        f" p99 {res['lat_p99_ms']:.1f} ms"
         f" over {int(res['presses'])} presses  [goal p99 <= 100 ms: {ok_lat}]",
     ]
 

@@ -148,13 +148,24 @@ class EngineBackend:
         if self.demo:
             if self.emulator is None:
                 from perptui.emulator import Emulator
+                from perptui.emulator.server import available_venues
 
+                # Venues the emulator has no wire for are shown down, not faked.
+                emulated = set(available_venues())
+                for v in [v for v in self.venue_ids if v not in emulated]:
+                    self.venue_ids.remove(v)
+                    self.hub.set_health(v, state="down", last_error="not emulated in this build")
                 self.emulator = Emulator(seed=self.seed, venues=self.venue_ids)
             if getattr(self.emulator, "port", None) is None:
                 await self.emulator.start()  # type: ignore[attr-defined]
             for v in self.venue_ids:
                 clients[v] = self.emulator.connect(v)  # type: ignore[attr-defined]
-        venues = [self._make_venue(v, clients.get(v)) for v in self.venue_ids]
+        venues = []
+        for v in self.venue_ids:
+            try:
+                venues.append(self._make_venue(v, clients.get(v)))
+            except Exception as exc:  # e.g. ccxt lacks the class: show it, keep the others
+                self.hub.set_health(v, state="down", last_error=f"{type(exc).__name__}: {exc}")
         if self.db_path is not None:
             from perptui.store.writer import Writer
 

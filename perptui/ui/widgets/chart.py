@@ -23,7 +23,10 @@ class ChartPanel(Panel):
     }
 
     def inputs(self) -> object:
-        return (self.focus_symbol, self.focus_venue, id(self.market()))
+        # A terminal-cell chart barely moves between seconds: repaint at most at 1 Hz
+        # (and at once when the focus changes), not on every book.
+        m = self.market()
+        return (self.focus_symbol, self.focus_venue, m is None, self.now_ms // 1000)
 
     def render(self) -> RenderableType:
         s = self.get_component_rich_style

@@ -39,7 +39,11 @@ class FundingPanel(Panel):
     def inputs(self) -> object:
         if self.view is None:
             return None
-        ids = tuple(id(self.view.market(v, self.focus_symbol or "")) for v in self.view.venues)
+        # Funding fields only: a new book (new MarketView) must not repaint this panel.
+        ids = tuple(
+            (id(m.funding), m.annualized, m.basis) if m is not None else None
+            for m in (self.view.market(v, self.focus_symbol or "") for v in self.view.venues)
+        )
         return (self.focus_symbol, self.focus_venue, ids, self.now_ms // 1000, id(self.history))
 
     def render(self) -> RenderableType:

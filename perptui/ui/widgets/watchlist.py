@@ -28,6 +28,7 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
 )
 
 RowKeyT = tuple[str, str]  # (symbol, venue)
+MIN_UPDATE_MS = 400  # watchlist values repaint at <= 2.5 Hz; the cursor moves at once
 
 
 def row_key(symbol: str, venue: str) -> str:
@@ -60,6 +61,7 @@ class Watchlist(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=False, cell_padding=0, **kwargs)
         self._cells: dict[str, dict[str, Text | str]] = {}
         self._order: list[str] = []
+        self._last_update_ms = -(10**15)
         self._seen: dict[str, int] = {}  # row key -> MarketView.version last rendered
         self.renders = 0  # cells actually rewritten, for tests and bench
 
@@ -108,7 +110,13 @@ class Watchlist(DataTable):
         self.add_row(*(cached[c] for c, _, _ in COLUMNS), key=k)
 
     # ----------------------------------------------------------------- cells
-    def update_view(self, view: HubView, now_ms: int) -> None:
+    def update_view(self, view: HubView, now_ms: int, *, force: bool = False) -> None:
+        # DataTable re-renders every visible cell after any update_cell, so coalesce
+        # value updates to MIN_UPDATE_MS; rows joining/leaving are handled at once.
+        if not force and now_ms - self._last_update_ms < MIN_UPDATE_MS:
+            if len(view.markets) == len(self._order):
+                return
+        self._last_update_ms = now_ms
         markets = view.markets
         self.sync_rows([(sym, ven) for (ven, sym) in markets])
         up = self.get_component_rich_style("watchlist--up", partial=True)
