@@ -327,8 +327,12 @@ async def _check_venues(config: Config, timeout_s: float) -> list[VenueCheck]:
 
 
 async def _check_venues_demo(config: Config, timeout_s: float) -> list[VenueCheck]:
-    from perptui.emulator import VENUES as EMULATED_VENUES
     from perptui.emulator import Emulator
+
+    try:
+        from perptui.emulator.catalog import VENUES as EMULATED_VENUES
+    except ImportError:
+        EMULATED_VENUES = ("binance", "bybit", "okx")
 
     emulated = [v for v in config.venues if v in EMULATED_VENUES]
     results: dict[str, VenueCheck] = {
