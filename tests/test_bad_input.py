@@ -8,8 +8,11 @@ path uses the in-process loopback emulator (`--demo`).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,7 +38,33 @@ def home(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def unprivileged() -> list[str]:
+    """Command prefix that makes chmod bind: nothing for a normal user, setpriv for root."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: chmod cannot stop root")
+    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+@pytest.fixture
+def shared_home() -> Iterator[Path]:
+    """A home the unprivileged user can use (pytest's tmp dirs are 0700 root)."""
+    base = Path(tempfile.mkdtemp(prefix="perptui-bad-input-"))
+    base.chmod(0o777)
+    try:
+        yield base
+    finally:
+        for p in base.rglob("*"):
+            if p.is_dir():
+                p.chmod(0o755)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def run_cli(
+    home: Path, *args: str, prefix: list[str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -49,12 +78,12 @@ def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         PYTHONUNBUFFERED="1",
     )
     return subprocess.run(
-        [sys.executable, "-m", "perptui", *args],
+        [*(prefix or []), sys.executable, "-m", "perptui", *args],
         cwd=REPO,
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
 
@@ -148,12 +177,13 @@ def test_unreadable_config(home: Path) -> None:
     )
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can read a chmod 000 file")
-def test_permission_denied_config(home: Path) -> None:
-    path = home / "secret.toml"
+def test_permission_denied_config(shared_home: Path) -> None:
+    prefix = unprivileged()
+    path = shared_home / "private.toml"
     path.write_text("ui_hz = 5\n")
     path.chmod(0)
-    assert_one_line_error(run_cli(home, "doctor", "--config", str(path)), "permission denied")
+    proc = run_cli(shared_home, "doctor", "--config", str(path), prefix=prefix)
+    assert_one_line_error(proc, str(path), "permission denied")
 
 
 # --------------------------------------------------------------------------- database
@@ -206,16 +236,28 @@ def test_bad_db_export(home: Path, kind: str) -> None:
 
 
 @needs_venues
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into read-only directories")
-def test_db_in_read_only_directory(home: Path) -> None:
-    ro = home / "ro"
+def test_db_in_read_only_directory(shared_home: Path) -> None:
+    prefix = unprivileged()
+    ro = shared_home / "ro"
     ro.mkdir()
     ro.chmod(0o555)
-    try:
-        proc = run_cli(home, "doctor", "--venues", "okx", "--db", str(ro / "p.db"))
-        assert_one_line_error(proc, "read-only")
-    finally:
-        ro.chmod(0o755)
+    proc = run_cli(
+        shared_home, "doctor", "--venues", "okx", "--timeout", "2", "--db", str(ro / "p.db"),
+        prefix=prefix,
+    )  # fmt: skip
+    assert_one_line_error(proc, str(ro / "p.db"), "read-only")
+    assert not (ro / "p.db").exists()
+
+
+@pytest.mark.parametrize("kind", ["not-sqlite", "corrupt", "directory"])
+def test_bad_db_monitor_fails_before_the_screen_opens(home: Path, kind: str) -> None:
+    if not command_available("monitor"):
+        pytest.skip("perptui monitor not in this build yet")
+    path, needle = _bad_db(home, kind)
+    # --demo --headless: should the check ever pass, it talks to loopback only and
+    # the short timeout turns a hang into a failure.
+    proc = run_cli(home, "--demo", "--headless", "--db", str(path), timeout=30)
+    assert_one_line_error(proc, needle)
 
 
 # --------------------------------------------------------------------------- network
