@@ -197,7 +197,8 @@ class CcxtVenue(Venue):
     def _retry_delay(self, attempt: int, exc: Exception) -> float:
         backoff = min(self.retry_max_s, self.retry_base_s * (2**attempt))
         backoff *= random.uniform(0.75, 1.0)  # de-synchronise concurrent retriers
-        if isinstance(exc, ccxt_async.DDoSProtection):
+        # Retry-After comes with 429/503 answers; after a timeout the headers are stale
+        if isinstance(exc, ccxt_async.DDoSProtection | ccxt_async.RateLimitExceeded):
             retry_after = self._retry_after_s()
             if retry_after is not None:
                 return min(self.retry_after_max_s, max(backoff, retry_after))

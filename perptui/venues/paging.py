@@ -79,10 +79,14 @@ class Pager:
 
     async def _run_ascending(self, since: int, until: int) -> None:
         cursor = since
+        short_page = 0  # length of the previous page when it came back short
         while cursor <= until:
             rows = await self._get(cursor, until)
             if not rows:
                 return
+            if short_page:
+                self.limit = short_page  # more rows followed a short page: a server cap
+            short_page = len(rows) if len(rows) < self.limit else 0
             await self._emit(rows)
             last = rows[-1].timestamp
             if last + self.step > until:
@@ -96,14 +100,23 @@ class Pager:
     async def _run_windows(self, since: int, until: int, expect_from: int | None) -> None:
         cursor = since
         seen_data = False
+        data_ahead = False  # a probe found rows beyond an empty stretch
+        cut_top: tuple[int, int] | None = None  # (rows, window end) of a top-short page
         while cursor <= until:
             hi = min(until, cursor + self.limit * self.step - 1)
             rows = await self._get(cursor, hi)
             if not rows:
-                if seen_data:
-                    return  # the series ended (delisted); later windows are empty too
-                cursor = hi + 1  # before listing / retained history: keep walking
+                if seen_data and not data_ahead:
+                    # Delisted, or an outage longer than a window? One look at the whole
+                    # remainder tells; walking empty windows to `until` would not.
+                    if hi >= until or not await self._get(hi + 1, until):
+                        return
+                    data_ahead = True
+                cursor = hi + 1  # before listing / retained history / an outage
                 continue
+            data_ahead = False
+            if cut_top is not None and rows[0].timestamp <= cut_top[1]:
+                self.limit = cut_top[0]  # the last window was cut at its top: a server cap
             floor = cursor if expect_from is None else max(cursor, expect_from)
             hole = rows[0].timestamp - floor >= self.step
             if hole and (seen_data or len(rows) >= self.limit or expect_from is not None):
@@ -113,6 +126,8 @@ class Pager:
             seen_data = True
             await self._emit(rows)
             last = rows[-1].timestamp
+            short_at_top = len(rows) < self.limit and hi - last >= self.step
+            cut_top = (len(rows), hi) if short_at_top else None
             if last + self.step > until:
                 return
             cursor = last + 1
