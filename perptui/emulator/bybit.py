@@ -137,6 +137,7 @@ class _Topic:
         self.name = name
         self.channel = channel
         self.u = 1 + channel.seq % 97_000
+        self.last_ts = channel.ts  # ts of the last delta published (tests match on it)
         self.conns: dict[int, _Conn] = {}
 
     def add(self, conn: _Conn) -> None:
@@ -152,12 +153,14 @@ class _Topic:
     def snapshot_frame(self) -> dict[str, Any]:
         ch = self.channel
         bids, asks = ch.snapshot()
+        self.last_ts = ch.ts
         return self.wire.book_frame(
             self.name, "snapshot", ch.market, ch.ts, bids, asks, self.u, ch.seq
         )
 
     def on_update(self, upd: DepthUpdate) -> None:
         self.u += 1
+        self.last_ts = upd.ts
         frame = self.wire.book_frame(
             self.name, "delta", self.channel.market, upd.ts, upd.bids, upd.asks, self.u, upd.seq
         )
