@@ -8,9 +8,13 @@ adapter's result (against ccxt's recorded parse and the adapter's own conversion
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from venue_fixtures import fixture_venue, load, markets, path, query, recorded_route
 
 from perptui.errors import UnknownSymbol
@@ -484,3 +488,72 @@ async def test_unknown_and_non_perpetual_symbols(fixtures_dir: Path, exchange: s
         with pytest.raises(UnknownSymbol, match=r"did you mean BTC/USDT:USDT"):
             venue.market(venue_id)  # the venue's own id points at the unified symbol
     assert [c for c in transport.calls if "fundingInfo" not in c] == []
+
+
+# --------------------------------------------------------------- websocket replay
+
+
+def _point_ws_at(urls: object, base: str) -> object:
+    if isinstance(urls, dict):
+        return {k: _point_ws_at(v, base) for k, v in urls.items()}
+    if isinstance(urls, str):
+        return re.sub(r"^wss?://[^/]+", base, urls)
+    return urls
+
+
+async def test_binance_watch_order_book_replays_recorded_session(fixtures_dir: Path) -> None:
+    """ccxt.pro's real sync logic over a loopback socket replaying the recorded diffs.
+
+    The REST snapshot comes through the replaced transport; the 255 recorded depthUpdate
+    messages come over a real websocket on 127.0.0.1, in their recorded order.
+    """
+    session = load(fixtures_dir, "binance", "ws_depth_session_SUSHIUSDT")
+    diffs = [m["payload"] for m in session["ws_messages"]]
+    final_u = diffs[-1]["data"]["u"]
+    subscribed: list[dict] = []
+
+    async def stream(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            sub = json.loads(msg.data)
+            subscribed.append(sub)
+            await ws.send_json({"result": None, "id": sub["id"]})
+            for payload in diffs:
+                await ws.send_json(payload)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", stream)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    entry = session["exchange_info_symbol_entry"]["payload"]
+    venue, transport = fixture_venue(
+        "binance", [entry], {"/fapi/v1/depth": session["rest_snapshot"]["payload"]}, parse_raw=True
+    )
+    venue.client.urls["api"]["ws"] = _point_ws_at(
+        venue.client.urls["api"]["ws"], f"ws://127.0.0.1:{port}"
+    )
+    symbol = "SUSHI/USDT:USDT"
+    nonces: list[int] = []
+    try:
+        async with venue:
+            async with asyncio.timeout(20):
+                while not nonces or nonces[-1] != final_u:
+                    book = await venue.watch_order_book(symbol, 1000)
+                    nonces.append(book.nonce)
+    finally:
+        await runner.cleanup()
+    assert subscribed[0]["method"] == "SUBSCRIBE"
+    assert subscribed[0]["params"] == ["sushiusdt@depth@100ms"]
+    assert transport.calls[-1] == session["rest_snapshot"]["request"]["url"]
+    assert nonces == sorted(nonces)  # only ever moves forward
+    best = session["checks"]["best_bid_ask_after_replay"]
+    assert (book.bids[0][0], book.asks[0][0]) == (float(best[0]), float(best[1]))
+    assert book.bids[0][0] < book.asks[0][0]
+    assert [p for p, _ in book.bids] == sorted((p for p, _ in book.bids), reverse=True)
+    assert [p for p, _ in book.asks] == sorted(p for p, _ in book.asks)
+    assert all(a > 0 for _, a in book.bids + book.asks)

@@ -696,3 +696,12 @@ async def test_load_markets_keeps_only_perpetual_swaps(fixtures_dir: Path) -> No
 def test_path_helpers() -> None:
     url = "https://x.test/a/b?c=1&d=2"
     assert path(url) == "/a/b" and query(url) == {"c": "1", "d": "2"}
+
+
+async def test_spot_only_exchange_is_reported(fixtures_dir: Path) -> None:
+    spot = [m for m in markets(fixtures_dir, "binance") if m["type"] == "spot"]
+    async with make_venue("kraken", pro=False) as venue:
+        assert venue.client.has.get("swap") is False
+        venue.client.set_markets(spot)
+        with pytest.raises(CapabilityMissing, match="kraken: ccxt lists no swap markets"):
+            await venue.load_markets()

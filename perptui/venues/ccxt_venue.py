@@ -219,6 +219,8 @@ class CcxtVenue(Venue):
             return self._markets
         raw = await self.call("loadMarkets", self.client.load_markets, reload)
         perps = {sym: self.market_info(m) for sym, m in raw.items() if self.is_perpetual(m)}
+        if not perps and self.client.has.get("swap") is False:
+            raise CapabilityMissing(f"{self.id}: ccxt lists no swap markets for this exchange")
         self._markets = perps
         await self.load_funding_intervals()
         return self._markets
