@@ -111,6 +111,14 @@ async def converge(
             if len(report.errors) > 20:
                 raise AssertionError(f"too many resyncs: {report.errors}") from exc
             continue
+        except TimeoutError as exc:
+            # a stalled stream, or a frame ccxt could not parse (its receive loop stops
+            # silently): the app treats the feed as stale and reconnects
+            report.errors.append("Stale")
+            if len(report.errors) > 20:
+                raise AssertionError(f"too many resyncs: {report.errors}") from exc
+            await client.close()
+            continue
         report.updates += 1
         since_compare += 1
         if on_update is not None:

@@ -396,3 +396,35 @@ async def test_depth_session_shapes_match_recording(
     # field the emulator sends must still be there with the same type
     doc = _load(fixtures_dir, "ws_depthUpdate_docexample.json")["payload"]
     assert shape_diff(shape(got["data"]), shape(doc), subset=True) == []
+
+
+async def test_recovers_from_malformed_frame_clean_close_and_stall(fast_emu: Emulator) -> None:
+    emu = fast_emu
+    client = emu.connect("binance")
+    try:
+        plan = {
+            40: ("malformed", {}),  # ccxt.pro's receive loop dies silently: feed goes stale
+            120: ("disconnect", {}),  # clean server close, like binance's 24 h cut
+            200: ("latency", {"count": 20, "ms": 20}),
+            240: ("stall", {}),  # socket open, nothing sent
+        }
+
+        def inject(n: int) -> None:
+            if n in plan:
+                kind, params = plan.pop(n)
+                params.setdefault("count", 1)
+                emu.faults.inject("binance", kind, **params)
+
+        report = await converge(
+            emu,
+            client,
+            "binance",
+            "SOL/USDT:USDT",
+            updates=320,
+            on_update=inject,
+            watch_timeout=1.5,
+        )
+        assert report.errors.count("Stale") == 2 and "NetworkError" in report.errors
+        assert report.comparisons >= 2
+    finally:
+        await client.close()
