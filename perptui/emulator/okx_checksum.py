@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from decimal import Decimal
 
 CHECKSUM_DEPTH = 25
 
@@ -38,3 +39,22 @@ def to_signed32(value: int) -> int:
 def okx_checksum(bids: Sequence[WireLevel], asks: Sequence[WireLevel]) -> int:
     """Signed CRC-32 of the top 25 interleaved levels, as OKX sends it."""
     return to_signed32(zlib.crc32(checksum_string(bids, asks).encode("ascii")))
+
+
+def wire_number(value: float) -> str:
+    """The string OKX sends for a number a client parsed into a float: plain decimal, no
+    exponent, no trailing zeros (``30244.0`` -> ``"30244"``, ``1e-05`` -> ``"0.00001"``)."""
+    text = format(Decimal(repr(float(value))).normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+def checksum_of_parsed(bids: Sequence[Sequence[float]], asks: Sequence[Sequence[float]]) -> int:
+    """Checksum of a book a client holds as floats (e.g. a ccxt order book, contracts).
+
+    ccxt.pro 4.5.90 does not check OKX checksums; an app that gets hold of a frame's
+    ``checksum`` can compare it with this. Exact as long as OKX's strings are normalised
+    decimals, which they are on the ``books`` channel.
+    """
+    b = [(wire_number(p), wire_number(q)) for p, q, *_ in bids[:CHECKSUM_DEPTH]]
+    a = [(wire_number(p), wire_number(q)) for p, q, *_ in asks[:CHECKSUM_DEPTH]]
+    return okx_checksum(b, a)
