@@ -9,6 +9,7 @@ response for real.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -705,3 +706,71 @@ async def test_spot_only_exchange_is_reported(fixtures_dir: Path) -> None:
         venue.client.set_markets(spot)
         with pytest.raises(CapabilityMissing, match="kraken: ccxt lists no swap markets"):
             await venue.load_markets()
+
+
+async def test_okx_swap_ticker_quote_volume_from_base_amount(fixtures_dir: Path) -> None:
+    # okx's recorded ticker is spot; the same row relabelled as the swap (synthetic) shows
+    # the derivative convention: volCcy24h is the base amount, no quote volume is given
+    from venue_fixtures import load
+
+    raw = load(fixtures_dir, "okx", "fetchTicker_spot")["httpResponse"]
+    row = dict(raw["data"][0], instType="SWAP", instId="BTC-USDT-SWAP", volCcy24h="212.5")
+    venue, transport = await history_venue(
+        fixtures_dir, "okx", {"/api/v5/market/ticker": {**raw, "data": [row]}}
+    )
+    async with venue:
+        t = await venue.fetch_ticker(BTC)
+    assert query(transport.calls[0]) == {"instId": "BTC-USDT-SWAP"}
+    assert t.last == 73384.8 and t.timestamp == 1710328243709
+    assert t.quote_volume == pytest.approx(212.5 * 73384.8)
+
+
+def test_watch_depth_rounds_to_a_topic_the_venue_offers() -> None:
+    from perptui.venues.bybit import BybitVenue
+
+    bybit = BybitVenue.__new__(BybitVenue)
+    assert [bybit.watch_book_limit(n) for n in (None, 1, 20, 50, 51, 5000)] == [
+        None,
+        1,
+        50,
+        50,
+        200,
+        1000,
+    ]
+    assert bybit.book_limit(5000) == 500
+    okx = OkxVenue.__new__(OkxVenue)
+    assert okx.watch_book_limit(1000) == okx.book_limit(1000) == 400
+
+
+async def test_all_three_venues_against_the_emulator() -> None:
+    """End to end over loopback: the emulator's wire formats, real ccxt(.pro) clients."""
+    from perptui.emulator import Emulator
+
+    emu = Emulator(seed=3)
+    await emu.start(port=0)
+    try:
+        for vid in ("binance", "bybit", "okx"):
+            async with make_venue(vid, client=emu.connect(vid)) as venue:
+                venue.client.enableRateLimit = False  # the emulator does not throttle
+                found = await venue.load_markets()
+                assert BTC in found and all(m.exchange == vid for m in found.values())
+                book = await venue.fetch_order_book(BTC, 20)
+                watched = await venue.watch_order_book(BTC, 20)
+                for b in (book, watched):
+                    assert 0 < len(b.bids) <= 20 and b.bids[0][0] < b.asks[0][0]
+                truth = emu.truth_book(vid, BTC, 1)
+                assert abs(book.bids[0][0] - truth.bids[0][0]) / truth.bids[0][0] < 0.01
+                funding = await venue.fetch_funding(BTC)
+                assert funding.interval_hours and funding.next_funding_time
+                now = venue.now_ms()
+                hist = await venue.fetch_funding_history(BTC, now - 20 * DAY)
+                step = int(funding.interval_hours * HOUR)
+                ts = [r.timestamp for r in hist.rows]
+                assert ts == sorted(set(ts)) and len(ts) >= 20 * 24 * HOUR // step - 1
+                assert all(b - a == step for a, b in itertools.pairwise(ts))
+                candles = await venue.fetch_ohlcv_history(BTC, "1h", now - 5 * DAY)
+                cts = [c.timestamp for c in candles.rows]
+                assert len(cts) >= 5 * 24 and all(b - a == HOUR for a, b in itertools.pairwise(cts))
+                assert candles.requests <= math.ceil(len(cts) / 100) + 1
+    finally:
+        await emu.stop()

@@ -30,5 +30,13 @@ class BybitVenue(CcxtVenue):
         minutes = _float((m.get("info") or {}).get("fundingInterval"))  # instruments-info
         return minutes / 60.0 if minutes else None
 
+    # websocket orderbook.{depth} topics for linear: 1, 50, 200, 1000 levels
+    watch_depths: ClassVar[tuple[int, ...]] = (1, 50, 200, 1000)
+
     def book_limit(self, limit: int | None) -> int | None:
         return None if limit is None else min(limit, self.max_depth)
+
+    def watch_book_limit(self, limit: int | None) -> int | None:
+        if limit is None:
+            return None
+        return next((n for n in self.watch_depths if n >= limit), self.watch_depths[-1])

@@ -324,12 +324,16 @@ class CcxtVenue(Venue):
             )
         # Not retried here: a websocket watch is a long-lived loop the engine owns; it
         # decides how to back off and when to resync.
-        ob = await self.client.watch_order_book(m.symbol, self.book_limit(limit))
+        ob = await self.client.watch_order_book(m.symbol, self.watch_book_limit(limit))
         return self.book_snapshot(m, ob, limit)
 
     def book_limit(self, limit: int | None) -> int | None:
         """Hook: round a requested depth to one the venue accepts."""
         return limit
+
+    def watch_book_limit(self, limit: int | None) -> int | None:
+        """Hook: the depth to subscribe to (some venues offer fixed depth channels)."""
+        return self.book_limit(limit)
 
     def book_snapshot(self, m: MarketInfo, ob: dict[str, Any], limit: int | None) -> BookSnapshot:
         bids = self.levels(m, ob.get("bids") or (), limit)
@@ -451,8 +455,12 @@ class CcxtVenue(Venue):
             timestamp=int(ts) if ts is not None else self.now_ms(),
             last=_float(t.get("last")),
             percentage=_float(t.get("percentage")),
-            quote_volume=_float(t.get("quoteVolume")),
+            quote_volume=self.quote_volume(m, t),
         )
+
+    def quote_volume(self, m: MarketInfo, t: dict[str, Any]) -> float | None:
+        """Hook: 24 h volume in quote currency from a ccxt ticker."""
+        return _float(t.get("quoteVolume"))
 
     # ---------------------------------------------------------------- history
 

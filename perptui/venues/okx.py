@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from perptui.model import MarketInfo
 from perptui.venues.base import FUNDING, OHLCV
-from perptui.venues.ccxt_venue import DAY_MS, CcxtVenue
+from perptui.venues.ccxt_venue import DAY_MS, CcxtVenue, _float
 
 
 class OkxVenue(CcxtVenue):
@@ -34,3 +35,13 @@ class OkxVenue(CcxtVenue):
     def ohlcv_params(self, lo: int, hi: int, limit: int) -> dict[str, Any]:
         # ccxt maps `until` to okx `after`, which is exclusive
         return {"until": hi + 1}
+
+    def quote_volume(self, m: MarketInfo, t: dict[str, Any]) -> float | None:
+        # okx swap tickers carry no quote volume (ccxt leaves it None, and its baseVolume
+        # is vol24h in contracts); volCcy24h is the base amount, so quote ~ base x last.
+        given = _float(t.get("quoteVolume"))
+        if given is not None:
+            return given
+        base = _float((t.get("info") or {}).get("volCcy24h"))
+        last = _float(t.get("last"))
+        return base * last if base is not None and last is not None else None
