@@ -220,18 +220,12 @@ def test_bad_db_export(home: Path, kind: str) -> None:
     if not command_available("export"):
         pytest.skip("perptui export not in this build yet")
     path, needle = _bad_db(home, kind)
-    proc = run_cli(
-        home,
-        "export",
-        "--db",
-        str(path),
-        "--table",
-        "funding",
-        "--format",
-        "csv",
-        "--output",
-        str(home / "out.csv"),
-    )
+    args = ["export", "--db", str(path), "--table", "funding", "--format", "csv"]
+    usage = run_cli(home, "export", "--help").stdout
+    out_flag = next((f for f in ("--output", "--out", "-o") if f" {f} " in usage), None)
+    if out_flag:
+        args += [out_flag, str(home / "out.csv")]
+    proc = run_cli(home, *args)
     assert_one_line_error(proc, needle)
 
 
