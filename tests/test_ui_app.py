@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from perptui.engine.hub import Hub
 from perptui.ui.app import MonitorApp
 from perptui.ui.backend import StaticBackend
@@ -207,8 +205,21 @@ async def test_hidden_panels_do_not_paint() -> None:
         assert app.query_one("#book").paints >= 2
 
 
-@pytest.mark.parametrize("action", ["search", "pause", "toggle_theme", "help"])
-async def test_palette_provider_lists_actions(action: str) -> None:
-    from perptui.ui.commands import ACTIONS
-
-    assert action in {a for _, a, _ in ACTIONS}
+async def test_command_palette_runs_monitor_actions() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"pause / resume")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert app.paused
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"toggle theme")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert app.theme == "perptui-light"

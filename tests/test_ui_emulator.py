@@ -8,6 +8,7 @@ symbols added/removed at runtime, and a live start with no reachable venue.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from perptui.engine.workers import WorkerSettings
 from perptui.ui.app import MonitorApp
 from perptui.ui.backend import EngineBackend
 from perptui.ui.screens.search import SymbolSearch
+from perptui.ui.widgets.funding import FundingPanel
 from perptui.ui.widgets.health import HealthBar
 from perptui.ui.widgets.watchlist import Watchlist
 
@@ -54,7 +56,8 @@ def make_app(emu: Emulator, db: Path | None, **backend_kw) -> tuple[MonitorApp, 
         log_db=db is not None,
         demo=True,
     )
-    backend = EngineBackend(config, emulator=emu, worker_settings=FAST, **backend_kw)
+    backend_kw.setdefault("worker_settings", FAST)
+    backend = EngineBackend(config, emulator=emu, **backend_kw)
     return MonitorApp(backend, hz=10), backend
 
 
@@ -83,6 +86,12 @@ async def test_quit_flushes_every_row_to_sqlite(emu: Emulator, tmp_path: Path) -
         assert await wait_for(lambda: live_books(app) == len(SYMBOLS))
         # Let at least two snapshot rounds happen, then quit at once.
         assert await wait_for(lambda: backend.engine.snapshots_submitted >= 2 * len(SYMBOLS))
+        # The funding panel's history comes from the DB, read in a thread worker.
+        funding = app.main_screen.query_one(FundingPanel)
+        assert await wait_for(lambda: backend.writer.rows_written > 0)
+        app.refresh_funding_history(app.focus_symbol, force=True)
+        assert await wait_for(lambda: VENUE in funding.history, timeout=5)
+        assert funding.history_symbol == app.focus_symbol
         await pilot.press("q")
         await pilot.pause(0.5)
     assert backend.stopped
@@ -98,12 +107,19 @@ async def test_quit_flushes_every_row_to_sqlite(emu: Emulator, tmp_path: Path) -
 
 
 async def test_stale_venue_is_shown_stale(emu: Emulator) -> None:
-    app, _ = make_app(emu, None, stale_after_s=1.0)
+    # The hub calls a venue stale after 1 s without messages; the workers' own
+    # watchdog is slowed so it does not drop the silent socket (which would show
+    # "reconnecting"/"down" instead) within the test.
+    quiet = dataclasses.replace(FAST, stale_after_s=60.0, down_after_failures=50)
+    app, _ = make_app(emu, None, stale_after_s=1.0, worker_settings=quiet)
     async with app.run_test(size=SIZE) as pilot:
         assert await wait_for(lambda: live_books(app) == len(SYMBOLS))
         assert "binance connected" in health_text(app)
         emu.faults.inject(VENUE, "stall", duration=0)  # socket open, nothing sent
-        assert await wait_for(lambda: "binance stale" in health_text(app), timeout=10)
+        ok = await wait_for(lambda: app.last_view.health[VENUE].state == "stale", timeout=15)
+        assert ok, app.last_view.health[VENUE]
+        await pilot.pause(0.3)
+        assert await wait_for(lambda: "binance stale" in health_text(app), timeout=5)
         wl = app.main_screen.query_one(Watchlist)
         await pilot.pause(0.2)
         assert wl.renders > 0

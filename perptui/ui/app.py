@@ -218,6 +218,8 @@ class MonitorApp(App[int]):
         health = self.main_screen.query_one(HealthBar)
         health.set_db(None if stats is None else stats[0], 0 if stats is None else stats[1])
         health.hint = self.start_error or self.backend.hint(view)
+        if self.focus_symbol is not None and self.backend.db_path is not None:
+            self.refresh_funding_history(self.focus_symbol)  # throttled to once a minute
         key = (id(view), now // 1000)
         if key == self._last_fanout and stats is None:
             return
@@ -377,25 +379,32 @@ class MonitorApp(App[int]):
 def load_funding_history(
     db_path: str, symbol: str, limit: int = 200
 ) -> tuple[Mapping[str, Sequence[tuple[int, float]]], str]:
-    """Settled funding per venue for `symbol` from the DB (blocking; call from a thread)."""
+    """Funding per venue for `symbol` from the DB (blocking; call from a thread).
+
+    Settled history (backfill/collect) when the DB has it, else the live
+    observations this monitor logged; the returned note says which.
+    """
     try:
         from perptui.store import load_funding
 
-        df = load_funding(db_path, symbol=symbol)
+        df = load_funding(db_path, symbol=symbol, kind="settled")
+        note = "settled"
+        if df is None or len(df) == 0:
+            df = load_funding(db_path, symbol=symbol, kind="live")
+            note = "live obs. (no settled rows; see perptui backfill)"
     except Exception as exc:  # a missing/locked DB must not take the monitor down
         return {}, f"history unavailable: {type(exc).__name__}"
     if df is None or len(df) == 0:
         return {}, "no rows stored yet (perptui backfill)"
     out: dict[str, list[tuple[int, float]]] = {}
-    ts_col = "timestamp" if "timestamp" in df.columns else df.columns[0]
-    ex_col = "exchange" if "exchange" in df.columns else "venue"
-    rate_col = "funding_rate" if "funding_rate" in df.columns else "rate"
-    for ex, group in df.groupby(ex_col):
-        g = group.sort_values(ts_col).tail(limit)
+    for ex, group in df.groupby("exchange"):
+        g = group.sort_values("timestamp").tail(limit)
         out[str(ex)] = [
-            (int(_ms(t)), float(r)) for t, r in zip(g[ts_col], g[rate_col], strict=True)
+            (_ms(t), float(r))
+            for t, r in zip(g["timestamp"], g["funding_rate"], strict=True)
+            if r == r  # skip NaN
         ]
-    return out, ""
+    return out, note
 
 
 def _ms(t: object) -> int:

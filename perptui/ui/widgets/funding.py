@@ -81,7 +81,9 @@ class FundingPanel(Panel):
             signed(m.basis, fmt.pct(m.basis, 3).rjust(9))
             out.append("\n")
 
-        out.append("settled history (DB)", style=title)
+        out.append("history (DB)", style=title)
+        if self.history_symbol == symbol and self.history and self.history_note:
+            out.append(f" {self.history_note}", style=dim)
         if self.history_symbol != symbol or not self.history:
             note = self.history_note if self.history_symbol == symbol else "loading…"
             out.append(f"  {note or 'no rows stored yet'}", style=dim)
