@@ -207,6 +207,26 @@ async def test_raw_stream_u_seq_ping_and_errors(live: Emulator) -> None:
         assert sorted(jumps) == [1, 1, 1, 1, 2]
 
 
+async def test_level1_snapshots_and_deep_topics(live: Emulator) -> None:
+    url = live.ws_base("bybit") + "/v5/public/linear"
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        args = ["orderbook.1.ETHUSDT", "orderbook.1000.ETHUSDT", "orderbook.500.ETHUSDT"]
+        await ws.send_str(json.dumps({"op": "subscribe", "req_id": "9", "args": args}))
+        assert json.loads((await ws.receive()).data)["success"] is True
+        by_topic: dict[str, list[dict[str, Any]]] = {a: [] for a in args}
+        while len(by_topic["orderbook.1000.ETHUSDT"]) < 3:
+            m = json.loads((await ws.receive()).data)
+            by_topic[m["topic"]].append(m)
+        level1 = by_topic["orderbook.1.ETHUSDT"]
+        assert {m["type"] for m in level1} == {"snapshot"}  # level 1: snapshots only
+        assert all(len(m["data"]["b"]) == len(m["data"]["a"]) == 1 for m in level1)
+        deep = by_topic["orderbook.1000.ETHUSDT"][0]["data"]
+        assert len(deep["b"]) > 500 and len(deep["a"]) > 500  # the whole simulated book
+        # 1000 levels push every 10th step (200 ms; 50 ms at 4x speed), never faster
+        ts = [m["ts"] for m in by_topic["orderbook.1000.ETHUSDT"]]
+        assert all(b - a >= 40 for a, b in itertools.pairwise(ts))
+
+
 async def test_markets_from_paginated_instruments(frozen: Emulator) -> None:
     client = frozen.connect("bybit", pro=False)
     markets = await client.load_markets()

@@ -248,7 +248,7 @@ async def test_funding_and_capped_history(frozen: Emulator) -> None:
     got: list[int] = []
     after = None
     for _ in range(10):
-        params = {"instId": "BTC-USDT-SWAP", **({"after": after} if after else {})}
+        params = {"instId": "BTC-USDT-SWAP", "limit": 100, **({"after": after} if after else {})}
         page = (await client.public_get_public_funding_rate_history(params))["data"]
         if not page:
             break
@@ -284,10 +284,10 @@ async def test_ohlcv_open_interest_and_limits(frozen: Emulator) -> None:
     assert await client.fetch_ohlcv(BTC, "1m", old, 50) == expected(MINUTE_MS, old, 50)
     q = {"instId": "BTC-USDT-SWAP", "bar": "1m", "limit": 1000}
     assert len((await client.public_get_market_candles(q))["data"]) == 300
-    assert len((await client.public_get_market_history_candles(q))["data"]) == 100
+    assert len((await client.public_get_market_history_candles(q))["data"]) == 300
     too_old = {**q, "after": str(FROZEN_MS - 2 * DAY_MS)}
     assert (await client.public_get_market_candles(too_old))["data"] == []  # latest 1440 only
-    assert len((await client.public_get_market_history_candles(too_old))["data"]) == 100
+    assert len((await client.public_get_market_history_candles(too_old))["data"]) == 300
     oi = await client.fetch_open_interest(BTC)
     cts = contracts(vm, sim.open_interest("okx", BTC, FROZEN_MS))
     assert oi["openInterestAmount"] == float(cts)  # contracts, as ccxt reports okx

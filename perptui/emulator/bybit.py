@@ -59,8 +59,10 @@ OI_INTERVALS_MS: dict[str, int] = {
     "4h": 4 * HOUR_MS,
     "1d": DAY_MS,
 }
-# linear depths and how many simulator steps (20 ms) each push aggregates
-BOOK_DEPTHS: dict[int, int] = {1: 1, 50: 1, 200: 5, 500: 5}
+# linear depths and how many simulator steps (20 ms) each push aggregates: 1 and 50 every
+# 20 ms (bybit: 10 ms / 20 ms), 200 every 100 ms, 1000 every 200 ms; 500 is the depth
+# bybit offered until 2025 (the recorded session), kept at its 100 ms
+BOOK_DEPTHS: dict[int, int] = {1: 1, 50: 1, 200: 5, 500: 5, 1000: 10}
 REST_BOOK_MAX = 500
 KLINE_MAX = 1000
 FUNDING_HISTORY_MAX = 200
@@ -161,9 +163,15 @@ class _Topic:
     def on_update(self, upd: DepthUpdate) -> None:
         self.u += 1
         self.last_ts = upd.ts
-        frame = self.wire.book_frame(
-            self.name, "delta", self.channel.market, upd.ts, upd.bids, upd.asks, self.u, upd.seq
-        )
+        if self.channel.depth == 1:  # level 1 is pushed as snapshots only
+            bids, asks = self.channel.snapshot()
+            frame = self.wire.book_frame(
+                self.name, "snapshot", self.channel.market, upd.ts, bids, asks, self.u, upd.seq
+            )
+        else:
+            frame = self.wire.book_frame(
+                self.name, "delta", self.channel.market, upd.ts, upd.bids, upd.asks, self.u, upd.seq
+            )
         text = dumps(frame)
         for conn in list(self.conns.values()):
             self.wire.deliver(conn, self, text)

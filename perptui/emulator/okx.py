@@ -58,10 +58,10 @@ BARS_MS: dict[str, int] = {
     "3Dutc": 3 * DAY_MS,
     "1Wutc": 7 * DAY_MS,  # epoch-aligned (Thursdays); okx aligns weeks to Mondays
 }
-CANDLES_MAX = 300  # /market/candles
-HISTORY_CANDLES_MAX = 100  # /market/history-candles
+CANDLES_MAX = 300  # /market/candles: "The maximum is 300"
+HISTORY_CANDLES_MAX = 300  # /market/history-candles: same cap (ccxt asks for 300 by default)
 CANDLES_RECENT_BARS = 1440  # /market/candles only serves the latest 1440 bars
-FUNDING_HISTORY_MAX = 100
+FUNDING_HISTORY_MAX = 400  # public/funding-rate-history: "The maximum is 400", default 400
 FUNDING_HISTORY_CAP_MS = 90 * DAY_MS  # okx serves funding history of the last 3 months only
 BOOKS_REST_MAX = 400
 BOOKS_FULL_MAX = 5000
@@ -531,7 +531,7 @@ class OkxWire(VenueWire):
 
     def funding_rate_history(self, q: Any) -> Any:
         m = self._market(q)
-        limit = min(max(_int(q, "limit", FUNDING_HISTORY_MAX) or 100, 1), FUNDING_HISTORY_MAX)
+        limit = min(max(_int(q, "limit", FUNDING_HISTORY_MAX) or 1, 1), FUNDING_HISTORY_MAX)
         now = self.now_ms()
         after = _int(q, "after")  # settlements earlier than this
         before = _int(q, "before")  # settlements later than this
