@@ -105,6 +105,8 @@ async def run_backfill(
     from perptui.store.writer import Writer
 
     console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 140)  # logs and pipes: no wrapped table cells
     writer = Writer(config.db_path, batch_rows=500)
     await writer.start()
     started = time.monotonic()

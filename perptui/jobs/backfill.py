@@ -51,11 +51,15 @@ class Pacer:
     """Spacing between one venue's requests, widened by 429s and relaxed by successes.
 
     ccxt's throttle already keeps a client at its documented ``rateLimit``; this adds
-    the reaction to the venue saying "too many": each 429 doubles the spacing (at least
-    ``floor_s``, at most ``max_s``), each success shrinks it by ``relax``.
+    the reaction to the venue saying "too many": each 429 widens the spacing by ``grow``
+    (at least ``floor_s``, at most ``max_s``), each success shrinks it by ``relax``, so
+    sporadic 429s settle near the floor and a sustained run of them backs off fast.
     """
 
-    def __init__(self, *, floor_s: float = 0.25, max_s: float = 30.0, relax: float = 0.8) -> None:
+    def __init__(
+        self, *, floor_s: float = 0.25, max_s: float = 10.0, grow: float = 1.6, relax: float = 0.8
+    ) -> None:
+        self.grow = grow
         self.interval_s = 0.0
         self.floor_s = floor_s
         self.max_s = max_s
@@ -73,7 +77,10 @@ class Pacer:
 
     def on_throttled(self) -> None:
         self.throttled += 1
-        self.interval_s = min(self.max_s, max(self.floor_s, self.interval_s * 2))
+        self.slow_down()
+
+    def slow_down(self) -> None:
+        self.interval_s = min(self.max_s, max(self.floor_s, self.interval_s * self.grow))
 
     def on_success(self) -> None:
         self.interval_s *= self.relax
@@ -299,16 +306,26 @@ class Backfill:
         return keys
 
     async def _run_venue(self, venue: Any) -> None:
-        pacer_for(venue)
-        try:
-            keys = await self.series_for(venue)
-        except PerptuiError as exc:
-            self.venue_errors[venue.id] = str(exc)
-            log.warning("backfill: %s: %s", venue.id, exc)
-            return
-        except ccxt_async.BaseError as exc:
-            self.venue_errors[venue.id] = f"{type(exc).__name__}: {exc}"
-            return
+        pacer = pacer_for(venue)
+        s = self.settings
+        failures = 0
+        while True:
+            try:
+                keys = await self.series_for(venue)
+                break
+            except (UnknownSymbol, CapabilityMissing) as exc:
+                self.venue_errors[venue.id] = str(exc)
+                return
+            except (PerptuiError, ccxt_async.BaseError, OSError) as exc:
+                failures += 1
+                if failures >= s.max_failures:
+                    self.venue_errors[venue.id] = f"{type(exc).__name__}: {exc}"
+                    log.warning("backfill: %s: giving up: %s", venue.id, exc)
+                    return
+                delay = min(s.retry_max_s, s.retry_base_s * 2 ** (failures - 1))
+                pacer.slow_down()
+                log.warning("backfill: %s: markets: %s; retry in %.1fs", venue.id, exc, delay)
+                await asyncio.sleep(delay)
         for key in keys:
             report = await self.run_series(venue, key)
             self.reports.append(report)
@@ -380,7 +397,7 @@ class Backfill:
                     log.warning("backfill: %s gave up: %s", key.label, report.error)
                     break
                 delay = min(s.retry_max_s, s.retry_base_s * 2 ** max(0, failures - 1))
-                pacer.on_throttled()
+                pacer.slow_down()
                 log.warning("backfill: %s: %s; resuming in %.1fs", key.label, exc, delay)
                 self._emit(key, "retry", error=str(exc), delay_s=delay)
                 await asyncio.sleep(delay)
