@@ -1,0 +1,189 @@
+"""Stream a table out of the store as CSV or Parquet, one chunk in memory at a time.
+
+Rows come from ``perptui.store.read.iter_rows`` (a cursor read in chunks, index order);
+CSV chunks are appended under one header, Parquet chunks become row groups of one
+``pyarrow.parquet.ParquetWriter`` whose schema is fixed from the table's declared
+column types (so a chunk whose optional column happens to be all NULL still fits).
+The output is written to a temporary file beside the target and renamed into place,
+so an interrupted export never leaves a truncated file under the requested name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+
+from perptui.errors import ConfigError, StoreError
+from perptui.store.db import connect_sync
+from perptui.store.read import iter_rows, table_name
+
+FORMATS = ("csv", "parquet")
+TABLES = ("funding", "snapshots", "ohlcv", "signals")
+DEFAULT_CHUNK = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    table: str
+    format: str
+    path: str | None  # None: stdout
+    rows: int
+    chunks: int
+
+
+def _columns(db: str | os.PathLike[str], table: str) -> list[tuple[str, str]]:
+    conn = connect_sync(db, readonly=True)
+    try:
+        return [(r[1], (r[2] or "").upper()) for r in conn.execute(f"PRAGMA table_info({table})")]
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot read {table}: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def arrow_schema(columns: list[tuple[str, str]]) -> Any:
+    """The Parquet schema of a table: declared SQLite types, plus the UTC datetime column."""
+    import pyarrow as pa
+
+    fields = []
+    for name, ctype in columns:
+        if "INT" in ctype:
+            typ = pa.int64()
+        elif any(k in ctype for k in ("REAL", "FLOA", "DOUB")):
+            typ = pa.float64()
+        else:
+            typ = pa.string()
+        fields.append(pa.field(name, typ))
+        if name == "timestamp":
+            fields.append(pa.field("datetime", pa.timestamp("ms", tz="UTC")))
+    return pa.schema(fields)
+
+
+def empty_frame(columns: list[tuple[str, str]]) -> pd.DataFrame:
+    names: list[str] = []
+    for name, _ in columns:
+        names.append(name)
+        if name == "timestamp":
+            names.append("datetime")
+    return pd.DataFrame(columns=names)
+
+
+def chunks(
+    db: str | os.PathLike[str],
+    table: str,
+    *,
+    since: Any = None,
+    until: Any = None,
+    venue: str | None = None,
+    symbol: str | None = None,
+    chunksize: int = DEFAULT_CHUNK,
+) -> Iterator[pd.DataFrame]:
+    filters = {"exchange": venue, "symbol": symbol, "since": since, "until": until}
+    yield from iter_rows(db, table, filters, chunksize=chunksize)
+
+
+def export(
+    db: str | os.PathLike[str],
+    table: str,
+    fmt: str,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    since: Any = None,
+    until: Any = None,
+    venue: str | None = None,
+    symbol: str | None = None,
+    chunksize: int = DEFAULT_CHUNK,
+    stdout: IO[str] | None = None,
+) -> ExportResult:
+    """Write `table` (funding, snapshots, ohlcv, signals) filtered by time/venue/symbol.
+
+    `out=None` writes CSV to stdout (Parquet needs a file). Returns rows written.
+    """
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format: choose from {', '.join(FORMATS)}, not {fmt!r}")
+    name = table_name(table)
+    if not Path(db).exists():
+        raise StoreError(f"database {db} does not exist (run `perptui backfill` or `collect`)")
+    if out is None and fmt == "parquet":
+        raise ConfigError("parquet export needs -o FILE")
+    columns = _columns(db, name)
+    source = chunks(
+        db, name, since=since, until=until, venue=venue, symbol=symbol, chunksize=chunksize
+    )
+    if out is None:
+        rows, n = _write_csv(source, stdout or sys.stdout, columns)
+        return ExportResult(name, fmt, None, rows, n)
+    target = Path(out).expanduser()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    try:
+        if fmt == "csv":
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                rows, n = _write_csv(source, fh, columns)
+        else:
+            rows, n = _write_parquet(source, tmp, columns)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return ExportResult(name, fmt, str(target), rows, n)
+
+
+def _write_csv(
+    source: Iterator[pd.DataFrame], fh: IO[str], columns: list[tuple[str, str]]
+) -> tuple[int, int]:
+    rows = n = 0
+    for df in source:
+        df.to_csv(fh, header=(n == 0), index=False)
+        rows += len(df)
+        n += 1
+    if n == 0:
+        empty_frame(columns).to_csv(fh, header=True, index=False)
+    fh.flush()
+    return rows, n
+
+
+def _write_parquet(
+    source: Iterator[pd.DataFrame], path: str, columns: list[tuple[str, str]]
+) -> tuple[int, int]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = arrow_schema(columns)
+    rows = n = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        for df in source:
+            table = pa.Table.from_pandas(
+                _for_arrow(df, schema), schema=schema, preserve_index=False
+            )
+            writer.write_table(table)
+            rows += len(df)
+            n += 1
+    return rows, n
+
+
+def _for_arrow(df: pd.DataFrame, schema: Any) -> pd.DataFrame:
+    """Columns in schema order; text columns as Python objects (None for NULL)."""
+    import pyarrow as pa
+
+    out = {}
+    for f in schema:
+        col = df[f.name] if f.name in df.columns else pd.Series([None] * len(df))
+        if pa.types.is_string(f.type):
+            col = col.astype(object).where(col.notna(), None)
+        out[f.name] = col
+    return pd.DataFrame(out)
+
+
+__all__ = ["FORMATS", "TABLES", "ExportResult", "arrow_schema", "export"]
