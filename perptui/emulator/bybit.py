@@ -5,8 +5,9 @@ recordings, Bybit's own ``orderbook.500`` dump, the v5 docs' ``tickers`` push); 
 recorder stored as strings but the live API sends as numbers (``retCode``, ``time``, the
 order book's ``ts``/``u``/``seq``) are numbers here, as live.
 
-Order-book streams (``orderbook.{1,50,200,500}.SYMBOL``) send a snapshot on subscribe, then
-deltas carrying ``u`` (+1 per message of that topic) and ``seq`` (the book-wide sequence).
+Order-book streams (``orderbook.{1,50,200,1000}.SYMBOL`` and the older 500) send a
+snapshot on subscribe, then deltas carrying ``u`` (+1 per message of that topic) and ``seq``
+(the book-wide sequence); level 1 is pushed as snapshots only.
 Bybit gives a client no way to recover from a lost delta except the snapshot it pushes
 "when there is a problem on Bybit's side", so the ``gap`` fault skips one delta and then,
 ``snapshot_after`` messages later (default 3; 0 = never), pushes a fresh snapshot on that
