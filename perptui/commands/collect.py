@@ -1,0 +1,157 @@
+"""``perptui collect``: the headless collector (engine + schedules), for servers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from typing import Any
+
+from perptui.errors import ConfigError
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "collect",
+        help="headless collector: funding, book snapshots and OHLCV on a schedule",
+        description="Run the engine without a UI: book snapshots every N seconds, funding "
+        "for every collected perpetual hourly and just after each venue's settlement, an "
+        "OHLCV (and settled funding) catch-up hourly, signals on the engine's clock. "
+        "SIGINT/SIGTERM stop it cleanly (everything observed is written). Logs go to a "
+        "rotating file (--log-file, default: the platform log dir).",
+    )
+    p.add_argument(
+        "--all",
+        dest="all_symbols",
+        action="store_true",
+        help="funding and candles for every perpetual of each venue (books: --symbols)",
+    )
+    p.add_argument(
+        "--snapshot-every", type=float, default=None, metavar="S", help="book snapshot cadence (s)"
+    )
+    p.add_argument(
+        "--funding-every",
+        type=float,
+        default=None,
+        metavar="S",
+        help="funding poll cadence (s, default 3600)",
+    )
+    p.add_argument(
+        "--ohlcv-every",
+        type=float,
+        default=None,
+        metavar="S",
+        help="OHLCV catch-up cadence (s, default 3600)",
+    )
+    p.add_argument("--timeframe", default=None, help="candle timeframe (default 1h)")
+    p.add_argument("--catchup-hours", type=float, default=48.0, help="catch-up window (default 48)")
+    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    p.add_argument(
+        "--emulator-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="use a `perptui emulator` on 127.0.0.1:PORT",
+    )
+    p.add_argument("--seed", type=int, default=0, help="emulator seed for --demo")
+    p.add_argument("--no-signals", action="store_true", help="do not evaluate signal rules")
+    # journal of every record handed to the writer (tests prove nothing observed is lost)
+    p.add_argument("--observed-log", default=None, help=argparse.SUPPRESS)
+    return p
+
+
+def _positive(name: str, value: float | None, default: float) -> float:
+    if value is None:
+        return default
+    if not value > 0:
+        raise ConfigError(f"{name} must be > 0, got {value:g}")
+    return float(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    from perptui.config import load_config
+    from perptui.jobs.collect import CollectSettings
+
+    config = load_config(args)
+    c = config.collect
+    settings = CollectSettings(
+        symbols=tuple(config.symbols),
+        all_symbols=bool(args.all_symbols),
+        funding_every_s=_positive("--funding-every", args.funding_every, c.funding_every_s),
+        snapshot_every_s=_positive(
+            "--snapshot-every",
+            args.snapshot_every,
+            c.snapshot_every_s,
+        ),
+        ohlcv_every_s=_positive("--ohlcv-every", args.ohlcv_every, c.ohlcv_every_s),
+        timeframe=args.timeframe or c.timeframe,
+        catchup_hours=_positive("--catchup-hours", args.catchup_hours, 48.0),
+        book_depth=config.book_depth,
+        signals=not args.no_signals,
+    )
+    if args.duration is not None and not args.duration > 0:
+        raise ConfigError("--duration must be > 0")
+    from perptui.store.read import timeframe_ms
+
+    try:
+        timeframe_ms(settings.timeframe)
+    except ValueError:
+        raise ConfigError(f"--timeframe: not a timeframe: {settings.timeframe!r}") from None
+    config.db_path.parent.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(_collect(config, settings, args))
+
+
+async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
+    from perptui.jobs import open_venues
+    from perptui.jobs.collect import Collector, ObservedWriter, open_journal
+    from perptui.store.writer import Writer
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    raw = Writer(config.db_path)
+    await raw.start()
+    journal = open_journal(args.observed_log)
+    writer = ObservedWriter(raw, journal)
+    started = time.monotonic()
+    collector = None
+    try:
+        async with open_venues(
+            config.venues,
+            demo=bool(config.demo),
+            emulator_port=args.emulator_port,
+            seed=args.seed,
+            config=config,
+        ) as session:
+            for note in session.notes:
+                print(f"perptui collect: {note}", file=sys.stderr)
+            where = "the emulator" if session.emulator is not None else "live venues"
+            print(
+                f"perptui collect: {', '.join(v.id for v in session.venues)} "
+                f"({'all perpetuals' if settings.all_symbols else ', '.join(settings.symbols)}) "
+                f"from {where} -> {config.db_path}; Ctrl-C or SIGTERM to stop",
+                file=sys.stderr,
+                flush=True,
+            )
+            collector = Collector(
+                session.venues, writer, settings, thresholds=getattr(config, "signals", None)
+            )
+            await collector.run(stop, args.duration)
+    finally:
+        await raw.close()  # commits everything accepted, even on an error above
+        if journal is not None:
+            journal.close()
+    line = collector.status_line() if collector is not None else ""
+    print(
+        f"perptui collect: stopped after {time.monotonic() - started:.0f}s; "
+        f"{raw.rows_written:,} rows written ({writer.observed:,} observed); {line}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return 0
