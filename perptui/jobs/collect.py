@@ -268,10 +268,10 @@ class Collector:
                 await asyncio.sleep(backoff)
                 backoff = min(300.0, backoff * 2)
                 continue
-            if settled:
+            if settled:  # the rate just paid is in the venue's history now
+                await self._catch_up([venue], (FUNDING,))
                 sched.settlement_rounds += 1
                 self.stats.settlement_rounds += 1
-                await self._catch_up([venue], (FUNDING,))
             await asyncio.sleep(self._next_funding_delay(sched))
 
     def _next_funding_delay(self, sched: VenueSchedule) -> float:
