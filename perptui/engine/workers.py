@@ -44,6 +44,10 @@ class WorkerSettings:
     book_limit: int | None = None  # None: the venue's default stream depth
     rest_book_limit: int = 100
     book_poll_s: float = 1.0  # REST polling cadence when not streaming
+    # Streaming: at most one book per this interval is taken from ccxt (which keeps
+    # applying every diff in the background).  The UI samples at 4-10 Hz, so
+    # converting 40+ updates/s per symbol into records would only burn CPU.
+    book_min_interval_s: float = 0.2
     funding_poll_s: float = 15.0
     oi_poll_s: float = 30.0
     ticker_poll_s: float = 30.0
@@ -198,6 +202,7 @@ class VenueWorker:
         self.markets_loaded = asyncio.Event()
         self.markets: dict[str, Any] = {}  # symbol -> MarketInfo, once loaded
         self._ohlcv_seeded: set[str] = set()
+        self._ws_seen: dict[str, int] = {}  # url -> id of its live connection
         self._last_ws_drop = -1e9  # monotonic time of the last forced websocket drop
         self._fundings_bulk = True  # fetch_fundings until the venue says it cannot
         self._book_tasks: dict[str, asyncio.Task[None]] = {}
@@ -329,6 +334,11 @@ class VenueWorker:
             while True:
                 try:
                     if self._streaming:
+                        if self._ws_lost():
+                            # The socket died while this loop was between watches (ccxt
+                            # reconnects silently on the next watch): show it.
+                            self.hub.count_reconnect(self.id)
+                            feed.set("reconnecting", "websocket connection lost; reconnecting")
                         book = await asyncio.wait_for(
                             self.venue.watch_order_book(symbol, s.book_limit),
                             timeout=s.stale_after_s,
@@ -351,6 +361,7 @@ class VenueWorker:
                         feed.set("stale", f"no book update for {strikes * s.stale_after_s:g}s")
                         if await self._drop_stalled_ws(force=strikes >= 2):
                             self.hub.count_reconnect(self.id)
+                            self._ws_lost()  # our own drop: already counted
                         continue
                     await asyncio.sleep(feed.failed(exc))
                     continue
@@ -371,10 +382,40 @@ class VenueWorker:
                 strikes = 0
                 self.hub.set_book(book)
                 feed.ok()
+                if self._streaming:
+                    # Connections that delivered this book are known good; a later
+                    # _ws_lost() compares against them.
+                    self._ws_seen.update(self._ws_live())
                 if not self._streaming:
                     await asyncio.sleep(s.book_poll_s)
+                elif s.book_min_interval_s > 0:
+                    await asyncio.sleep(s.book_min_interval_s)
         finally:
             self._book_tasks.pop(symbol, None)
+
+    def _ws_lost(self) -> bool:
+        """True once for each websocket connection that closed since the last call.
+
+        Compares the live connections of the ccxt client with those seen last
+        time; several book loops share a connection, and whichever notices first
+        reports the loss, once.
+        """
+        current = self._ws_live()
+        lost = any(current.get(url) != conn_id for url, conn_id in self._ws_seen.items())
+        self._ws_seen = current
+        return lost
+
+    def _ws_live(self) -> dict[str, int]:
+        """url -> id of the open connection, for the ccxt client's websockets."""
+        clients = getattr(getattr(self.venue, "client", None), "clients", None)
+        if not isinstance(clients, dict):
+            return {}
+        current: dict[str, int] = {}
+        for url, ws in clients.items():
+            conn = getattr(ws, "connection", None)
+            if conn is not None and not getattr(conn, "closed", False):
+                current[url] = id(conn)
+        return current
 
     async def _drop_stalled_ws(self, force: bool = False) -> bool:
         """Close websocket connections that received nothing for stale_after_s.
