@@ -38,32 +38,35 @@ class HealthBar(Panel):
     def set_db(self, rows: int | None, queue: int) -> None:
         self.db_rows, self.db_queue = rows, queue
 
-    def inputs(self) -> object:
+    def _venue_parts(self) -> tuple[tuple[str, str, str], ...]:
+        """(venue, state, detail) as displayed; whole seconds so it changes ~1/s."""
         if self.view is None:
-            return (self.db_rows, self.db_queue, self.hint)
-        return (
-            tuple(self.view.health.values()),  # FeedHealth is frozen and comparable
-            self.db_rows,
-            self.db_queue,
-            self.hint,
-        )
+            return ()
+        parts = []
+        for venue, h in self.view.health.items():
+            age = "—" if h.age_s is None else f"{int(h.age_s)}s"
+            detail = f" {age} {h.msgs_per_s:.0f}/s rs{h.resyncs}"
+            if h.reconnects:
+                detail += f" rc{h.reconnects}"
+            parts.append((venue, h.state, detail))
+        return tuple(parts)
+
+    def inputs(self) -> object:
+        # Compare what would be shown, not the FeedHealth values: ages and rates
+        # move every sample, the displayed text about once a second.
+        return (self._venue_parts(), self.db_rows, self.db_queue, self.hint, self.size.width)
 
     def render(self) -> RenderableType:
         s = self.get_component_rich_style
         dim, hint = s("health--dim", partial=True), s("health--hint", partial=True)
         # Venue chunks wrap as whole chunks so a narrow terminal never cuts one in half.
         chunks: list[Text] = []
-        view = self.view
-        if view is not None:
-            for venue, h in view.health.items():
-                style = s(f"health--{h.state}", partial=True)
-                c = Text(no_wrap=True)
-                c.append(f"{STATE_GLYPH.get(h.state, '?')} {venue} {h.state}", style=style)
-                age = "—" if h.age_s is None else f"{h.age_s:.1f}s"
-                c.append(f" {age} {h.msgs_per_s:.0f}/s rs{h.resyncs}", style=dim)
-                if h.reconnects:
-                    c.append(f" rc{h.reconnects}", style=dim)
-                chunks.append(c)
+        for venue, state, detail in self._venue_parts():
+            style = s(f"health--{state}", partial=True)
+            c = Text(no_wrap=True)
+            c.append(f"{STATE_GLYPH.get(state, '?')} {venue} {state}", style=style)
+            c.append(detail, style=dim)
+            chunks.append(c)
         db = Text(
             "│ "
             + ("DB off" if self.db_rows is None else f"DB {self.db_rows:,} rows q{self.db_queue}"),
