@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -59,17 +60,26 @@ def _num(x: float | None, digits: int = 2) -> str:
 
 def summary(view: HubView, writer: Any = None, *, title: str = "perptui") -> Group:
     """One table per venue x symbol plus a health line per venue (pure: view in, renderable out)."""
-    table = Table(title=title, title_justify="left", expand=False, pad_edge=False)
+    # Compact enough for 80 columns: SSH sessions and log files are often that narrow.
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        expand=False,
+        caption="* stale book   ~ funding interval unknown, 8 h assumed",
+        caption_justify="left",
+    )
     for name, justify in (
-        ("venue", "left"),
         ("symbol", "left"),
+        ("venue", "left"),
         ("mid", "right"),
-        ("spread bps", "right"),
-        ("imb 1%", "right"),
+        ("bps", "right"),
+        ("imb1%", "right"),
         ("funding", "right"),
-        ("annualized", "right"),
+        ("ann.", "right"),
         ("next", "right"),
-        ("book", "left"),
     ):
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for symbol in view.symbols:
@@ -81,17 +91,16 @@ def summary(view: HubView, writer: Any = None, *, title: str = "perptui") -> Gro
             countdown = fmath.countdown_ms(m.next_funding_time, view.now_ms)
             ann = "-" if m.annualized is None else f"{m.annualized * 100:+.1f}%"
             if m.interval_assumed and m.annualized is not None:
-                ann += "*"
+                ann += "~"
             table.add_row(
-                venue,
-                symbol,
+                symbol.removesuffix(":USDT"),
+                Text(venue + "*", style="yellow") if m.stale else Text(venue),
                 _num(met.mid if met else None),
                 "-" if met is None or met.spread_bps is None else f"{met.spread_bps:.2f}",
                 "-" if met is None else f"{met.imbalance:+.2f}",
                 _pct(m.funding_rate),
                 ann,
                 fmath.format_countdown(countdown) if countdown is not None else "-",
-                Text("stale", style="yellow") if m.stale else Text("live", style="green"),
             )
     lines: list[Any] = [table]
     for venue in view.venues:

@@ -596,7 +596,7 @@ async def test_headless_demo_prints_summary_and_logs(tmp_path: Path) -> None:
     last = text[text.rindex("perptui demo (emulator)") :]  # the final summary
     for venue in EMU_VENUES:
         assert venue in last
-    assert BTC in last and ETH in last
+    assert "BTC/USDT" in last and "ETH/USDT" in last
     assert "connected" in last
     assert "db rows written:" in text
     con = sqlite3.connect(db)
