@@ -314,7 +314,9 @@ class VenueWorker:
         try:
             info = self.venue.market(symbol)
         except (UnknownSymbol, cx.BadSymbol) as exc:
-            self._skip(symbol, "not listed" + (f" ({exc})" if str(exc) else ""))
+            text = str(exc)
+            hint = text[text.find("did you mean") :] if "did you mean" in text else ""
+            self._skip(symbol, "not listed" + (f"; {hint}" if hint else ""))
             return
         except Exception as exc:  # any other venue oddity: treat as not listed
             self._skip(symbol, describe(exc))
