@@ -605,3 +605,37 @@ async def test_headless_demo_prints_summary_and_logs(tmp_path: Path) -> None:
     finally:
         con.close()
     assert n > 0
+
+
+async def test_runtime_add_remove_leaves_no_ghosts() -> None:
+    v = ScriptedVenue()
+    hub = Hub([BTC], [v.id])
+    eng = Engine([v], [BTC], hub, settings=FAST)
+    await eng.start()
+    try:
+        v.streams[BTC].put_nowait(mk_book(v.id, BTC, 100))
+        await wait_for(lambda: hub.latest_book(v.id, BTC) is not None)
+        eng.add_symbol(ETH)
+        v.streams[ETH].put_nowait(mk_book(v.id, ETH, 10))
+        await wait_for(lambda: hub.latest_book(v.id, ETH) is not None)
+        await wait_for(lambda: hub.latest_funding(v.id, ETH) is not None)
+        assert hub.sample().symbols == (BTC, ETH)
+        # remove and re-add at once: exactly one live loop for ETH afterwards
+        eng.remove_symbol(ETH)
+        eng.add_symbol(ETH)
+        await asyncio.sleep(0.05)  # the cancelled loop has finished by now
+        task = eng.workers[v.id]._book_tasks.get(ETH)
+        assert task is not None and not task.done()  # the new loop is still registered
+        eng.remove_symbol(ETH)
+        await asyncio.sleep(0.3)  # several funding/ticker polls later
+        view = hub.sample()
+        assert view.symbols == (BTC,)
+        assert view.market(v.id, ETH) is None  # no poller re-created it
+        assert ETH not in eng.workers[v.id]._book_tasks
+        eng.add_symbol(ETH)
+        v.streams[ETH].put_nowait(mk_book(v.id, ETH, 11))
+        await wait_for(lambda: hub.latest_book(v.id, ETH) is not None)
+        assert hub.latest_book(v.id, ETH).bids[0][0] == 10.5  # type: ignore[union-attr]
+        assert len([t for t in eng.workers[v.id]._book_tasks.values() if not t.done()]) == 2
+    finally:
+        await eng.stop()

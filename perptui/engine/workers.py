@@ -393,7 +393,10 @@ class VenueWorker:
                 elif s.book_min_interval_s > 0:
                     await asyncio.sleep(s.book_min_interval_s)
         finally:
-            self._book_tasks.pop(symbol, None)
+            # Only our own entry: the symbol may have been removed and re-added,
+            # with a new loop registered while this one was being cancelled.
+            if self._book_tasks.get(symbol) is asyncio.current_task():
+                del self._book_tasks[symbol]
 
     def _ws_lost(self) -> bool:
         """True once for each websocket connection that closed since the last call.
@@ -486,8 +489,10 @@ class VenueWorker:
         successes = 0
         for sym in list(self.active):
             try:
-                store(await fn(sym))
+                result = await fn(sym)
                 successes += 1
+                if sym in self.active:  # not removed while we waited
+                    store(result)
             except Exception as exc:
                 kind = classify(exc)
                 if kind == "symbol":
@@ -511,8 +516,9 @@ class VenueWorker:
             except (CapabilityMissing, cx.NotSupported):
                 self._fundings_bulk = False
             else:
-                for f in got.values():
-                    self._store_funding(f)
+                for sym, f in got.items():
+                    if sym in self.active:  # not removed while we waited
+                        self._store_funding(f)
                 return
         await self._per_symbol(self.venue.fetch_funding, self._store_funding)
 
