@@ -7,6 +7,7 @@ every REST request, so the counts are the truth, not what the client believes it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 import re
@@ -305,3 +306,57 @@ async def test_backfill_cli_demo_prints_coverage_and_is_idempotent(tmp_path: Pat
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=70, env=env)
     assert second.returncode == 0, second.stderr
     assert f"{2 * len(VENUES)} series, 0 requests" in second.stdout
+
+
+@pytest.mark.timeout(80)
+def test_sigkilled_cli_backfill_resumes_without_duplicates_or_gaps(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    db = tmp_path / "kill.db"
+    cmd = [
+        sys.executable, "-m", "perptui", "--demo", "--db", str(db), "--venues", "binance",
+        "--symbols", "BTC,ETH", "backfill", "--days", "365", "--what", "ohlcv", "--no-progress",
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERPTUI_")}
+    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 40
+        count = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            if db.exists():
+                with contextlib.suppress(sqlite3.Error):
+                    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+                    count = conn.execute("SELECT COUNT(*) FROM ohlcv").fetchone()[0]
+                    conn.close()
+            if count > 0:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "finished before it could be killed"
+        assert 0 < count < 2 * 8760
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert rerun.returncode == 0, rerun.stderr
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        for symbol in ("BTC/USDT:USDT", "ETH/USDT:USDT"):
+            ts = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT timestamp FROM ohlcv WHERE exchange='binance' AND symbol=? "
+                    "ORDER BY timestamp",
+                    (symbol,),
+                )
+            ]
+            assert len(ts) == len(set(ts)) >= 365 * 24
+            assert all(b - a == HOUR for a, b in itertools.pairwise(ts)), symbol
+    finally:
+        conn.close()
