@@ -223,6 +223,14 @@ def test_candles_merge_and_extend_from_live_mid(hub: Hub, clock: Clock) -> None:
     assert len(m.candles) == 3
     assert m.candles[-1].timestamp == t0 + 120_000
     assert m.candles[-1].open == 102 and m.candles[-1].close == pytest.approx(110)
+    # A later, lower mid: the live candle remembers the earlier high.
+    clock.t += 1_000
+    hub.set_book(book("binance", BTC, 105))
+    m = hub.sample().market("binance", BTC)
+    assert m is not None
+    last = m.candles[-1]
+    assert (last.open, last.high, last.low) == (102, pytest.approx(110), 102)
+    assert last.close == pytest.approx(105)
     # Inside the last venue candle the live mid extends its high / close.
     hub.add_candles([c(t0 + 120_000, 103)])
     hub.set_book(book("binance", BTC, 120))
@@ -230,6 +238,9 @@ def test_candles_merge_and_extend_from_live_mid(hub: Hub, clock: Clock) -> None:
     assert m is not None
     assert len(m.candles) == 3
     assert m.candles[-1].high == pytest.approx(120) and m.candles[-1].close == pytest.approx(120)
+    # merged with the venue's copy: its low (102) and volume are kept
+    assert m.candles[-1].low == 102 and m.candles[-1].volume == 5.0
+    assert [c.timestamp for c in m.candles] == [t0, t0 + 60_000, t0 + 120_000]
 
 
 def test_add_and_remove_symbol(hub: Hub) -> None:

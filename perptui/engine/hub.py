@@ -151,10 +151,12 @@ class _KeyState:
     __slots__ = (
         "book",
         "book_received_ms",
+        "candle_series",
         "candles",
         "funding",
         "history",
         "last_hist_t",
+        "live_candle",
         "market",
         "metrics",
         "metrics_for",
@@ -172,7 +174,9 @@ class _KeyState:
         self.funding: FundingInfo | None = None
         self.ticker: Ticker | None = None
         self.oi: OpenInterest | None = None
-        self.candles: dict[int, Candle] = {}
+        self.candles: dict[int, Candle] = {}  # open time -> candle
+        self.candle_series: tuple[Candle, ...] = ()  # the same, oldest first
+        self.live_candle: Candle | None = None  # newest period, extended from live mids
         self.timeframe: str | None = None
         self.market: MarketInfo | None = None
         self.metrics: DepthMetrics | None = None
@@ -296,16 +300,21 @@ class Hub:
 
     def add_candles(self, candles: Iterable[Candle]) -> None:
         """Merge venue candles (by open time; a newer copy of a candle replaces the old)."""
+        touched: set[int] = set()
         for c in candles:
             slot = self._slot(c.exchange, c.symbol)
+            touched.add(id(slot))
             if slot.timeframe != c.timeframe:
                 # The chart shows one timeframe; a new one replaces the old series.
                 slot.candles = {}
                 slot.timeframe = c.timeframe
             slot.candles[c.timestamp] = c
-            if len(slot.candles) > self.max_candles:
-                for ts in sorted(slot.candles)[: len(slot.candles) - self.max_candles]:
-                    del slot.candles[ts]
+        for slot in self._keys.values():
+            if id(slot) in touched:
+                # Sorted once here (rare: a poll a minute), not at every sample.
+                ordered = sorted(slot.candles)[-self.max_candles :]
+                slot.candles = {t: slot.candles[t] for t in ordered}
+                slot.candle_series = tuple(slot.candles.values())
 
     def set_health(self, exchange: str, *, feed: str = "", **changes: Any) -> None:
         """Update health fields of a venue.
@@ -499,39 +508,51 @@ class Hub:
             h.popleft()
 
     def _candles_with_live(self, slot: _KeyState) -> tuple[Candle, ...]:
-        """Venue candles, with the last one extended (or a new one opened) from the live mid."""
-        if not slot.candles or slot.timeframe is None:
+        """Venue candles, the newest one extended (or opened) from the live mid.
+
+        The live candle is kept between samples so its high/low remember every
+        sampled mid of the period, and it is merged with the venue's own copy of
+        that candle whenever a poll brings one.
+        """
+        series = slot.candle_series
+        if not series or slot.timeframe is None:
             return ()
-        series = [slot.candles[t] for t in sorted(slot.candles)]
         mid = slot.metrics.mid if slot.metrics is not None else None
         book = slot.book
         if not mid or book is None:
-            return tuple(series)
-        tf = timeframe_ms(slot.timeframe)
+            return series
         last = series[-1]
         t = slot.book_received_ms or book.timestamp
         if t < last.timestamp:
-            return tuple(series)
-        if t < last.timestamp + tf:
-            series[-1] = replace(last, high=max(last.high, mid), low=min(last.low, mid), close=mid)
-        else:
-            # The venue has not published this candle yet: open it from the live mid.
-            # It is not stored, so the venue's own candle replaces it when seeded again.
-            open_t = t - (t - last.timestamp) % tf
-            series.append(
-                Candle(
-                    exchange=last.exchange,
-                    symbol=last.symbol,
-                    timeframe=last.timeframe,
+            return series
+        tf = timeframe_ms(slot.timeframe)
+        open_t = t - (t - last.timestamp) % tf
+        live = slot.live_candle
+        if live is None or live.timestamp != open_t:
+            if open_t == last.timestamp:
+                live = last
+            else:
+                # The venue has not published this candle yet: open it at the last close.
+                live = replace(
+                    last,
                     timestamp=open_t,
                     open=last.close,
-                    high=max(last.close, mid),
-                    low=min(last.close, mid),
-                    close=mid,
+                    high=last.close,
+                    low=last.close,
                     volume=0.0,
                 )
+        elif open_t == last.timestamp:
+            live = replace(
+                live,
+                high=max(live.high, last.high),
+                low=min(live.low, last.low),
+                volume=last.volume,
             )
-        return tuple(series[-self.max_candles :])
+        live = replace(live, high=max(live.high, mid), low=min(live.low, mid), close=mid)
+        slot.live_candle = live
+        if open_t == last.timestamp:
+            return (*series[:-1], live)
+        return (*series, live)[-self.max_candles :]
 
     def _health_view(self, venue: str, h: _HealthState, now: int) -> FeedHealth:
         if h.feeds:
