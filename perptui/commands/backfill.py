@@ -182,8 +182,9 @@ class BackfillProgress:
                 )
 
 
-def _when(ms: int | None) -> str:
-    return "-" if ms is None else time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
+def _when(ms: int | None, short: bool = False) -> str:
+    fmt = "%y-%m-%d %H:%M" if short else "%Y-%m-%d %H:%M"
+    return "-" if ms is None else time.strftime(fmt, time.gmtime(ms / 1000))
 
 
 def summary_table(reports: list[Any], venue_errors: dict[str, str], seconds: float) -> Any:
@@ -192,11 +193,19 @@ def summary_table(reports: list[Any], venue_errors: dict[str, str], seconds: flo
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="backfill coverage", title_justify="left", pad_edge=False)
+    # borderless and right-padded only: fits an 80-column terminal
+    table = Table(
+        title="backfill coverage",
+        title_justify="left",
+        box=None,
+        header_style="bold underline",
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+    )
     for col, justify in (
         ("venue", "left"),
         ("symbol", "left"),
-        ("series", "left"),
+        ("tf", "left"),
         ("rows", "right"),
         ("first", "left"),
         ("last", "left"),
@@ -212,10 +221,10 @@ def summary_table(reports: list[Any], venue_errors: dict[str, str], seconds: flo
         table.add_row(
             k.venue,
             k.symbol,
-            k.what if k.timeframe is None else f"{k.what} {k.timeframe}",
+            "fund" if k.timeframe is None else k.timeframe,
             f"{r.stored_rows:,}",
-            _when(r.first_ms),
-            _when(r.last_ms),
+            _when(r.first_ms, short=True),
+            _when(r.last_ms, short=True),
             str(len(r.gaps)),
             str(r.requests),
             Text(r.status, style=style.get(r.status, "")),
