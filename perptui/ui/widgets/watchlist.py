@@ -24,7 +24,7 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("funding", "Funding", 9),
     ("ann", "Ann.", 8),
     ("next", "Next", 8),
-    ("oi", "OI", 8),
+    ("oi", "OI $", 8),
 )
 
 RowKeyT = tuple[str, str]  # (symbol, venue)
@@ -151,9 +151,13 @@ class Watchlist(DataTable):
         chg = ticker.percentage if ticker is not None else None
         rate = m.funding_rate
         ann = m.annualized
+        # OI in quote notional on every venue (some give only base amount).
         oi_value = None
         if oi is not None:
-            oi_value = oi.value if oi.value is not None else oi.amount
+            if oi.value is not None:
+                oi_value = oi.value
+            elif oi.amount is not None and m.mid:
+                oi_value = oi.amount * m.mid
         mid_style = stale if m.stale else ""
         return {
             "mid": Text(fmt.price(m.mid), style=mid_style, justify=RIGHT),
