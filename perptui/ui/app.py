@@ -41,6 +41,7 @@ DETAIL_PANELS = ("book", "chart", "funding", "signals")
 # Below this size the monitor shows the watchlist plus one detail panel (`v` cycles).
 COMPACT_WIDTH, COMPACT_HEIGHT = 110, 34
 FUNDING_HISTORY_REFRESH_S = 60.0
+HISTORY_DEBOUNCE_S = 0.4
 
 DARK = Theme(
     name="perptui-dark",
@@ -127,6 +128,7 @@ class MonitorApp(App[int]):
         self.load_funding_history = load_funding_history
         self.start_error = ""
         self.quitting = False
+        self._history_timer = None
         self.main_screen = None  # set on mount; panels are queried there, not on modals
         self._panels: list[Panel] = []
         self._last_fanout: tuple[int, int] | None = None
@@ -178,6 +180,8 @@ class MonitorApp(App[int]):
         self._apply_layout(self.size.width, self.size.height)
         # Start workers without awaiting venues: the app must open even when none answer.
         self.run_worker(self._start_backend(), name="engine-start", group="engine")
+        if self.load_funding_history and self.backend.db_path is not None:
+            self._warm_up_readers()
         self.tick()
         self.set_interval(1.0 / self.hz, self.tick, name="ui-clock")
 
@@ -256,8 +260,16 @@ class MonitorApp(App[int]):
             for panel in self.panels():
                 if panel.display:
                     panel.update_view(self.last_view, now)
-        if changed_symbol:
-            self.refresh_funding_history(symbol)
+        if changed_symbol and (not self.load_funding_history or self.backend.db_path is None):
+            self.refresh_funding_history(symbol)  # no I/O: just says logging is off
+        elif changed_symbol:
+            # Debounced: scrolling through rows must not start a DB read per row
+            # (a pandas read in a thread still takes the GIL from the key path).
+            if self._history_timer is not None:
+                self._history_timer.stop()
+            self._history_timer = self.set_timer(
+                HISTORY_DEBOUNCE_S, lambda: self.refresh_funding_history(symbol)
+            )
 
     def _focus_symbol_row(self, symbol: str) -> bool:
         wl = self.watchlist
@@ -279,6 +291,11 @@ class MonitorApp(App[int]):
             return
         self._history_loaded[symbol] = time.monotonic()
         self._load_history(symbol, self.backend.db_path)
+
+    @work(thread=True, group="warm-up")
+    def _warm_up_readers(self) -> None:
+        """Import pandas and the readers at start, not on the first focus change."""
+        import perptui.store.read  # noqa: F401
 
     @work(thread=True, exclusive=True, group="funding-history")
     def _load_history(self, symbol: str, db_path: str) -> None:
