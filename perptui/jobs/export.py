@@ -41,7 +41,9 @@ class ExportResult:
 
 
 def _columns(db: str | os.PathLike[str], table: str) -> list[tuple[str, str]]:
-    conn = connect_sync(db, readonly=True)
+    # The one full check of an export: a damaged file fails here with a clear
+    # line instead of yielding a silently short (or empty) output file.
+    conn = connect_sync(db, readonly=True, verify=True)
     try:
         return [(r[1], (r[2] or "").upper()) for r in conn.execute(f"PRAGMA table_info({table})")]
     except sqlite3.DatabaseError as exc:
