@@ -173,6 +173,15 @@ class Config:
     def credentials_for(self, venue: str) -> Credentials | None:
         return self.credentials.get(venue)
 
+    def ensure_db_dir(self) -> None:
+        """Create the parent of the *default* DB path on first run.
+
+        A path the user chose is left alone: a typo in ``--db`` must be reported
+        ("directory does not exist"), not silently create a directory tree.
+        """
+        if self.db_path == default_db_path():
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+
     def secrets(self) -> tuple[str, ...]:
         """Every secret value configured, for log redaction."""
         out: list[str] = []

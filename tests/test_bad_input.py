@@ -243,7 +243,7 @@ def test_db_in_read_only_directory(shared_home: Path) -> None:
     assert not (ro / "p.db").exists()
 
 
-@pytest.mark.parametrize("kind", ["not-sqlite", "corrupt", "directory"])
+@pytest.mark.parametrize("kind", ["missing-dir", "not-sqlite", "corrupt", "directory"])
 def test_bad_db_monitor_fails_before_the_screen_opens(home: Path, kind: str) -> None:
     if not command_available("monitor"):
         pytest.skip("perptui monitor not in this build yet")
@@ -252,6 +252,17 @@ def test_bad_db_monitor_fails_before_the_screen_opens(home: Path, kind: str) -> 
     # the short timeout turns a hang into a failure.
     proc = run_cli(home, "--demo", "--headless", "--db", str(path), timeout=30)
     assert_one_line_error(proc, needle)
+    if kind == "missing-dir":
+        # A user's typo in --db is reported, never "fixed" by creating directories.
+        assert not path.parent.exists()
+
+
+@pytest.mark.parametrize("command", ["backfill", "collect"])
+def test_db_in_missing_directory_for_jobs(home: Path, command: str) -> None:
+    path, needle = _bad_db(home, "missing-dir")
+    proc = run_cli(home, command, "--demo", "--db", str(path), timeout=30)
+    assert_one_line_error(proc, needle)
+    assert not path.parent.exists()
 
 
 # --------------------------------------------------------------------------- network

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         symbols=tuple(config.symbols),
         all_symbols=bool(args.all_symbols),
     )
-    config.db_path.parent.mkdir(parents=True, exist_ok=True)
+    config.ensure_db_dir()
     return asyncio.run(
         run_backfill(
             config,

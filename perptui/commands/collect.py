@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         timeframe_ms(settings.timeframe)
     except ValueError:
         raise ConfigError(f"--timeframe: not a timeframe: {settings.timeframe!r}") from None
-    config.db_path.parent.mkdir(parents=True, exist_ok=True)
+    config.ensure_db_dir()
     return asyncio.run(_collect(config, settings, args))
 
 

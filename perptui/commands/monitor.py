@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if args.ui_hz is not None and not 1 <= args.ui_hz <= 20:
         raise ConfigError(f"--hz must be between 1 and 20, got {args.ui_hz:g}")
     if config.log_db:
-        config.db_path.parent.mkdir(parents=True, exist_ok=True)
+        config.ensure_db_dir()
     _check_db(config)
     if args.headless:
         from perptui.demo import main_sync
