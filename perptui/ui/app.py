@@ -164,7 +164,7 @@ class MonitorApp(App[int]):
 
     @property
     def watchlist(self) -> Watchlist:
-        return self.main_screen.query_one(Watchlist)
+        return self._watchlist
 
     def panels(self) -> list[Panel]:
         return self._panels
@@ -176,6 +176,10 @@ class MonitorApp(App[int]):
     async def on_mount(self) -> None:
         self.main_screen = self.screen
         self._panels = list(self.main_screen.query(Panel))
+        # Held once: the clock may fire while the app tears down, when a DOM query
+        # would find nothing.
+        self._watchlist = self.main_screen.query_one(Watchlist)
+        self._health = self.main_screen.query_one(HealthBar)
         self.watchlist.focus()
         self._apply_layout(self.size.width, self.size.height)
         # Start workers without awaiting venues: the app must open even when none answer.
@@ -219,7 +223,7 @@ class MonitorApp(App[int]):
         self.samples += 1
         self.last_view = view
         stats = self.backend.db_stats()
-        health = self.main_screen.query_one(HealthBar)
+        health = self._health
         health.set_db(None if stats is None else stats[0], 0 if stats is None else stats[1])
         health.hint = self.start_error or self.backend.hint(view)
         if self.focus_symbol is not None and self.backend.db_path is not None:
