@@ -211,9 +211,24 @@ def _query_frames(
         raise StoreError(f"cannot read {table}: {exc}") from exc
 
 
-def _load(db: DB, table: str, filters: Mapping[str, Any]) -> pd.DataFrame:
+def _load(
+    db: DB,
+    table: str,
+    exchange: str | None,
+    symbol: str | None,
+    since: TimeLike,
+    until: TimeLike,
+    **series: str | None,
+) -> pd.DataFrame:
+    """One whole table read; `series` holds the table's own key filter (kind/timeframe)."""
+    filters = {"exchange": exchange, "symbol": symbol, "since": since, "until": until, **series}
     with _opened(db) as conn:
         return next(_query_frames(conn, table, filters, None))
+
+
+def _parse_json(values: pd.Series) -> list[Any]:
+    # Stored JSON text becomes dicts; anything else (NULL, already parsed) passes through.
+    return [json.loads(x) if isinstance(x, str) else x for x in values]
 
 
 def load_funding(
@@ -225,8 +240,7 @@ def load_funding(
     kind: str | None = None,
 ) -> pd.DataFrame:
     """funding_rates rows; kind='live' (polled) or 'settled' (history), default both."""
-    filters = {"exchange": exchange, "symbol": symbol, "since": since, "until": until}
-    return _load(db, "funding_rates", {**filters, "kind": kind})
+    return _load(db, "funding_rates", exchange, symbol, since, until, kind=kind)
 
 
 def load_snapshots(
@@ -238,10 +252,9 @@ def load_snapshots(
     parse_raw: bool = False,
 ) -> pd.DataFrame:
     """order_book_snapshots rows; parse_raw=True turns raw_data JSON into dicts."""
-    filters = {"exchange": exchange, "symbol": symbol, "since": since, "until": until}
-    df = _load(db, "order_book_snapshots", filters)
+    df = _load(db, "order_book_snapshots", exchange, symbol, since, until)
     if parse_raw:
-        df["raw_data"] = [json.loads(x) if isinstance(x, str) else x for x in df["raw_data"]]
+        df["raw_data"] = _parse_json(df["raw_data"])
     return df
 
 
@@ -254,8 +267,7 @@ def load_ohlcv(
     timeframe: str | None = None,
 ) -> pd.DataFrame:
     """ohlcv rows (timestamp = candle open)."""
-    filters = {"exchange": exchange, "symbol": symbol, "since": since, "until": until}
-    return _load(db, "ohlcv", {**filters, "timeframe": timeframe})
+    return _load(db, "ohlcv", exchange, symbol, since, until, timeframe=timeframe)
 
 
 def load_signals(
@@ -267,9 +279,8 @@ def load_signals(
     kind: str | None = None,
 ) -> pd.DataFrame:
     """signals rows, oldest first; `inputs` parsed from JSON into dicts."""
-    filters = {"exchange": exchange, "symbol": symbol, "since": since, "until": until}
-    df = _load(db, "signals", {**filters, "kind": kind})
-    df["inputs"] = [json.loads(x) if isinstance(x, str) else x for x in df["inputs"]]
+    df = _load(db, "signals", exchange, symbol, since, until, kind=kind)
+    df["inputs"] = _parse_json(df["inputs"])
     return df
 
 
