@@ -21,9 +21,10 @@ from perptui.emulator.market import DAY_MS, MINUTE_MS, BookDiff, SimBook
 from perptui.emulator.venue_base import (
     ClientConfig,
     VenueWire,
+    WireError,
     WsSession,
     dumps,
-    json_response,
+    int_param,
 )
 
 INTERVALS_MS: dict[str, int] = {
@@ -45,27 +46,23 @@ DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 DAILY_CUT_MS = 24 * 3_600_000  # binance closes every stream connection after 24 h
 
 
-class BinanceError(Exception):
-    def __init__(self, code: int, msg: str, status: int = 400) -> None:
-        super().__init__(msg)
-        self.code, self.msg, self.status = code, msg, status
+class BinanceError(WireError):
+    default_status = 400
 
 
 def _bad_param(name: str) -> BinanceError:
     return BinanceError(-1130, f"Data sent for parameter '{name}' is not valid.")
 
 
+def _illegal_chars(name: str) -> BinanceError:
+    return BinanceError(
+        -1100,
+        f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.",
+    )
+
+
 def _int_param(q: Any, name: str, default: int | None = None) -> int | None:
-    raw = q.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise BinanceError(
-            -1100,
-            f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.",
-        ) from None
+    return int_param(q, name, default, _illegal_chars)
 
 
 def _f8(x: float) -> str:
@@ -151,22 +148,15 @@ class BinanceWire(VenueWire):
             "/fapi/v1/ticker/bookTicker": self.book_ticker,
             "/futures/data/openInterestHist": self.open_interest_hist,
         }
-        for path, handler in routes.items():
-            router.add_get(prefix + path, self._wrap(handler))
+        self.add_get_routes(router, prefix, routes)
 
-    def _wrap(self, handler: Any) -> Any:
-        async def run(request: web.Request) -> web.Response:
-            minute = self.now_ms() // MINUTE_MS
-            used = self._weight[1] + 1 if self._weight[0] == minute else 1
-            self._weight = (minute, used)
-            headers = {"X-MBX-USED-WEIGHT-1M": str(used)}
-            try:
-                body = handler(request.query)
-            except BinanceError as e:
-                return json_response({"code": e.code, "msg": e.msg}, e.status, headers)
-            return json_response(body, headers=headers)
+    rest_error = BinanceError
 
-        return run
+    def rest_headers(self) -> dict[str, str]:
+        minute = self.now_ms() // MINUTE_MS
+        used = self._weight[1] + 1 if self._weight[0] == minute else 1
+        self._weight = (minute, used)
+        return {"X-MBX-USED-WEIGHT-1M": str(used)}
 
     # ------------------------------------------------------------------ helpers
     def _market(self, q: Any, required: bool = True) -> VenueMarket | None:

@@ -29,13 +29,14 @@ from aiohttp import web
 
 from perptui.emulator.book_stream import DepthChannel, DepthChannels, DepthUpdate, Levels
 from perptui.emulator.catalog import LISTING_MS, VenueMarket
-from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS, SimBook
+from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator.venue_base import (
     ClientConfig,
     VenueWire,
+    WireError,
     WsSession,
     dumps,
-    json_response,
+    int_param,
 )
 
 KLINE_INTERVALS_MS: dict[str, int] = {
@@ -73,10 +74,8 @@ TICKER_PUSH_MS = 1000  # bybit pushes linear tickers every 100 ms; 1 s keeps the
 BAD_SYMBOL_MSG = "Not supported symbols"  # the retMsg ccxt maps to BadSymbol
 
 
-class BybitError(Exception):
-    def __init__(self, code: int, msg: str, status: int = 200) -> None:
-        super().__init__(msg)
-        self.code, self.msg, self.status = code, msg, status
+class BybitError(WireError):
+    pass
 
 
 def _params_error(text: str) -> BybitError:
@@ -84,13 +83,7 @@ def _params_error(text: str) -> BybitError:
 
 
 def _int(q: Any, name: str, default: int | None = None) -> int | None:
-    raw = q.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise _params_error(f"{name} invalid") from None
+    return int_param(q, name, default, lambda n: _params_error(f"{n} invalid"))
 
 
 def fmt_rate(rate: float) -> str:
@@ -184,7 +177,7 @@ class BybitWire(VenueWire):
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
-        self.channels = DepthChannels(self._book_for)
+        self.channels = DepthChannels(self.book_for)
         self._topics: dict[str, _Topic] = {}
 
     # ------------------------------------------------------------------ protocol
@@ -230,18 +223,15 @@ class BybitWire(VenueWire):
             "/v5/market/funding/history": self.funding_history,
             "/v5/market/open-interest": self.open_interest,
         }
-        for path, handler in routes.items():
-            router.add_get(prefix + path, self._wrap(handler))
+        self.add_get_routes(router, prefix, routes)
 
-    def _wrap(self, handler: Callable[[Any], Any]) -> Any:
-        async def run(request: web.Request) -> web.Response:
-            try:
-                result = handler(request.query)
-            except BybitError as e:
-                return json_response(self._envelope_error(e.code, e.msg), e.status)
-            return json_response(self._envelope(result))
+    rest_error = BybitError
 
-        return run
+    def rest_body(self, result: Any) -> dict[str, Any]:
+        return self._envelope(result)
+
+    def rest_error_body(self, e: WireError) -> dict[str, Any]:
+        return self._envelope_error(e.code, e.msg)
 
     # ------------------------------------------------------------------ helpers
     def _envelope(self, result: Any) -> dict[str, Any]:
@@ -261,9 +251,6 @@ class BybitWire(VenueWire):
             "retExtInfo": {},
             "time": self.now_ms(),
         }
-
-    def _book_for(self, symbol: str) -> tuple[VenueMarket, SimBook]:
-        return self.sim.market(self.name, symbol), self.sim.book(self.name, symbol)
 
     def _category(self, q: Any) -> str:
         category = q.get("category")

@@ -31,14 +31,15 @@ from aiohttp import web
 
 from perptui.emulator.book_stream import DepthChannel, DepthChannels, DepthUpdate, Levels
 from perptui.emulator.catalog import LISTING_MS, VenueMarket
-from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS, SimBook
+from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator.okx_checksum import CHECKSUM_DEPTH, okx_checksum
 from perptui.emulator.venue_base import (
     ClientConfig,
     VenueWire,
+    WireError,
     WsSession,
     dumps,
-    json_response,
+    int_param,
 )
 
 BARS_MS: dict[str, int] = {
@@ -71,10 +72,8 @@ FUNDING_PUSH_MS = 30_000  # okx pushes funding-rate every 30 to 90 s
 MAX_FUNDING_RATE = "0.00375"
 
 
-class OkxError(Exception):
-    def __init__(self, code: str, msg: str, status: int = 200) -> None:
-        super().__init__(msg)
-        self.code, self.msg, self.status = code, msg, status
+class OkxError(WireError):
+    pass
 
 
 def _empty(name: str) -> OkxError:
@@ -90,13 +89,7 @@ def _bad_inst() -> OkxError:
 
 
 def _int(q: Any, name: str, default: int | None = None) -> int | None:
-    raw = q.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise _bad(name) from None
+    return int_param(q, name, default, _bad)
 
 
 def num(value: Decimal | float | int) -> str:
@@ -211,7 +204,7 @@ class OkxWire(VenueWire):
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
-        self.channels = DepthChannels(self._book_for)
+        self.channels = DepthChannels(self.book_for)
         self._streams: dict[tuple[str, str], _Channel] = {}
 
     # ------------------------------------------------------------------ protocol
@@ -255,23 +248,17 @@ class OkxWire(VenueWire):
             "/api/v5/public/open-interest": self.open_interest,
             "/api/v5/public/mark-price": self.mark_price,
         }
-        for path, handler in routes.items():
-            router.add_get(prefix + path, self._wrap(handler))
+        self.add_get_routes(router, prefix, routes)
 
-    def _wrap(self, handler: Callable[[Any], Any]) -> Any:
-        async def run(request: web.Request) -> web.Response:
-            try:
-                data = handler(request.query)
-            except OkxError as e:
-                return json_response({"code": e.code, "msg": e.msg, "data": []}, e.status)
-            return json_response({"code": "0", "msg": "", "data": data})
+    rest_error = OkxError
 
-        return run
+    def rest_body(self, result: Any) -> dict[str, Any]:
+        return {"code": "0", "msg": "", "data": result}
+
+    def rest_error_body(self, e: WireError) -> dict[str, Any]:
+        return {"code": e.code, "msg": e.msg, "data": []}
 
     # ------------------------------------------------------------------ helpers
-    def _book_for(self, symbol: str) -> tuple[VenueMarket, SimBook]:
-        return self.sim.market(self.name, symbol), self.sim.book(self.name, symbol)
-
     def _market(self, q: Any, key: str = "instId") -> VenueMarket:
         inst = q.get(key)
         if not inst:

@@ -29,14 +29,15 @@ import itertools
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from aiohttp import WSMsgType, web
 
+from perptui.emulator.catalog import VenueMarket
 from perptui.emulator.faults import FaultPlan
-from perptui.emulator.market import Clock, MarketSim
+from perptui.emulator.market import Clock, MarketSim, SimBook
 
 # Error kinds a wire must be able to express in its venue's shape.
 ERROR_KINDS = ("bad_symbol", "bad_param", "rate_limit", "ban", "server_error", "not_found")
@@ -68,6 +69,33 @@ def json_response(
     return web.Response(
         text=dumps(obj), status=status, content_type="application/json", headers=headers
     )
+
+
+class WireError(Exception):
+    """A venue's REST error: its own code and message, answered with HTTP ``status``."""
+
+    default_status: ClassVar[int] = 200
+
+    def __init__(self, code: Any, msg: str, status: int | None = None) -> None:
+        super().__init__(msg)
+        self.code, self.msg = code, msg
+        self.status = self.default_status if status is None else status
+
+
+def int_param(
+    q: Any, name: str, default: int | None, invalid: Callable[[str], Exception]
+) -> int | None:
+    """Query parameter ``name`` as an int; missing or empty -> ``default``.
+
+    A value that is not an integer raises ``invalid(name)`` (the venue's own error).
+    """
+    raw = q.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise invalid(name) from None
 
 
 def rewrite_urls(value: Any, http_base: str, ws_base: str) -> Any:
@@ -118,7 +146,43 @@ class VenueWire(ABC):
     def client_config(self) -> ClientConfig:
         """ccxt class and options that keep the client on emulated endpoints."""
 
+    # --- REST plumbing: a wire sets ``rest_error`` and the two envelope hooks
+    rest_error: ClassVar[type[WireError]] = WireError
+
+    def rest_body(self, result: Any) -> Any:
+        """JSON body of a successful REST answer carrying ``result``."""
+        return result
+
+    def rest_error_body(self, e: WireError) -> Any:
+        """JSON body of a REST answer for the venue error ``e``."""
+        return {"code": e.code, "msg": e.msg}
+
+    def rest_headers(self) -> dict[str, str] | None:
+        """Headers for the next REST answer (called once per request, before the handler)."""
+        return None
+
+    def add_get_routes(
+        self, router: web.UrlDispatcher, prefix: str, routes: Mapping[str, Callable[[Any], Any]]
+    ) -> None:
+        """Register each ``path -> handler(query)`` as a GET route under ``prefix``."""
+        for path, handler in routes.items():
+            router.add_get(prefix + path, self._rest(handler))
+
+    def _rest(self, handler: Callable[[Any], Any]) -> Any:
+        async def run(request: web.Request) -> web.Response:
+            headers = self.rest_headers()
+            try:
+                result = handler(request.query)
+            except self.rest_error as e:
+                return json_response(self.rest_error_body(e), e.status, headers)
+            return json_response(self.rest_body(result), headers=headers)
+
+        return run
+
     # --- helpers
+    def book_for(self, symbol: str) -> tuple[VenueMarket, SimBook]:
+        return self.sim.market(self.name, symbol), self.sim.book(self.name, symbol)
+
     def error_response(
         self, kind: str, message: str, headers: dict[str, str] | None = None
     ) -> web.Response:
