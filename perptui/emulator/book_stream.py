@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from perptui.emulator.catalog import VenueMarket
 from perptui.emulator.market import BookDiff, SimBook
 
 Levels = list[tuple[int, int]]  # (price ticks, size lots), best first
+ConnT = TypeVar("ConnT")
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,35 @@ class DepthChannel:
         update = DepthUpdate(diff.ts, diff.last_id, bids, asks)
         for callback in list(self._subscribers.values()):
             callback(update)
+
+
+class ChannelFanout(Generic[ConnT]):
+    """The connections of one wire that share a :class:`DepthChannel`.
+
+    The fan-out listens on the channel only while at least one connection is on it, so an
+    unwatched book costs nothing; a subclass turns each update into its venue's frame.
+    """
+
+    def __init__(self, channel: DepthChannel) -> None:
+        self.channel = channel
+        self.conns: dict[int, ConnT] = {}
+
+    def add(self, conn: ConnT) -> None:
+        if not self.conns:
+            self.channel.attach(self, self.on_update)
+            self.on_attach()
+        self.conns[id(conn)] = conn
+
+    def remove(self, conn: ConnT) -> None:
+        self.conns.pop(id(conn), None)
+        if not self.conns:
+            self.channel.detach(self)
+
+    def on_attach(self) -> None:
+        """Called when the first connection makes the fan-out start listening."""
+
+    def on_update(self, upd: DepthUpdate) -> None:
+        raise NotImplementedError
 
 
 class DepthChannels:

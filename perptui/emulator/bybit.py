@@ -27,7 +27,13 @@ from typing import Any
 
 from aiohttp import web
 
-from perptui.emulator.book_stream import DepthChannel, DepthChannels, DepthUpdate, Levels
+from perptui.emulator.book_stream import (
+    ChannelFanout,
+    DepthChannel,
+    DepthChannels,
+    DepthUpdate,
+    Levels,
+)
 from perptui.emulator.catalog import LISTING_MS, VenueMarket
 from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator.venue_base import (
@@ -121,7 +127,7 @@ class _Conn:
     ticker_last: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-class _Topic:
+class _Topic(ChannelFanout["_Conn"]):
     """One ``orderbook.N.SYMBOL`` topic: its ``u`` counter and the connections on it.
 
     ``u`` belongs to the topic, not to a connection (a late subscriber's snapshot carries
@@ -129,22 +135,11 @@ class _Topic:
     """
 
     def __init__(self, wire: BybitWire, name: str, channel: DepthChannel) -> None:
+        super().__init__(channel)
         self.wire = wire
         self.name = name
-        self.channel = channel
         self.u = 1 + channel.seq % 97_000
         self.last_ts = channel.ts  # ts of the last delta published (tests match on it)
-        self.conns: dict[int, _Conn] = {}
-
-    def add(self, conn: _Conn) -> None:
-        if not self.conns:
-            self.channel.attach(self, self.on_update)
-        self.conns[id(conn)] = conn
-
-    def remove(self, conn: _Conn) -> None:
-        self.conns.pop(id(conn), None)
-        if not self.conns:
-            self.channel.detach(self)
 
     def snapshot_frame(self) -> dict[str, Any]:
         ch = self.channel

@@ -29,7 +29,13 @@ from typing import Any
 
 from aiohttp import web
 
-from perptui.emulator.book_stream import DepthChannel, DepthChannels, DepthUpdate, Levels
+from perptui.emulator.book_stream import (
+    ChannelFanout,
+    DepthChannel,
+    DepthChannels,
+    DepthUpdate,
+    Levels,
+)
 from perptui.emulator.catalog import LISTING_MS, VenueMarket
 from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator.okx_checksum import CHECKSUM_DEPTH, okx_checksum
@@ -134,28 +140,20 @@ class _Conn:
     funding_task: asyncio.Task[None] | None = None
 
 
-class _Channel:
+class _Channel(ChannelFanout["_Conn"]):
     """One (channel, instId) book stream: seqId chain, checksum and its connections."""
 
     def __init__(self, wire: OkxWire, name: str, channel: DepthChannel) -> None:
+        super().__init__(channel)
         self.wire = wire
         self.name = name
-        self.channel = channel
         self.market = channel.market
         self.arg = {"channel": name, "instId": channel.market.venue_id}
         self.last_seq = channel.seq  # seqId of the last message published on this stream
-        self.conns: dict[int, _Conn] = {}
 
-    def add(self, conn: _Conn) -> None:
-        if not self.conns:
-            self.channel.attach(self, self.on_update)
-            self.last_seq = self.channel.seq
-        self.conns[id(conn)] = conn
-
-    def remove(self, conn: _Conn) -> None:
-        self.conns.pop(id(conn), None)
-        if not self.conns:
-            self.channel.detach(self)
+    def on_attach(self) -> None:
+        # Listening again after an idle spell: the chain restarts at the book's current id.
+        self.last_seq = self.channel.seq
 
     def _rows(self, levels: Levels) -> list[list[str]]:
         m = self.market
