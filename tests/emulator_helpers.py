@@ -1,4 +1,5 @@
-"""Shared helpers for emulator tests (any venue): convergence loop, shape comparison.
+"""Shared helpers for emulator tests (any venue): emulator lifetime, polling, the
+convergence loop, watching through a dropped connection, shape comparison.
 
 Importable from other test modules: ``from tests.emulator_helpers import ...`` or, with
 ``tests`` on sys.path (pytest rootdir conftest), ``from emulator_helpers import ...``.
@@ -7,8 +8,9 @@ Importable from other test modules: ``from tests.emulator_helpers import ...`` o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,42 @@ from perptui.emulator import Emulator, TruthBook
 RESYNC_ERRORS: tuple[type[BaseException], ...] = (ccxt.ChecksumError, ccxt.NetworkError)
 
 TRUTH_NONCE: Callable[[TruthBook], int] = lambda t: t.nonce  # noqa: E731  binance-style ids
+
+
+@contextlib.asynccontextmanager
+async def running(emu: Emulator) -> AsyncIterator[Emulator]:
+    """``emu`` started on a free port for the block, stopped after it (fixture bodies)."""
+    await emu.start()
+    yield emu
+    await emu.stop()
+
+
+async def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll ``cond`` every 5 ms; AssertionError if it is still false after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.005)
+
+
+async def watch_through_drop(
+    emu: Emulator, client: Any, venue: str, symbol: str, *, updates: int, warmup: int = 20
+) -> int:
+    """Watch ``warmup`` book updates, drop the venue's connection once, then watch until
+    ``updates`` more succeed (re-calling after each ccxt NetworkError, as the app does).
+    Returns how many NetworkErrors the watcher saw."""
+    for _ in range(warmup):
+        await client.watch_order_book(symbol)
+    emu.faults.inject(venue, "drop", count=1)
+    errors = done = 0
+    while done < updates:
+        try:
+            await client.watch_order_book(symbol)
+            done += 1
+        except ccxt.NetworkError:
+            errors += 1
+    return errors
 
 
 @dataclass

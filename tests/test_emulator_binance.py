@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import ccxt
 import pytest
-from emulator_helpers import assert_book_matches, converge, shape, shape_diff
+from emulator_helpers import assert_book_matches, converge, running, shape, shape_diff
 
 from perptui.emulator import Emulator
 from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS, Clock
@@ -22,19 +22,15 @@ FROZEN_AT = 1_764_000_000_000  # 2025-11-24T16:00:00Z, a funding settlement
 
 @pytest.fixture
 async def frozen_emu():
-    emu = Emulator(seed=7, venues=("binance",), clock=Clock(FROZEN_AT + 1234))
-    await emu.start()
-    yield emu
-    await emu.stop()
+    async with running(Emulator(seed=7, venues=("binance",), clock=Clock(FROZEN_AT + 1234))) as emu:
+        yield emu
 
 
 @pytest.fixture
 async def fast_emu():
     # books step every 100 ms / 20: 1,000 updates in a few seconds of wall time
-    emu = Emulator(seed=3, venues=("binance",), speed=20)
-    await emu.start()
-    yield emu
-    await emu.stop()
+    async with running(Emulator(seed=3, venues=("binance",), speed=20)) as emu:
+        yield emu
 
 
 # ------------------------------------------------------------------------- REST truth

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 from ccxt.base import errors as cx
+from emulator_helpers import running, wait_for, watch_through_drop
 
 from perptui.emulator import Clock, Emulator
 from perptui.emulator.bybit import fmt_oi, fmt_px, fmt_qty, fmt_rate
@@ -22,30 +22,19 @@ ETH = "ETH/USDT:USDT"
 FROZEN_MS = 1_731_000_000_000 + 1_234_567  # a Thursday in Nov 2024, mid-interval
 
 
-async def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
-
-
 @pytest.fixture
 async def live() -> AsyncIterator[Emulator]:
     """Real clock, books stepped 4x faster than bybit's 20 ms (5 ms)."""
-    emu = Emulator(seed=3, venues=("bybit",), symbols=[BTC, ETH], speed=4)
-    await emu.start()
-    yield emu
-    await emu.stop()
+    async with running(Emulator(seed=3, venues=("bybit",), symbols=[BTC, ETH], speed=4)) as emu:
+        yield emu
 
 
 @pytest.fixture
 async def frozen() -> AsyncIterator[Emulator]:
     """Frozen clock: REST answers are exact functions of FROZEN_MS."""
     emu = Emulator(seed=3, venues=("bybit",), symbols=[BTC, ETH], clock=Clock(FROZEN_MS))
-    await emu.start()
-    yield emu
-    await emu.stop()
+    async with running(emu):
+        yield emu
 
 
 def topic(emu: Emulator, symbol: str, depth: int = 50) -> Any:
@@ -153,17 +142,7 @@ async def test_gap_without_snapshot_needs_resubscribe(live: Emulator) -> None:
 
 async def test_dropped_connection_reconnects_and_converges(live: Emulator) -> None:
     client = live.connect("bybit")
-    for _ in range(20):
-        await client.watch_order_book(BTC)
-    live.faults.inject("bybit", "drop", count=1)
-    errors = 0
-    updates = 0
-    while updates < 300:
-        try:
-            await client.watch_order_book(BTC)
-            updates += 1
-        except cx.NetworkError:
-            errors += 1
+    errors = await watch_through_drop(live, client, "bybit", BTC, updates=300)
     assert errors >= 1  # the drop reached the watcher; the next watch reconnected
     await settle_and_compare(live, client, BTC)
     await client.close()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import aiohttp
 import pytest
 from ccxt.base import errors as cx
+from emulator_helpers import running, wait_for, watch_through_drop
 
 from perptui.emulator import Clock, Emulator
 from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS
@@ -23,29 +23,18 @@ ETH = "ETH/USDT:USDT"
 FROZEN_MS = 1_731_000_000_000 + 1_234_567
 
 
-async def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
-
-
 @pytest.fixture
 async def live() -> AsyncIterator[Emulator]:
     """Real clock, books stepped 20x faster than okx's 100 ms (5 ms)."""
-    emu = Emulator(seed=5, venues=("okx",), symbols=[BTC, ETH], speed=20)
-    await emu.start()
-    yield emu
-    await emu.stop()
+    async with running(Emulator(seed=5, venues=("okx",), symbols=[BTC, ETH], speed=20)) as emu:
+        yield emu
 
 
 @pytest.fixture
 async def frozen() -> AsyncIterator[Emulator]:
     emu = Emulator(seed=5, venues=("okx",), symbols=[BTC, ETH], clock=Clock(FROZEN_MS))
-    await emu.start()
-    yield emu
-    await emu.stop()
+    async with running(emu):
+        yield emu
 
 
 def stream(emu: Emulator, symbol: str) -> Any:
@@ -109,16 +98,7 @@ async def test_seq_gap_raises_invalid_nonce_then_resyncs(live: Emulator) -> None
 
 async def test_dropped_connection_reconnects_and_converges(live: Emulator) -> None:
     client = live.connect("okx")
-    for _ in range(20):
-        await client.watch_order_book(BTC)
-    live.faults.inject("okx", "drop", count=1)
-    errors = updates = 0
-    while updates < 200:
-        try:
-            await client.watch_order_book(BTC)
-            updates += 1
-        except cx.NetworkError:
-            errors += 1
+    errors = await watch_through_drop(live, client, "okx", BTC, updates=200)
     assert errors >= 1
     await settle_and_compare(live, client, BTC)
     await client.close()
