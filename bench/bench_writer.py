@@ -13,6 +13,7 @@ in the writer.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -37,41 +38,37 @@ def books(n: int, levels: int = 50) -> list[BookSnapshot]:
     return [BookSnapshot("binance", SYM, i * 1000, bids, asks) for i in range(n)]
 
 
+def _commit_per_row(conn: sqlite3.Connection, records: list) -> float:
+    """Rows/s inserting ``records`` one transaction each on an autocommit connection."""
+    t = time.perf_counter()
+    for r in records:
+        table, row = to_row(r)
+        conn.execute("BEGIN")
+        conn.execute(INSERT_SQL[table], row)
+        conn.execute("COMMIT")
+    took = time.perf_counter() - t
+    return len(records) / took
+
+
 def baseline_rows_per_s(path: Path, records: list) -> float:
     conn = connect_sync(path)  # WAL + synchronous=NORMAL + schema, autocommit mode
     try:
-        t = time.perf_counter()
-        for r in records:
-            table, row = to_row(r)
-            conn.execute("BEGIN")
-            conn.execute(INSERT_SQL[table], row)
-            conn.execute("COMMIT")
-        took = time.perf_counter() - t
+        return _commit_per_row(conn, records)
     finally:
         conn.close()
-    return len(records) / took
 
 
 def seed_style_rows_per_s(path: Path, records: list) -> float:
     """Commit per row with SQLite's defaults (rollback journal, synchronous=FULL)."""
-    import sqlite3
-
     from perptui.store.db import schema_sql, split_statements
 
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         for stmt in split_statements(schema_sql()):
             conn.execute(stmt)
-        t = time.perf_counter()
-        for r in records:
-            table, row = to_row(r)
-            conn.execute("BEGIN")
-            conn.execute(INSERT_SQL[table], row)
-            conn.execute("COMMIT")
-        took = time.perf_counter() - t
+        return _commit_per_row(conn, records)
     finally:
         conn.close()
-    return len(records) / took
 
 
 def writer_rows_per_s(path: Path, records: list, batch_rows: int) -> float:
