@@ -61,41 +61,21 @@ class CollectSettings:
 
 def record_key(record: Any) -> dict[str, Any]:
     """The store's unique key of a record, as JSON-friendly fields."""
+    # Each kind names its table (and series column); the (x, s, ts) tail is common.
+    head: dict[str, Any]
     if isinstance(record, FundingInfo):
-        return {
-            "t": "funding",
-            "kind": "live",
-            "x": record.exchange,
-            "s": record.symbol,
-            "ts": record.timestamp,
-        }
-    if isinstance(record, FundingRecord):
-        return {
-            "t": "funding",
-            "kind": "settled",
-            "x": record.exchange,
-            "s": record.symbol,
-            "ts": record.timestamp,
-        }
-    if isinstance(record, BookSnapshot):
-        return {"t": "snapshots", "x": record.exchange, "s": record.symbol, "ts": record.timestamp}
-    if isinstance(record, Candle):
-        return {
-            "t": "ohlcv",
-            "tf": record.timeframe,
-            "x": record.exchange,
-            "s": record.symbol,
-            "ts": record.timestamp,
-        }
-    if isinstance(record, Signal):
-        return {
-            "t": "signals",
-            "kind": record.kind,
-            "x": record.exchange,
-            "s": record.symbol,
-            "ts": record.timestamp,
-        }
-    return {"t": type(record).__name__}
+        head = {"t": "funding", "kind": "live"}
+    elif isinstance(record, FundingRecord):
+        head = {"t": "funding", "kind": "settled"}
+    elif isinstance(record, BookSnapshot):
+        head = {"t": "snapshots"}
+    elif isinstance(record, Candle):
+        head = {"t": "ohlcv", "tf": record.timeframe}
+    elif isinstance(record, Signal):
+        head = {"t": "signals", "kind": record.kind}
+    else:
+        return {"t": type(record).__name__}
+    return {**head, "x": record.exchange, "s": record.symbol, "ts": record.timestamp}
 
 
 class ObservedWriter:
