@@ -127,6 +127,34 @@ def funding_arb(
     )
 
 
+def _venue_pair_signal(
+    kind: str,
+    low_venue: str,
+    high_venue: str,
+    *,
+    symbol: str,
+    timestamp: int,
+    value: float,
+    threshold: float,
+    inputs: dict[str, Any],
+) -> Signal:
+    """A cross-venue signal: long the low venue, short the high one.
+
+    ``exchange`` is "<low>|<high>" and ``inputs`` starts with both venue names, so every
+    cross-venue kind reads (and is stored) the same way.
+    """
+    return Signal(
+        kind=kind,
+        exchange=f"{low_venue}|{high_venue}",
+        symbol=symbol,
+        timestamp=timestamp,
+        direction=f"long {low_venue} / short {high_venue}",
+        value=value,
+        threshold=threshold,
+        inputs={"low_venue": low_venue, "high_venue": high_venue, **inputs},
+    )
+
+
 def funding_divergence(
     fundings: Mapping[str, FundingInfo],
     thr: SignalThresholds | float | None = None,
@@ -162,17 +190,15 @@ def funding_divergence(
     high_ann = annualized(high.funding_rate, high_hours)
     assert low_ann is not None and high_ann is not None
     return [
-        Signal(
-            kind="divergence",
-            exchange=f"{low_venue}|{high_venue}",
+        _venue_pair_signal(
+            "divergence",
+            low_venue,
+            high_venue,
             symbol=high.symbol,
             timestamp=int(now_ms if now_ms is not None else max(low.timestamp, high.timestamp)),
-            direction=f"long {low_venue} / short {high_venue}",
             value=diff,
             threshold=threshold,
             inputs={
-                "low_venue": low_venue,
-                "high_venue": high_venue,
                 "low_rate": low.funding_rate,
                 "high_rate": high.funding_rate,
                 "low_interval_hours": low_hours,
@@ -211,17 +237,15 @@ def price_divergence(
     if not rel > threshold:
         return []
     return [
-        Signal(
-            kind="price_divergence",
-            exchange=f"{low_venue}|{high_venue}",
+        _venue_pair_signal(
+            "price_divergence",
+            low_venue,
+            high_venue,
             symbol=symbol,
             timestamp=int(now_ms),
-            direction=f"long {low_venue} / short {high_venue}",
             value=rel,
             threshold=threshold,
             inputs={
-                "low_venue": low_venue,
-                "high_venue": high_venue,
                 "low_mid": low_mid,
                 "high_mid": high_mid,
                 "venues": len(usable),
