@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,6 +174,14 @@ class BinanceWire(VenueWire):
             raise BinanceError(-1121, "Invalid symbol.")
         return m
 
+    def _one_or_all(self, q: Any, entry: Callable[[VenueMarket, int], Any]) -> Any:
+        """Binance's ticker-style endpoints: one object for ``?symbol=``, else a list of all."""
+        now = self.now_ms()
+        m = self._market(q, required=False)
+        if m is not None:
+            return entry(m, now)
+        return [entry(x, now) for x in self.sim.markets(self.name)]
+
     def _qty(self, m: VenueMarket, amount: float) -> str:
         lots = max(0, round(amount / float(m.lot)))
         return m.fmt_qty(lots)
@@ -302,11 +311,7 @@ class BinanceWire(VenueWire):
         }
 
     def premium_index(self, q: Any) -> Any:
-        now = self.now_ms()
-        m = self._market(q, required=False)
-        if m is not None:
-            return self._premium_entry(m, now)
-        return [self._premium_entry(x, now) for x in self.sim.markets(self.name)]
+        return self._one_or_all(q, self._premium_entry)
 
     def funding_rate(self, q: Any) -> Any:
         limit = _int_param(q, "limit", 100)
@@ -478,48 +483,35 @@ class BinanceWire(VenueWire):
         }
 
     def ticker_24h(self, q: Any) -> Any:
-        now = self.now_ms()
-        m = self._market(q, required=False)
-        if m is not None:
-            return self._ticker(m, now)
-        return [self._ticker(x, now) for x in self.sim.markets(self.name)]
+        return self._one_or_all(q, self._ticker)
 
     def ticker_price(self, q: Any) -> Any:
-        now = self.now_ms()
-        m = self._market(q, required=False)
-        ms = [m] if m is not None else self.sim.markets(self.name)
-        out = [
-            {
-                "symbol": x.venue_id,
-                "price": x.fmt_float_price(self.sim.mark_price(self.name, x.symbol, now)),
-                "time": now,
-            }
-            for x in ms
-        ]
-        return out[0] if m is not None else out
+        return self._one_or_all(q, self._price_entry)
+
+    def _price_entry(self, m: VenueMarket, now: int) -> dict[str, Any]:
+        return {
+            "symbol": m.venue_id,
+            "price": m.fmt_float_price(self.sim.mark_price(self.name, m.symbol, now)),
+            "time": now,
+        }
 
     def book_ticker(self, q: Any) -> Any:
-        now = self.now_ms()
-        m = self._market(q, required=False)
-        ms = [m] if m is not None else self.sim.markets(self.name)
-        out = []
-        for x in ms:
-            book = self.sim.book(self.name, x.symbol)
-            book.refresh(now)
-            bid = book.wire_levels("bids", 1)[0]
-            ask = book.wire_levels("asks", 1)[0]
-            out.append(
-                {
-                    "symbol": x.venue_id,
-                    "bidPrice": bid[0],
-                    "bidQty": bid[1],
-                    "askPrice": ask[0],
-                    "askQty": ask[1],
-                    "time": now,
-                    "lastUpdateId": book.last_id,
-                }
-            )
-        return out[0] if m is not None else out
+        return self._one_or_all(q, self._book_ticker_entry)
+
+    def _book_ticker_entry(self, m: VenueMarket, now: int) -> dict[str, Any]:
+        book = self.sim.book(self.name, m.symbol)
+        book.refresh(now)
+        bid = book.wire_levels("bids", 1)[0]
+        ask = book.wire_levels("asks", 1)[0]
+        return {
+            "symbol": m.venue_id,
+            "bidPrice": bid[0],
+            "bidQty": bid[1],
+            "askPrice": ask[0],
+            "askQty": ask[1],
+            "time": now,
+            "lastUpdateId": book.last_id,
+        }
 
     # ------------------------------------------------------------------ WebSocket
     async def ws_handler(self, request: web.Request) -> web.StreamResponse:
