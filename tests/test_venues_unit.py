@@ -586,6 +586,46 @@ def test_inverse_levels_are_converted_to_base() -> None:
     assert venue.levels(linear, [[1.0, 3.0], [0.9, 7.0]], 1) == ((1.0, 0.03),)
 
 
+def _ladder(best: float, step: float, n: int) -> list[list[float]]:
+    return [[round(best + i * step, 6), 1.0 + i] for i in range(n)]
+
+
+def test_streamed_levels_stop_at_the_widest_depth_band() -> None:
+    """Without a limit only levels within 5 % of the touch are converted (bands stay exact)."""
+    venue = CcxtVenue.__new__(CcxtVenue)
+    m = MarketInfo("x", BTC, "B", "BTC", "USDT", "USDT", True, 1.0, 0.1, 0.001, 8.0)
+    bids = _ladder(100.0, -0.5, 40)  # 100 .. 80.5
+    asks = _ladder(100.5, 0.5, 40)  # 100.5 .. 120
+    got_bids = venue.levels(m, bids, None)
+    got_asks = venue.levels(m, asks, None)
+    # bids down to 95.0 (5 % under 100, the edge level kept), asks up to 105.5 (100.5 x 1.05 = 105.525)
+    assert [p for p, _ in got_bids] == [p for p, _ in bids if p >= 95.0]
+    assert got_bids[-1] == (95.0, 11.0)
+    assert [p for p, _ in got_asks] == [p for p, _ in asks if p <= 105.525]
+    assert got_asks[-1] == (105.5, 11.0)
+    # an explicit limit is honoured as asked, band or not
+    assert len(venue.levels(m, bids, 30)) == 30
+
+
+def test_streamed_levels_are_capped() -> None:
+    class Capped(CcxtVenue):
+        max_book_levels = 7
+
+    venue = Capped.__new__(Capped)
+    m = MarketInfo("x", BTC, "B", "BTC", "USDT", "USDT", True, 1.0, 0.1, 0.001, 8.0)
+    assert len(venue.levels(m, _ladder(100.0, -0.001, 50), None)) == 7
+
+
+def test_contract_sizes_convert_without_binary_noise() -> None:
+    venue = CcxtVenue.__new__(CcxtVenue)
+    for cs, contracts, base in ((0.01, 13807.0, 138.07), (0.1, 3.0, 0.3), (10.0, 3.0, 30.0)):
+        m = MarketInfo("x", BTC, "B", "BTC", "USDT", "USDT", True, cs, 0.1, 0.001, 8.0)
+        assert venue.levels(m, [[43466.3, contracts, 0.0]], None) == ((43466.3, base),)
+    # ccxt parsers that leave strings still convert (slow path)
+    m = MarketInfo("x", BTC, "B", "BTC", "USDT", "USDT", True, 0.01, 0.1, 0.001, 8.0)
+    assert venue.levels(m, [["43466.3", "13807"]], None) == ((43466.3, 138.07),)
+
+
 @pytest.mark.parametrize(
     ("text", "hours"),
     [
