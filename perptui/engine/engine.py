@@ -24,6 +24,7 @@ from dataclasses import replace
 from typing import Any
 
 from perptui import signals as sigrules
+from perptui.engine import gc_tuning
 from perptui.engine.hub import Hub, HubView, Key, MarketView
 from perptui.engine.workers import VenueWorker, WorkerSettings
 from perptui.model import BookSnapshot, FundingInfo, Signal
@@ -45,6 +46,8 @@ class Engine:
         book_depth: int = 20,
         signals: bool = True,
         rearm_s: float = 60.0,
+        freeze_gc: bool = True,
+        freeze_gc_after_s: float = 60.0,
     ) -> None:
         self.venues = list(venues)
         self.symbols: list[str] = list(dict.fromkeys(symbols))
@@ -60,6 +63,10 @@ class Engine:
         self.settings = settings or WorkerSettings()
         self.book_depth = book_depth
         self.signals_enabled = signals
+        # Freeze long-lived objects out of the GC once every venue's markets are in
+        # (or after freeze_gc_after_s regardless): see engine/gc_tuning.py.
+        self.freeze_gc = freeze_gc
+        self.freeze_gc_after_s = freeze_gc_after_s
         self.workers: dict[str, VenueWorker] = {}
         self.started_at: float | None = None
         # counters, for the health bar and tests
@@ -160,6 +167,17 @@ class Engine:
                 self.tick()
             except Exception:  # the clock must survive a bad record or rule
                 log.exception("engine clock tick failed")
+            if self.freeze_gc and self._warmed_up():
+                self.freeze_gc = False
+                gc_tuning.freeze_long_lived()
+
+    def _warmed_up(self) -> bool:
+        """Every venue has its markets (the bulk of long-lived objects), or it is late."""
+        if self.started_at is not None and (
+            time.monotonic() - self.started_at >= self.freeze_gc_after_s
+        ):
+            return True
+        return bool(self.workers) and all(w.markets_loaded.is_set() for w in self.workers.values())
 
     def tick(self, now_ms: int | None = None) -> HubView:
         """One clock step: sample, log changed books, evaluate signals."""

@@ -1,0 +1,49 @@
+"""Keep Python's full garbage collections off the event loop's critical path.
+
+A running monitor tracks a few hundred thousand long-lived container objects
+(ccxt market tables for every venue, Textual widgets, modules).  Each full
+(generation 2) collection walks all of them: 60-90 ms with the loop stopped,
+every 10-15 s, landing in whichever callback happened to allocate (usually a
+book update), and showing up as a stuck key press.
+
+Once the long-lived state exists, :func:`freeze_long_lived` collects what is
+already garbage and moves every survivor into the interpreter's permanent
+generation (``gc.freeze()``), so later collections only walk objects created
+since.  Those objects are still freed by reference counting as usual; only a
+reference cycle among them would outlive its use, which is why this runs once,
+after markets are loaded, not on every start.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+
+log = logging.getLogger(__name__)
+
+_frozen = False
+
+
+def freeze_long_lived() -> bool:
+    """Collect, then freeze every surviving object; once per process.
+
+    Returns True if this call froze (False if an earlier call already did).
+    """
+    global _frozen
+    if _frozen:
+        return False
+    _frozen = True
+    t0 = time.perf_counter()
+    gc.collect()
+    gc.freeze()
+    log.debug(
+        "gc: froze %d long-lived objects in %.0f ms",
+        gc.get_freeze_count(),
+        (time.perf_counter() - t0) * 1000,
+    )
+    return True
+
+
+def already_frozen() -> bool:
+    return _frozen
