@@ -81,6 +81,15 @@ class DepthMetrics:
     flag: Flag
     bid_levels: int  # valid levels seen per side
     ask_levels: int
+    # How far from ref_price the deepest level we were given lies (fraction), per
+    # side.  A feed that only sends the top 50 levels may not reach the 1 % or 5 %
+    # edge; the band's depth is then a lower bound, and the UI must say so.
+    bid_reach: float = 0.0
+    ask_reach: float = 0.0
+
+    def covers(self, band: float) -> tuple[bool, bool]:
+        """(bid side, ask side): does the book given reach this band's edge?"""
+        return self.bid_reach >= band * (1.0 - BAND_EPS), self.ask_reach >= band * (1.0 - BAND_EPS)
 
 
 def imbalance_of(bid: float, ask: float) -> float:
@@ -115,6 +124,8 @@ def _finish(
     ask_cum: Sequence[float],
     n_bids: int,
     n_asks: int,
+    deepest_bid: float | None = None,
+    deepest_ask: float | None = None,
 ) -> DepthMetrics:
     """Assemble DepthMetrics from per-band depths computed on the `work` bands."""
     bid_by = dict(zip(work, bid_cum, strict=True))
@@ -154,6 +165,8 @@ def _finish(
         flag=flag,
         bid_levels=n_bids,
         ask_levels=n_asks,
+        bid_reach=(ref - deepest_bid) / ref if ref and deepest_bid is not None else 0.0,
+        ask_reach=(deepest_ask - ref) / ref if ref and deepest_ask is not None else 0.0,
     )
 
 
@@ -221,6 +234,8 @@ def depth_metrics_py(bids: Any, asks: Any, bands: Sequence[float] = DEPTH_BANDS)
         ask_cum,
         len(bid_levels),
         len(ask_levels),
+        min(bid_levels)[0] if bid_levels else None,
+        max(ask_levels)[0] if ask_levels else None,
     )
 
 
@@ -339,6 +354,8 @@ def _metrics_from_sides(
         ask_cum,
         nb_lv,
         na_lv,
+        float(bp[-1]) if nb_lv else None,
+        float(ap[-1]) if na_lv else None,
     )
 
 

@@ -390,3 +390,19 @@ def test_result_is_frozen():
     m = depth_metrics(HAND_BIDS, HAND_ASKS)
     with pytest.raises(dataclasses.FrozenInstanceError):
         m.mid = 1.0  # type: ignore[misc]
+
+
+def test_reach_says_when_a_truncated_book_stops_short_of_a_band() -> None:
+    # Levels out to 0.2 % below / 0.3 % above a 100.0 mid: the 0.1 % band is fully
+    # seen, the 1 % band is not, on both implementations.
+    bids = [(99.99, 1.0), (99.9, 1.0), (99.8, 1.0)]
+    asks = [(100.01, 1.0), (100.1, 1.0), (100.3, 1.0)]
+    for fn in (depth_metrics_py, depth_metrics_np):
+        m = fn(bids, asks)
+        assert m.bid_reach == pytest.approx(0.002, rel=1e-6)
+        assert m.ask_reach == pytest.approx(0.003, rel=1e-6)
+        assert m.covers(0.001) == (True, True)
+        assert m.covers(0.005) == (False, False)
+        assert m.covers(0.0025) == (False, True)
+    empty = depth_metrics_py([], [])
+    assert empty.covers(0.001) == (False, False)

@@ -21,6 +21,7 @@ import pytest
 from venue_fixtures import Transport, fixture_venue, markets, path, query
 
 from perptui.errors import CapabilityMissing, UnknownExchange, UnknownSymbol, VenueUnreachable
+from perptui.metrics import depth_metrics
 from perptui.model import MarketInfo
 from perptui.venues import CcxtVenue, make_venue
 from perptui.venues.binance import BinanceVenue
@@ -598,11 +599,16 @@ def test_streamed_levels_stop_at_the_widest_depth_band() -> None:
     asks = _ladder(100.5, 0.5, 40)  # 100.5 .. 120
     got_bids = venue.levels(m, bids, None)
     got_asks = venue.levels(m, asks, None)
-    # bids down to 95.0 (5 % under 100, the edge level kept), asks up to 105.5 (100.5 x 1.05 = 105.525)
-    assert [p for p, _ in got_bids] == [p for p, _ in bids if p >= 95.0]
-    assert got_bids[-1] == (95.0, 11.0)
-    assert [p for p, _ in got_asks] == [p for p, _ in asks if p <= 105.525]
-    assert got_asks[-1] == (105.5, 11.0)
+    # bids down to 95.0 (5 % under 100, the edge level kept), asks up to 105.5 (100.5 x 1.05 = 105.525),
+    # plus one level beyond each cut so the depth metrics can tell the book reaches the 5 % edge
+    assert [p for p, _ in got_bids] == [p for p, _ in bids if p >= 94.5]
+    assert got_bids[-2] == (95.0, 11.0)
+    assert [p for p, _ in got_asks] == [p for p, _ in asks if p <= 106.0]
+    assert got_asks[-2] == (105.5, 11.0)
+    metrics = depth_metrics(got_bids, got_asks)
+    assert metrics.covers(0.05) == (True, True)
+    full = depth_metrics(bids, asks)
+    assert metrics.bid_depth == full.bid_depth and metrics.ask_depth == full.ask_depth
     # an explicit limit is honoured as asked, band or not
     assert len(venue.levels(m, bids, 30)) == 30
 

@@ -410,11 +410,15 @@ class CcxtVenue(Venue):
         best = side[0][0]
         if type(best) is not float or best <= 0 or len(side) < 2:
             return len(side)
+        # One level past the cut is kept (when there is one): it lies outside every
+        # band, but it tells DepthMetrics.covers() that the book reaches the 5 % edge.
         if side[-1][0] < best:  # bids: descending prices
             floor = best * (1.0 - self.book_band) * (1.0 - _BAND_SLACK)
-            return bisect.bisect_right(side, -floor, key=_neg_price)
-        cap = best * (1.0 + self.book_band) * (1.0 + _BAND_SLACK)
-        return bisect.bisect_right(side, cap, key=_price)
+            end = bisect.bisect_right(side, -floor, key=_neg_price)
+        else:
+            cap = best * (1.0 + self.book_band) * (1.0 + _BAND_SLACK)
+            end = bisect.bisect_right(side, cap, key=_price)
+        return min(end + 1, len(side))
 
     def _levels_slow(self, m: MarketInfo, rows: Any) -> tuple[Level, ...]:
         cs = m.contract_size

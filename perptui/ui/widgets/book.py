@@ -98,7 +98,12 @@ class BookPanel(Panel):
                 bd = depth.bid_depth.get(b, 0.0)
                 ad = depth.ask_depth.get(b, 0.0)
                 imb = depth.imbalance_by_band.get(b, 0.0) or 0.0
-                out.append(f"{b * 100:>4g}% {fmt.compact(bd):>10} {fmt.compact(ad):>10} ")
+                # "≥": the feed's book stops short of this band's edge, so the
+                # figure is a lower bound (e.g. a 50-level stream vs the 5 % band).
+                bid_ok, ask_ok = depth.covers(b)
+                bd_s = fmt.compact(bd) if bid_ok else "≥" + fmt.compact(bd)
+                ad_s = fmt.compact(ad) if ask_ok else "≥" + fmt.compact(ad)
+                out.append(f"{b * 100:>4g}% {bd_s:>10} {ad_s:>10} ")
                 out.append(f"{imb:+.2f}".rjust(6), style=bid if imb > 0 else ask if imb < 0 else "")
                 room = width - 36
                 if room >= 6:
