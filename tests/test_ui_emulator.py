@@ -180,3 +180,16 @@ async def test_live_start_without_reachable_venue_opens_and_hints(tmp_path: Path
         await pilot.press("q")
         await pilot.pause(0.3)
     assert backend.stopped
+
+
+async def test_symbol_a_venue_does_not_list_is_explained_in_the_health_bar(emu: Emulator) -> None:
+    app, backend = make_app(emu, None)
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(lambda: live_books(app) == len(SYMBOLS))
+        backend.engine.add_symbol("NOPE/USDT:USDT")
+        health = app.main_screen.query_one(HealthBar)
+        assert await wait_for(lambda: "NOPE/USDT:USDT" in health.hint)
+        assert VENUE in health.hint
+        backend.engine.remove_symbol("NOPE/USDT:USDT")
+        assert await wait_for(lambda: "NOPE/USDT:USDT" not in health.hint)
+        await pilot.press("q")

@@ -88,6 +88,14 @@ class StaticBackend:
         return self.hub.sample(now_ms)
 
 
+def venue_notes(view: HubView, limit: int = 3) -> str:
+    """'okx: FOO/USDT:USDT: not listed; ...' from the venues' health notes, or ''."""
+    notes = [f"{venue}: {note}" for venue, h in view.health.items() for note in h.notes]
+    if len(notes) > limit:
+        notes = [*notes[:limit], f"+{len(notes) - limit} more"]
+    return "; ".join(notes)
+
+
 NO_VENUE_GRACE_S = 8.0
 NO_VENUE_HINT = (
     "No venue reachable yet: check the network (venues keep retrying), "
@@ -252,10 +260,13 @@ class EngineBackend:
 
         if self.start_error:
             return self.start_error
-        if self.demo or self.started_at is None:
-            return ""
-        if _time.monotonic() - self.started_at < self.no_venue_grace_s:
-            return ""
-        if any(h.last_msg_ms is not None for h in view.health.values()):
-            return ""
-        return NO_VENUE_HINT
+        if (
+            not self.demo
+            and self.started_at is not None
+            and _time.monotonic() - self.started_at >= self.no_venue_grace_s
+            and not any(h.last_msg_ms is not None for h in view.health.values())
+        ):
+            return NO_VENUE_HINT
+        # Otherwise say what the venues skipped (e.g. a symbol one venue doesn't
+        # list), so an added symbol that never shows up is explained, not silent.
+        return venue_notes(view)
