@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,20 @@ def health(hub: Hub, venue: str) -> Any:
 # ---------------------------------------------------------------- scripted venue
 
 
+@asynccontextmanager
+async def started_worker(
+    v: ScriptedVenue, symbols: list[str], hub_symbols: list[str] | None = None
+) -> AsyncIterator[tuple[Hub, VenueWorker]]:
+    """A hub watching hub_symbols (default: symbols) fed by a started worker, stopped after."""
+    hub = Hub(hub_symbols or symbols, [v.id])
+    w = VenueWorker(v, hub, symbols, FAST)
+    w.start()
+    try:
+        yield hub, w
+    finally:
+        await w.stop()
+
+
 def test_error_classification() -> None:
     assert classify(cx.InvalidNonce("gap")) == "resync"
     assert classify(cx.ChecksumError("crc")) == "resync"
@@ -185,10 +200,7 @@ def test_error_classification() -> None:
 
 async def test_stream_fills_hub_and_gap_counts_a_resync() -> None:
     v = ScriptedVenue()
-    hub = Hub([BTC], [v.id])
-    w = VenueWorker(v, hub, [BTC], FAST)
-    w.start()
-    try:
+    async with started_worker(v, [BTC]) as (hub, _w):
         v.streams[BTC].put_nowait(mk_book(v.id, BTC, 100))
         await wait_for(lambda: hub.latest_book(v.id, BTC) is not None)
         assert health(hub, v.id).state == "connected"
@@ -204,17 +216,12 @@ async def test_stream_fills_hub_and_gap_counts_a_resync() -> None:
         m = hub.sample().market(v.id, BTC)
         assert m is not None and m.ticker is not None and m.open_interest is not None
         assert len(m.candles) >= 3 and m.market is not None
-    finally:
-        await w.stop()
     assert v.closed
 
 
 async def test_stalled_stream_goes_stale_then_recovers() -> None:
     v = ScriptedVenue()
-    hub = Hub([BTC], [v.id])
-    w = VenueWorker(v, hub, [BTC], FAST)
-    w.start()
-    try:
+    async with started_worker(v, [BTC]) as (hub, _w):
         v.streams[BTC].put_nowait(mk_book(v.id, BTC, 100))
         await wait_for(lambda: health(hub, v.id).state == "connected")
         # nothing more arrives: the watchdog (0.4 s) marks the feed stale
@@ -222,16 +229,11 @@ async def test_stalled_stream_goes_stale_then_recovers() -> None:
         assert "no book update" in health(hub, v.id).last_error
         v.streams[BTC].put_nowait(mk_book(v.id, BTC, 102))
         await wait_for(lambda: health(hub, v.id).state == "connected")
-    finally:
-        await w.stop()
 
 
 async def test_repeated_disconnects_reconnect_then_down_then_recover() -> None:
     v = ScriptedVenue()
-    hub = Hub([BTC], [v.id])
-    w = VenueWorker(v, hub, [BTC], FAST)
-    w.start()
-    try:
+    async with started_worker(v, [BTC]) as (hub, _w):
         v.streams[BTC].put_nowait(cx.NetworkError("connection closed by remote server"))
         await wait_for(lambda: health(hub, v.id).reconnects == 1)
         assert health(hub, v.id).state == "reconnecting"
@@ -241,16 +243,11 @@ async def test_repeated_disconnects_reconnect_then_down_then_recover() -> None:
         assert health(hub, v.id).reconnects == 4
         v.streams[BTC].put_nowait(mk_book(v.id, BTC, 100))
         await wait_for(lambda: health(hub, v.id).state == "connected")
-    finally:
-        await w.stop()
 
 
 async def test_unknown_symbol_is_skipped_with_a_note() -> None:
     v = ScriptedVenue(symbols=(BTC,))
-    hub = Hub([BTC, ETH], [v.id])
-    w = VenueWorker(v, hub, [BTC, "NOPE/USDT:USDT"], FAST)
-    w.start()
-    try:
+    async with started_worker(v, [BTC, "NOPE/USDT:USDT"], hub_symbols=[BTC, ETH]) as (hub, w):
         v.streams[BTC].put_nowait(mk_book(v.id, BTC, 100))
         await wait_for(lambda: hub.latest_book(v.id, BTC) is not None)
         h = health(hub, v.id)
@@ -262,8 +259,6 @@ async def test_unknown_symbol_is_skipped_with_a_note() -> None:
         await wait_for(lambda: any("ALSO" in n for n in health(hub, v.id).notes))
         w.remove_symbol("ALSO/USDT:USDT")
         assert not any("ALSO" in n for n in health(hub, v.id).notes)
-    finally:
-        await w.stop()
 
 
 async def test_unreachable_at_start_retries_without_blocking() -> None:
@@ -288,15 +283,10 @@ async def test_unreachable_at_start_retries_without_blocking() -> None:
 
 async def test_rest_polling_never_overlaps() -> None:
     v = ScriptedVenue(streaming=False)
-    hub = Hub([BTC], [v.id])
-    w = VenueWorker(v, hub, [BTC], FAST)
-    w.start()
-    try:
+    async with started_worker(v, [BTC]) as (hub, _w):
         await wait_for(lambda: v.fetch_book_calls >= 6)
         assert v.fetch_book_max_in_flight == 1
         assert health(hub, v.id).state == "connected"
-    finally:
-        await w.stop()
 
 
 async def test_engine_logs_books_funding_and_signals_to_sqlite(tmp_path: Path) -> None:
