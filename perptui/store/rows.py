@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from perptui.funding import annualized
 from perptui.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
 
 RAW_LEVELS = 20  # levels per side kept in order_book_snapshots.raw_data
@@ -112,29 +113,11 @@ INSERT_SQL: dict[str, str] = {
 }
 
 
-def _annualizer() -> Callable[[float, float], float]:
-    try:
-        from perptui.funding import annualized  # the maths module, when present
-    except ImportError:  # pragma: no cover - only before perptui.funding exists
-
-        def annualized(rate: float, interval_hours: float) -> float:
-            return rate * (24.0 / interval_hours) * 365.0
-
-    return annualized
-
-
-_ANNUALIZED: Callable[[float, float], float] | None = None
-
-
 def annualized_rate(rate: float | None, interval_hours: float | None) -> float | None:
     """rate x (24 h / interval) x 365, or None when either input is unknown."""
-    global _ANNUALIZED
     if rate is None or interval_hours is None or not interval_hours > 0:
         return None
-    if _ANNUALIZED is None:
-        _ANNUALIZED = _annualizer()
-    value = _ANNUALIZED(rate, interval_hours)
-    return _finite(value)
+    return _finite(annualized(rate, interval_hours))
 
 
 def _finite(x: Any) -> float | None:
