@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from perptui import funding as fmath
+
 DASH = "—"
 
 
@@ -99,6 +101,12 @@ def duration_ms(ms: int | float | None) -> str:
         return f"{h}h{m:02d}m"
     d, h = divmod(h, 24)
     return f"{d}d{h:02d}h"
+
+
+def countdown(next_time: int | None, now_ms: int) -> str:
+    """Time left until ``next_time`` in whole seconds, so it changes at most once a second."""
+    left = fmath.countdown_ms(next_time, now_ms)
+    return duration_ms(None if left is None else left // 1000 * 1000)
 
 
 def hours(x: float | None) -> str:

@@ -74,8 +74,7 @@ class FundingPanel(Panel):
             signed(m.funding_rate, fmt.pct(m.funding_rate, 4).rjust(10))
             pred = m.funding.predicted_rate if m.funding is not None else None
             signed(pred, fmt.pct(pred, 4).rjust(10))
-            left = None if m.next_funding_time is None else m.next_funding_time - self.now_ms
-            out.append(fmt.duration_ms(None if left is None else left // 1000 * 1000).rjust(8))
+            out.append(fmt.countdown(m.next_funding_time, self.now_ms).rjust(8))
             out.append(fmt.hours(m.interval_hours).rjust(4))
             signed(m.annualized, fmt.pct(m.annualized, 1).rjust(9))
             signed(m.basis, fmt.pct(m.basis, 3).rjust(9))

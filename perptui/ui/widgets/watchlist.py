@@ -210,10 +210,7 @@ class Watchlist(DataTable):
 
 
 def _countdown(m: MarketView, now_ms: int) -> Text:
-    nxt = m.next_funding_time
-    # Whole seconds so the cell changes at most once a second.
-    left = None if nxt is None else max(0, (nxt - now_ms) // 1000 * 1000)
-    return Text(fmt.duration_ms(left), justify=RIGHT)
+    return Text(fmt.countdown(m.next_funding_time, now_ms), justify=RIGHT)
 
 
 def _sign_style(x: float | None, up: Style, down: Style) -> Style | str:
