@@ -253,6 +253,10 @@ class BackfillSettings:
     retry_base_s: float = 2.0
     retry_max_s: float = 60.0
 
+    def retry_delay(self, failures: int) -> float:
+        """Seconds to wait after `failures` consecutive failures (doubling, capped)."""
+        return min(self.retry_max_s, self.retry_base_s * 2 ** max(0, failures - 1))
+
 
 class Backfill:
     """Backfill `settings.whats` for every venue x symbol into the writer's database.
@@ -322,7 +326,7 @@ class Backfill:
                     self.venue_errors[venue.id] = f"{type(exc).__name__}: {exc}"
                     log.warning("backfill: %s: giving up: %s", venue.id, exc)
                     return
-                delay = min(s.retry_max_s, s.retry_base_s * 2 ** (failures - 1))
+                delay = s.retry_delay(failures)
                 pacer.slow_down()
                 log.warning("backfill: %s: markets: %s; retry in %.1fs", venue.id, exc, delay)
                 await asyncio.sleep(delay)
@@ -396,7 +400,7 @@ class Backfill:
                     report.error = f"{type(exc).__name__}: {exc}"
                     log.warning("backfill: %s gave up: %s", key.label, report.error)
                     break
-                delay = min(s.retry_max_s, s.retry_base_s * 2 ** max(0, failures - 1))
+                delay = s.retry_delay(failures)
                 pacer.slow_down()
                 log.warning("backfill: %s: %s; resuming in %.1fs", key.label, exc, delay)
                 self._emit(key, "retry", error=str(exc), delay_s=delay)
