@@ -7,6 +7,7 @@ import asyncio
 import time
 from typing import Any
 
+from perptui.commands import check_timeframe
 from perptui.errors import ConfigError
 
 
@@ -59,14 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if bad or not whats:
         raise ConfigError(f"--what: choose from {', '.join(WHATS)} (got {args.what!r})")
     timeframe = args.timeframe or config.collect.timeframe or "1h"
-    from perptui.store.read import timeframe_ms
-
-    try:
-        timeframe_ms(timeframe)
-    except ValueError:
-        raise ConfigError(
-            f"--timeframe: not a timeframe: {timeframe!r} (e.g. 1m, 1h, 1d)"
-        ) from None
+    check_timeframe(timeframe)
     now = int(time.time() * 1000)
     settings = BackfillSettings(
         since=now - int(args.days * 86_400_000),

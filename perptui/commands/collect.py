@@ -10,6 +10,7 @@ import sys
 import time
 from typing import Any
 
+from perptui.commands import check_timeframe
 from perptui.errors import ConfigError
 
 
@@ -94,12 +95,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.duration is not None and not args.duration > 0:
         raise ConfigError("--duration must be > 0")
-    from perptui.store.read import timeframe_ms
-
-    try:
-        timeframe_ms(settings.timeframe)
-    except ValueError:
-        raise ConfigError(f"--timeframe: not a timeframe: {settings.timeframe!r}") from None
+    check_timeframe(settings.timeframe)
     config.ensure_db_dir()
     return asyncio.run(_collect(config, settings, args))
 
