@@ -267,12 +267,17 @@ class Hub:
         self.version += 1
         return slot
 
-    def _touch(self, venue: str, n: int = 1) -> None:
+    def _health_of(self, venue: str) -> _HealthState:
+        """The venue's health slot; a venue first heard of here joins ``venues``."""
         h = self._health.get(venue)
         if h is None:
             h = self._health[venue] = _HealthState()
             if venue not in self.venues:
                 self.venues.append(venue)
+        return h
+
+    def _touch(self, venue: str, n: int = 1) -> None:
+        h = self._health_of(venue)
         h.msg_total += n
         h.last_msg_ms = self.clock()
 
@@ -325,11 +330,7 @@ class Hub:
         forgets a feed.  Other keys: last_error, resyncs, reconnects (absolute),
         notes (iterable, replaces).
         """
-        h = self._health.get(exchange)
-        if h is None:
-            h = self._health[exchange] = _HealthState()
-            if exchange not in self.venues:
-                self.venues.append(exchange)
+        h = self._health_of(exchange)
         for name, value in changes.items():
             if name == "state":
                 if value is None:
@@ -349,21 +350,20 @@ class Hub:
         self.version += 1
 
     def count_resync(self, exchange: str, error: str = "") -> None:
-        h = self._health.setdefault(exchange, _HealthState())
-        h.resyncs += 1
-        if error:
-            h.last_error = error[:200]
-        self.version += 1
+        self._count(exchange, "resyncs", error)
 
     def count_reconnect(self, exchange: str, error: str = "") -> None:
-        h = self._health.setdefault(exchange, _HealthState())
-        h.reconnects += 1
+        self._count(exchange, "reconnects", error)
+
+    def _count(self, exchange: str, counter: str, error: str) -> None:
+        h = self._health_of(exchange)
+        setattr(h, counter, getattr(h, counter) + 1)
         if error:
             h.last_error = error[:200]
         self.version += 1
 
     def add_note(self, exchange: str, note: str) -> None:
-        h = self._health.setdefault(exchange, _HealthState())
+        h = self._health_of(exchange)
         if note not in h.notes:
             h.notes.append(note)
             self.version += 1
