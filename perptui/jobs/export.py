@@ -23,7 +23,7 @@ from typing import IO, Any
 import pandas as pd
 
 from perptui.errors import ConfigError, StoreError
-from perptui.store.db import connect_sync
+from perptui.store.db import connect_sync, table_columns
 from perptui.store.read import iter_rows, table_name
 
 FORMATS = ("csv", "parquet")
@@ -45,7 +45,7 @@ def _columns(db: str | os.PathLike[str], table: str) -> list[tuple[str, str]]:
     # line instead of yielding a silently short (or empty) output file.
     conn = connect_sync(db, readonly=True, verify=True)
     try:
-        return [(r[1], (r[2] or "").upper()) for r in conn.execute(f"PRAGMA table_info({table})")]
+        return [(name, (r[2] or "").upper()) for name, r in table_columns(conn, table).items()]
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"cannot read {table}: {exc}") from exc
     finally:
