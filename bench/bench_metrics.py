@@ -15,7 +15,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from perptui.metrics import as_side_array, depth_metrics, depth_metrics_np, depth_metrics_py
+from perptui.core.metrics import as_side_array, depth_metrics, depth_metrics_np, depth_metrics_py
 
 GOAL_US_1000 = 25.0
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from perptui.model import BookSnapshot, Candle
+from perptui.core.model import BookSnapshot, Candle
 from perptui.store.db import connect_sync
 from perptui.store.rows import INSERT_SQL, to_row
 from perptui.store.writer import Writer

@@ -22,7 +22,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from perptui import funding as fmath
+from perptui.core import funding as fmath
 from perptui.engine.engine import Engine
 from perptui.engine.hub import Hub, HubView
 from perptui.engine.workers import WorkerSettings

@@ -23,11 +23,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from perptui import signals as sigrules
+from perptui.core import signals as sigrules
+from perptui.core.model import BookSnapshot, FundingInfo, Signal
 from perptui.engine import gc_tuning
 from perptui.engine.hub import Hub, HubView, Key, MarketView
 from perptui.engine.workers import VenueWorker, WorkerSettings
-from perptui.model import BookSnapshot, FundingInfo, Signal
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from perptui import funding as fmath
-from perptui.metrics import DEPTH_BANDS, DepthMetrics, depth_metrics
-from perptui.model import (
+from perptui.core import funding as fmath
+from perptui.core.metrics import DEPTH_BANDS, DepthMetrics, depth_metrics
+from perptui.core.model import (
     BookSnapshot,
     Candle,
     FundingInfo,

@@ -27,10 +27,10 @@ from typing import Any
 
 from ccxt.base import errors as cx
 
+from perptui.core.model import BookSnapshot, FundingInfo, MarketInfo
 from perptui.engine.backoff import Backoff
 from perptui.engine.hub import Hub, timeframe_ms
 from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
-from perptui.model import BookSnapshot, FundingInfo, MarketInfo
 
 log = logging.getLogger(__name__)
 

@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
 from perptui.engine.engine import Engine
 from perptui.engine.hub import Hub
 from perptui.engine.workers import WorkerSettings
 from perptui.errors import PerptuiError
 from perptui.jobs.backfill import FUNDING, OHLCV, Backfill, BackfillSettings
-from perptui.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
 
 log = logging.getLogger(__name__)
 

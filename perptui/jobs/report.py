@@ -1,7 +1,7 @@
 """Signals over stored history and the funding-carry backtest, computed and rendered.
 
-The rules are the monitor's own pure functions (``perptui.signals``,
-``perptui.backtest``); this module only feeds them stored rows in time order and turns
+The rules are the monitor's own pure functions (``perptui.core.signals``,
+``perptui.core.backtest``); this module only feeds them stored rows in time order and turns
 the results into rich tables and a terminal chart.
 
 Signals over history fire once per episode, as in the live engine: a level rule
@@ -21,10 +21,10 @@ from typing import Any
 
 import pandas as pd
 
-from perptui import signals as rules
-from perptui.backtest import CarryBacktestResult, carry_backtest
-from perptui.funding import interval_from_history
-from perptui.model import FundingInfo, Signal
+from perptui.core import signals as rules
+from perptui.core.backtest import CarryBacktestResult, carry_backtest
+from perptui.core.funding import interval_from_history
+from perptui.core.model import FundingInfo, Signal
 from perptui.store.read import iter_rows, load_funding
 
 DB = str | os.PathLike[str]

@@ -13,8 +13,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from perptui.funding import annualized
-from perptui.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
+from perptui.core.funding import annualized
+from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
 
 RAW_LEVELS = 20  # levels per side kept in order_book_snapshots.raw_data
 
@@ -174,7 +174,7 @@ def _levels_json(bids: Sequence[Any], asks: Sequence[Any]) -> str:
 
 
 def snapshot_row(r: BookSnapshot) -> tuple:
-    from perptui.metrics import depth_metrics  # numpy import only when books are written
+    from perptui.core.metrics import depth_metrics  # numpy import only when books are written
 
     m = depth_metrics(r.bids, r.asks)
     bd, ad = m.bid_depth, m.ask_depth

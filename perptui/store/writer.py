@@ -35,8 +35,8 @@ from typing import Any
 
 import aiosqlite
 
+from perptui.core.model import BookSnapshot
 from perptui.errors import StoreError
-from perptui.model import BookSnapshot
 from perptui.store.db import connect
 from perptui.store.rows import INSERT_SQL, SUPPORTED_TYPES, to_row
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from perptui import funding as fmath
+from perptui.core import funding as fmath
 
 DASH = "—"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 import random
 
+from perptui.core.model import BookSnapshot, Candle, FundingInfo, OpenInterest, Signal, Ticker
 from perptui.engine.hub import FeedHealth, Hub
-from perptui.model import BookSnapshot, Candle, FundingInfo, OpenInterest, Signal, Ticker
 
 T0 = 1_767_225_600_000  # 2026-01-01 00:00:00 UTC
 VENUES = ("binance", "bybit", "okx")

@@ -1,7 +1,7 @@
 """The venue contract every backend (ccxt, the loopback emulator via ccxt) honours.
 
 Callers (engine workers, jobs, doctor, UI backends) only ever see this interface and the
-frozen records of `perptui.model`; which ccxt class sits underneath, how it pages, and how
+frozen records of `perptui.core.model`; which ccxt class sits underneath, how it pages, and how
 a venue's contracts turn into base units is the implementation's business.
 """
 
@@ -11,7 +11,7 @@ import abc
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
-from perptui.model import (
+from perptui.core.model import (
     BookSnapshot,
     FetchPage,
     FundingInfo,

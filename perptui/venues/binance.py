@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 
 import ccxt.async_support as ccxt_async
 
+from perptui.core.model import MarketInfo
 from perptui.errors import PerptuiError
-from perptui.model import MarketInfo
 from perptui.venues.base import FUNDING, OHLCV
 from perptui.venues.ccxt_venue import CcxtVenue, interval_hours
 

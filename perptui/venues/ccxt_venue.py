@@ -22,9 +22,8 @@ from typing import Any, ClassVar, TypeVar
 import ccxt.async_support as ccxt_async
 from ccxt.base.decimal_to_precision import DECIMAL_PLACES, SIGNIFICANT_DIGITS
 
-from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
-from perptui.metrics import DEPTH_BANDS
-from perptui.model import (
+from perptui.core.metrics import DEPTH_BANDS
+from perptui.core.model import (
     BookSnapshot,
     Candle,
     FetchPage,
@@ -35,6 +34,7 @@ from perptui.model import (
     OpenInterest,
     Ticker,
 )
+from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
 from perptui.venues.base import FUNDING, OHLCV, OnPage, Venue
 from perptui.venues.paging import Pager
 

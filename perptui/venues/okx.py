@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from perptui.model import MarketInfo
+from perptui.core.model import MarketInfo
 from perptui.venues.base import FUNDING, OHLCV
 from perptui.venues.ccxt_venue import DAY_MS, CcxtVenue, _float
 

@@ -8,7 +8,7 @@ from typing import ClassVar
 from rich.console import RenderableType
 from rich.text import Text
 
-from perptui.model import Signal
+from perptui.core.model import Signal
 from perptui.ui import fmt
 from perptui.ui.widgets.base import Panel
 

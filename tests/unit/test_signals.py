@@ -4,9 +4,8 @@ import json
 
 import pytest
 
-from perptui import backtest, signals
-from perptui.model import FundingInfo, Signal
-from perptui.signals import (
+from perptui.core.model import FundingInfo, Signal
+from perptui.core.signals import (
     DEFAULT_THRESHOLDS,
     SignalThresholds,
     SustainedImbalance,
@@ -229,8 +228,3 @@ def test_sustained_imbalance_zero_seconds_fires_immediately():
     tr = SustainedImbalance.from_thresholds(SignalThresholds(imbalance=0.2, imbalance_seconds=0))
     assert tr.update("x", "S", -0.25, T0) is not None
 
-
-def test_carry_backtest_reexported_from_signals():
-    assert signals.carry_backtest is backtest.carry_backtest
-    with pytest.raises(AttributeError):
-        _ = signals.no_such_thing  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@
   long the low-rate venue, short the high-rate one.
 * ``price_divergence``: venues disagree on the mid price of one symbol.
 * ``SustainedImbalance``: book imbalance stays beyond a threshold for N seconds.
-* ``carry_backtest`` (implemented in ``perptui.backtest``, re-exported here):
+* ``carry_backtest`` (implemented in ``perptui.core.backtest``, re-exported here):
   what the funding rules would have earned on a settled history.
 
 Funding thresholds are per ``rate_basis_hours`` (8 h by default, the seed's
@@ -28,8 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from perptui.funding import annualized, basis, interval_or_default, rescale
-from perptui.model import FundingInfo, Signal
+from perptui.core.funding import annualized, basis, interval_or_default, rescale
+from perptui.core.model import FundingInfo, Signal
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,12 +342,3 @@ class SustainedImbalance:
         """Drop the run of a market no longer watched."""
         self._runs.pop((exchange, symbol), None)
 
-
-def __getattr__(name: str) -> Any:
-    # The backtest lives in its own module (it needs this one's thresholds); it
-    # is re-exported lazily so `signals.carry_backtest` works without a cycle.
-    if name in ("carry_backtest", "CarryBacktestResult", "BacktestRow"):
-        from perptui import backtest
-
-        return getattr(backtest, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -45,8 +45,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
-from perptui.funding import HOUR_MS, interval_from_history
-from perptui.signals import DEFAULT_THRESHOLDS, comparable_rate
+from perptui.core.funding import HOUR_MS, interval_from_history
+from perptui.core.signals import DEFAULT_THRESHOLDS, comparable_rate
 
 if TYPE_CHECKING:
     import pandas as pd
