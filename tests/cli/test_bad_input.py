@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import closed_loopback_port, has, make_corrupt_sqlite, make_not_sqlite
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 needs_venues = pytest.mark.skipif(
     not has("perptui.venues", "make_venue"), reason="venue layer (make_venue) not in this build yet"

@@ -15,11 +15,7 @@ from typing import Any
 import pytest
 from ccxt.base import errors as cx
 
-from perptui.engine.engine import Engine
-from perptui.engine.hub import Hub
-from perptui.engine.workers import VenueWorker, WorkerSettings, classify
-from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
-from perptui.model import (
+from perptui.core.model import (
     BookSnapshot,
     Candle,
     FetchPage,
@@ -28,6 +24,10 @@ from perptui.model import (
     OpenInterest,
     Ticker,
 )
+from perptui.engine.engine import Engine
+from perptui.engine.hub import Hub
+from perptui.engine.workers import VenueWorker, WorkerSettings, classify
+from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from perptui.cli import main
+from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
 from perptui.jobs.export import export
-from perptui.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
 from perptui.store.read import load_funding, load_ohlcv, load_signals, load_snapshots
 from perptui.store.writer import Writer
 

@@ -1,6 +1,6 @@
 """`perptui signals` and `perptui backtest` over a database filled by hand.
 
-The backtest numbers below are computed by hand from the rule in perptui.backtest:
+The backtest numbers below are computed by hand from the rule in perptui.core.backtest:
 the position held through settlement t is decided right after settlement t-1; opening
 or closing costs 2 legs x (fee + slippage) x notional.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from perptui.cli import main
-from perptui.model import BookSnapshot, FundingRecord
+from perptui.core.model import BookSnapshot, FundingRecord
 from perptui.store.read import load_signals
 from perptui.store.writer import Writer
 

@@ -36,7 +36,7 @@ ROUNDS = 3
 
 CHILD = r"""
 import asyncio, os, sys
-from perptui.model import BookSnapshot, Candle, FundingRecord
+from perptui.core.model import BookSnapshot, Candle, FundingRecord
 from perptui.store.writer import Writer
 
 db, side, start, batch_rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from perptui import store
+from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
 from perptui.errors import StoreError
-from perptui.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
 from perptui.store import (
     coverage,
     iter_rows,

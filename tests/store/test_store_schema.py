@@ -26,7 +26,7 @@ from perptui.store.db import (
     split_statements,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 TABLES = {"funding_rates", "order_book_snapshots", "ohlcv", "signals"}
 UNIQUE_KEYS = {

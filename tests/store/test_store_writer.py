@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from perptui import metrics
+from perptui.core import metrics
+from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
 from perptui.errors import StoreError
-from perptui.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
 from perptui.store import db as store_db
 from perptui.store.writer import CommitInfo, Writer
 

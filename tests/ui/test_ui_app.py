@@ -96,7 +96,7 @@ async def test_add_and_remove_symbol_at_runtime() -> None:
         await pilot.pause()
         assert "DOGE/USDT:USDT" in hub.symbols
         # The hub gets data for the new symbol: the row appears and takes the focus.
-        from perptui.model import BookSnapshot
+        from perptui.core.model import BookSnapshot
 
         hub.set_book(
             BookSnapshot("binance", "DOGE/USDT:USDT", clock.t, ((0.31, 100.0),), ((0.311, 90.0),))
@@ -195,7 +195,7 @@ async def test_hidden_panels_do_not_paint() -> None:
         await pilot.pause(0.2)
         chart = app.query_one("#chart")
         assert chart.paints == 0
-        from perptui.model import BookSnapshot
+        from perptui.core.model import BookSnapshot
 
         hub.set_book(
             BookSnapshot("binance", SYMBOLS[0], clock.t, ((94_000.0, 1.0),), ((94_001.0, 1.0),))

@@ -1,7 +1,7 @@
 """Screen snapshots of the monitor on a deterministic hub with a frozen clock.
 
 Update after an intended visual change with:
-    .venv/bin/pytest tests/test_ui_snapshots.py --snapshot-update
+    .venv/bin/pytest tests/ui/test_ui_snapshots.py --snapshot-update
 """
 
 from __future__ import annotations

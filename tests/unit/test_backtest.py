@@ -11,8 +11,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from perptui.backtest import as_funding_series, carry_backtest
-from perptui.model import FundingRecord
+from perptui.core.backtest import as_funding_series, carry_backtest
+from perptui.core.model import FundingRecord
 
 H8 = 8 * 3_600_000
 H4 = 4 * 3_600_000

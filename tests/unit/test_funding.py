@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from perptui.funding import (
+from perptui.core.funding import (
     DEFAULT_INTERVAL_HOURS,
     annualized,
     basis,

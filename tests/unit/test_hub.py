@@ -2,9 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from perptui.engine import hub as hub_mod
-from perptui.engine.hub import Hub
-from perptui.model import (
+from perptui.core.model import (
     BookSnapshot,
     Candle,
     FundingInfo,
@@ -13,6 +11,8 @@ from perptui.model import (
     Signal,
     Ticker,
 )
+from perptui.engine import hub as hub_mod
+from perptui.engine.hub import Hub
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"

@@ -11,7 +11,7 @@ import random
 import numpy as np
 import pytest
 
-from perptui.metrics import (
+from perptui.core.metrics import (
     DEPTH_BANDS,
     DepthMetrics,
     as_side_array,

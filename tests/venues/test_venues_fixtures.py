@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 from venue_fixtures import fixture_venue, load, markets, path, query, recorded_route
 
+from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, OpenInterest
 from perptui.errors import UnknownSymbol
-from perptui.model import BookSnapshot, Candle, FundingInfo, FundingRecord, OpenInterest
 
 BTC = "BTC/USDT:USDT"
 

@@ -20,9 +20,9 @@ import ccxt.pro as ccxt_pro
 import pytest
 from venue_fixtures import Transport, fixture_venue, markets, path, query
 
+from perptui.core.metrics import depth_metrics
+from perptui.core.model import MarketInfo
 from perptui.errors import CapabilityMissing, UnknownExchange, UnknownSymbol, VenueUnreachable
-from perptui.metrics import depth_metrics
-from perptui.model import MarketInfo
 from perptui.venues import CcxtVenue, make_venue
 from perptui.venues.binance import BinanceVenue
 from perptui.venues.ccxt_venue import interval_hours
