@@ -49,6 +49,7 @@ from typing import Any
 
 import platformdirs
 
+from perptui.core.signals import SignalThresholds
 from perptui.errors import ConfigError, UnknownExchange
 
 APP_NAME = "perptui"
@@ -113,18 +114,6 @@ class Credentials:
 
     def secrets(self) -> tuple[str, ...]:
         return tuple(v for v in (self.api_key, self.api_secret, self.password) if v)
-
-
-@dataclass(frozen=True, slots=True)
-class SignalThresholds:
-    """Thresholds of the seed's signal rules (rates as fractions: 0.001 = 0.1 %)."""
-
-    funding_arb: float = 0.001  # |funding rate| above this -> arb
-    divergence: float = 0.0005  # cross-venue funding difference above this
-    imbalance: float = 0.3  # |imbalance| (1 % band) above this...
-    imbalance_sustain_s: float = 30.0  # ...for at least this long
-    fee_bps: float = 5.0  # per leg per entry/exit, used by the carry backtest
-    slippage_bps: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)

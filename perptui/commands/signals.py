@@ -40,7 +40,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from perptui.config import load_config
-    from perptui.engine.engine import signal_thresholds
     from perptui.jobs import parse_list
     from perptui.jobs.report import funding_signals, imbalance_signals, signals_table
     from perptui.store.read import to_ms
@@ -55,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--since/--until: {exc}") from None
     if not config.db_path.exists():
         raise StoreError(f"database {config.db_path} does not exist (run `perptui backfill`)")
-    thr = signal_thresholds(config.signals)
+    thr = config.signals
     # --venues / --symbols narrow the search only when given on the command line or env
     venues = list(config.venues) if getattr(args, "venues", None) else None
     symbols = list(config.symbols) if getattr(args, "symbols", None) else None

@@ -34,22 +34,29 @@ from perptui.core.model import FundingInfo, Signal
 
 @dataclass(frozen=True, slots=True)
 class SignalThresholds:
-    funding_arb: float = 0.001  # 0.1 % per rate_basis_hours
-    divergence: float = 0.0005  # 0.05 % funding-rate difference across venues
+    """The rules' thresholds (rates as fractions: 0.001 = 0.1 %), as the ``[signals]``
+    section of the config file spells them, plus the costs the carry backtest charges
+    for trading on these rules (so one record carries everything a signal run needs)."""
+
+    funding_arb: float = 0.001  # |funding rate| per rate_basis_hours above this -> arb
+    divergence: float = 0.0005  # cross-venue funding-rate difference above this
     price_divergence: float = 0.0005  # 0.05 % mid-price difference across venues
-    imbalance: float = 0.3  # |1 % band imbalance|
-    imbalance_seconds: float = 30.0  # ...held this long
+    imbalance: float = 0.3  # |1 % band imbalance| above this...
+    imbalance_sustain_s: float = 30.0  # ...held at least this long
     rate_basis_hours: float | None = 8.0  # see module docstring; None: raw rates
+    fee_bps: float = 5.0  # per leg per entry/exit, charged by the carry backtest
+    slippage_bps: float = 2.0  # per leg, likewise
 
     def __post_init__(self) -> None:
-        for name in ("funding_arb", "divergence", "price_divergence", "imbalance"):
+        for name in ("funding_arb", "divergence", "price_divergence", "imbalance",
+                     "fee_bps", "slippage_bps"):  # fmt: skip
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"threshold {name} must be a non-negative number, got {value!r}")
         if not (0 <= self.imbalance <= 1):
             raise ValueError(f"imbalance threshold must be within [0, 1], got {self.imbalance!r}")
-        if not self.imbalance_seconds >= 0:
-            raise ValueError("imbalance_seconds must be >= 0")
+        if not self.imbalance_sustain_s >= 0:
+            raise ValueError("imbalance_sustain_s must be >= 0")
         if self.rate_basis_hours is not None and not self.rate_basis_hours > 0:
             raise ValueError("rate_basis_hours must be positive or None")
 
@@ -279,7 +286,7 @@ class SustainedImbalance:
     def __init__(
         self,
         threshold: float = DEFAULT_THRESHOLDS.imbalance,
-        seconds: float = DEFAULT_THRESHOLDS.imbalance_seconds,
+        seconds: float = DEFAULT_THRESHOLDS.imbalance_sustain_s,
         *,
         max_gap_s: float | None = None,
     ) -> None:
@@ -294,7 +301,7 @@ class SustainedImbalance:
     def from_thresholds(
         cls, thr: SignalThresholds, *, max_gap_s: float | None = None
     ) -> SustainedImbalance:
-        return cls(thr.imbalance, thr.imbalance_seconds, max_gap_s=max_gap_s)
+        return cls(thr.imbalance, thr.imbalance_sustain_s, max_gap_s=max_gap_s)
 
     def update(
         self, exchange: str, symbol: str, imbalance: float | None, now_ms: int

@@ -40,7 +40,7 @@ class Engine:
         hub: Hub,
         writer: Any = None,  # perptui.store.writer.Writer (anything with submit(record))
         snapshot_every_s: float = 1.0,
-        thresholds: Any = None,  # config.SignalThresholds or signals.SignalThresholds
+        thresholds: sigrules.SignalThresholds | None = None,  # None: the defaults
         *,
         settings: WorkerSettings | None = None,
         book_depth: int = 20,
@@ -54,7 +54,7 @@ class Engine:
         self.hub = hub
         self.writer = writer
         self.snapshot_every_s = snapshot_every_s
-        self._thresholds = signal_thresholds(thresholds)
+        self._thresholds = thresholds or sigrules.DEFAULT_THRESHOLDS
         self.rearm_s = rearm_s
         # A stalled feed must not look like a sustained imbalance.
         self._imbalance = sigrules.SustainedImbalance.from_thresholds(
@@ -275,21 +275,3 @@ class Engine:
             cutoff = now_ms - rearm_ms
             self._lapsed_signals = {k: t for k, t in self._lapsed_signals.items() if t >= cutoff}
         return fired
-
-
-def signal_thresholds(thr: Any) -> sigrules.SignalThresholds:
-    """The maths' thresholds from the config's (field names differ slightly) or as is."""
-    if thr is None:
-        return sigrules.DEFAULT_THRESHOLDS
-    if isinstance(thr, sigrules.SignalThresholds):
-        return thr
-    d = sigrules.DEFAULT_THRESHOLDS
-    return sigrules.SignalThresholds(
-        funding_arb=getattr(thr, "funding_arb", d.funding_arb),
-        divergence=getattr(thr, "divergence", d.divergence),
-        price_divergence=getattr(thr, "price_divergence", d.price_divergence),
-        imbalance=getattr(thr, "imbalance", d.imbalance),
-        imbalance_seconds=getattr(
-            thr, "imbalance_sustain_s", getattr(thr, "imbalance_seconds", d.imbalance_seconds)
-        ),
-    )

@@ -33,14 +33,14 @@ def test_default_thresholds_are_the_seeds():
     assert DEFAULT_THRESHOLDS.funding_arb == 0.001
     assert DEFAULT_THRESHOLDS.divergence == 0.0005
     assert DEFAULT_THRESHOLDS.imbalance == 0.3
-    assert DEFAULT_THRESHOLDS.imbalance_seconds > 0
+    assert DEFAULT_THRESHOLDS.imbalance_sustain_s > 0
     with pytest.raises(AttributeError):
         DEFAULT_THRESHOLDS.funding_arb = 0.5  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
     "kw",
-    [{"funding_arb": -0.1}, {"imbalance": 1.5}, {"imbalance_seconds": -1}, {"rate_basis_hours": 0}],
+    [{"funding_arb": -0.1}, {"imbalance": 1.5}, {"imbalance_sustain_s": -1}, {"rate_basis_hours": 0}],
 )
 def test_bad_thresholds_rejected(kw):
     with pytest.raises(ValueError):
@@ -225,6 +225,6 @@ def test_sustained_imbalance_max_gap_breaks_run():
 
 
 def test_sustained_imbalance_zero_seconds_fires_immediately():
-    tr = SustainedImbalance.from_thresholds(SignalThresholds(imbalance=0.2, imbalance_seconds=0))
+    tr = SustainedImbalance.from_thresholds(SignalThresholds(imbalance=0.2, imbalance_sustain_s=0))
     assert tr.update("x", "S", -0.25, T0) is not None
 
