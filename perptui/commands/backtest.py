@@ -61,17 +61,15 @@ def run(args: argparse.Namespace) -> int:
                 f"no settled funding for {venue} {symbol} in {config.db_path} "
                 f"(run `perptui backfill --what funding --venues {venue} --symbols {args.symbol}`)"
             )
-    sig = config.signals
-    fee = sig.fee_bps if args.fee_bps is None else args.fee_bps
-    slip = sig.slippage_bps if args.slippage_bps is None else args.slippage_bps
     try:
         result = run_backtest(
             inp,
             entry_threshold=args.entry,
             exit_threshold=args.exit,
-            fee_bps=fee,
-            slippage_bps=slip,
+            fee_bps=args.fee_bps,
+            slippage_bps=args.slippage_bps,
             notional=args.notional,
+            thresholds=config.signals,  # the [signals] section: entry, costs, rate basis
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None

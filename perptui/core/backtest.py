@@ -46,7 +46,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from perptui.core.funding import HOUR_MS, interval_from_history
-from perptui.core.signals import DEFAULT_THRESHOLDS, comparable_rate
+from perptui.core.signals import DEFAULT_THRESHOLDS, SignalThresholds, comparable_rate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -161,32 +161,35 @@ def carry_backtest(
     *,
     entry_threshold: float | None = None,
     exit_threshold: float | None = None,
-    fee_bps: float = 5.0,
-    slippage_bps: float = 2.0,
+    fee_bps: float | None = None,
+    slippage_bps: float | None = None,
     notional: float = 1.0,
     interval_hours: float | None = None,
     other_interval_hours: float | None = None,
-    rate_basis_hours: float | None = DEFAULT_THRESHOLDS.rate_basis_hours,
+    thresholds: SignalThresholds = DEFAULT_THRESHOLDS,
     close_at_end: bool = True,
     align_ms: int = 60_000,
 ) -> CarryBacktestResult:
     """Backtest the funding-carry rule (see module docstring).
 
     ``series``: settled funding of the perp (venue A); ``other``: venue B's, for
-    perp vs perp.  Thresholds default to the live signals' (``funding_arb``
-    0.1 % for perp vs spot, ``divergence`` 0.05 % for perp vs perp); the exit
-    threshold defaults to half the entry one.  Intervals default to the median
+    perp vs perp.  The entry threshold defaults to ``thresholds``' (the live signals'
+    ``funding_arb`` for perp vs spot, ``divergence`` for perp vs perp), and so do
+    fees, slippage and the rate basis; the exit threshold defaults to half the entry one.  Intervals default to the median
     settlement spacing of each series (8 h if it cannot be told).
     """
     two = other is not None
     if entry_threshold is None:
-        entry_threshold = DEFAULT_THRESHOLDS.divergence if two else DEFAULT_THRESHOLDS.funding_arb
+        entry_threshold = thresholds.divergence if two else thresholds.funding_arb
     if exit_threshold is None:
         exit_threshold = entry_threshold / 2
     if not entry_threshold >= 0 or not math.isfinite(entry_threshold):
         raise ValueError("entry_threshold must be a non-negative number")
     if not exit_threshold <= entry_threshold:
         raise ValueError("exit_threshold must not exceed entry_threshold (it would churn)")
+    fee_bps = thresholds.fee_bps if fee_bps is None else fee_bps
+    slippage_bps = thresholds.slippage_bps if slippage_bps is None else slippage_bps
+    rate_basis_hours = thresholds.rate_basis_hours
     if fee_bps < 0 or slippage_bps < 0 or not notional > 0:
         raise ValueError("fee_bps and slippage_bps must be >= 0, notional > 0")
 

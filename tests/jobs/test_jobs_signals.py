@@ -70,6 +70,26 @@ def test_perp_vs_spot_backtest_matches_hand_computed_pnl(tmp_path: Path, capsys)
     assert "█" in text or "▁" in text
 
 
+def test_backtest_takes_entry_and_costs_from_the_config_signals(tmp_path: Path, capsys) -> None:
+    db = tmp_path / "cfg.db"
+    rates = [0.002, 0.0015, 0.0003, 0.0001]
+    asyncio.run(
+        write(db, [FundingRecord("binance", SYM, T0 + i * 8 * H, r) for i, r in enumerate(rates)])
+    )
+    argv = ["--db", str(db), "backtest", "--symbol", "BTC", "--venue", "binance", "--json"]
+    cfg = tmp_path / "perptui.toml"
+    # entry above every rate: no trade at all, whatever the defaults would do
+    cfg.write_text("[signals]\nfunding_arb = 0.005\n")
+    out = run_json(capsys, ["--config", str(cfg), *argv])
+    assert out["entry_threshold"] == pytest.approx(0.005) and out["trades"] == 0
+    # entry 0.1 %, exit 0.05 %, 3 + 1 bps a leg: the hand-computed run of the test above
+    cfg.write_text("[signals]\nfunding_arb = 0.001\nfee_bps = 3\nslippage_bps = 1\n")
+    out = run_json(capsys, ["--config", str(cfg), *argv, "--notional", "10000"])
+    assert (out["fee_bps"], out["slippage_bps"]) == (3.0, 1.0)
+    assert out["costs"] == pytest.approx(2 * 2 * 4 / 1e4 * 10000)
+    assert out["funding_pnl"] == pytest.approx(18.0) and out["trades"] == 1
+
+
 def test_perp_vs_perp_backtest_and_errors(tmp_path: Path, capsys) -> None:
     db = tmp_path / "pp.db"
     a = [0.0010, 0.0010, 0.0010, 0.0002]
