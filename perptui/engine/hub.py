@@ -228,7 +228,7 @@ class Hub:
         *,
         history_seconds: float = 600.0,
         history_points: int = 600,
-        top_levels: int = 25,
+        top_levels: int = 100,  # enough for a ladder grouped by several ticks
         max_candles: int = 500,
         max_signals: int = 200,
         stale_after_s: float = 10.0,

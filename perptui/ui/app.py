@@ -99,6 +99,9 @@ class MonitorApp(App[int]):
         Binding("p", "pause", "Pause"),
         Binding("t", "toggle_theme", "Theme"),
         Binding("v", "next_panel", "Panel"),
+        Binding("b", "ladder", "Ladder"),
+        Binding("plus,equals_sign", "group(1)", "Group+", show=False),
+        Binding("minus", "group(-1)", "Group-", show=False),
         Binding("question_mark", "help", "Help"),
         *(Binding(str(n), f"jump({n - 1})", show=False) for n in range(1, 10)),
     ]
@@ -124,6 +127,7 @@ class MonitorApp(App[int]):
         self.ticks = 0
         self.samples = 0
         self.detail = "book"
+        self.ladder_view = False
         self.compact = False
         self.load_funding_history = load_funding_history
         self.start_error = ""
@@ -206,9 +210,13 @@ class MonitorApp(App[int]):
         self.compact = compact
         main = self.q("#main")
         main.set_class(compact, "-compact")
+        # The ladder view (`b`): the book panel alone on the whole main area, so an
+        # 80x24 terminal shows 8+ levels a side and 120x40 15+.
+        main.set_class(self.ladder_view, "-ladder")
+        shown = "book" if self.ladder_view else self.detail
         for name in DETAIL_PANELS:
-            self.q(f"#{name}").set_class(name == self.detail, "-shown")
-        self.q("#row-top").set_class(self.detail == "book", "-grow")
+            self.q(f"#{name}").set_class(name == shown, "-shown")
+        self.q("#row-top").set_class(shown == "book", "-grow")
         self.q("#row-mid").set_class(self.detail not in ("chart", "funding"), "-empty")
         self._last_fanout = None  # panels that appear must paint at once
 
@@ -371,11 +379,24 @@ class MonitorApp(App[int]):
         self.theme = "perptui-light" if self.theme == "perptui-dark" else "perptui-dark"
 
     def action_next_panel(self) -> None:
+        self.ladder_view = False
         i = DETAIL_PANELS.index(self.detail)
         self.detail = DETAIL_PANELS[(i + 1) % len(DETAIL_PANELS)]
         self._apply_layout(self.size.width, self.size.height)
         if self.last_view is not None:
             self.fan_out(self.last_view, self.clock())
+
+    def action_ladder(self) -> None:
+        """The ladder on its own, or back to the layout shown before."""
+        self.ladder_view = not self.ladder_view
+        self._apply_layout(self.size.width, self.size.height)
+        if self.last_view is not None:
+            self.fan_out(self.last_view, self.clock())
+
+    def action_group(self, direction: int) -> None:
+        """Coarser / finer price buckets in the ladder."""
+        step = self.q("#book").regroup(direction)
+        self.notify(f"ladder: {step} tick{'s' if step > 1 else ''} a row", timeout=1.5)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -1,4 +1,11 @@
-"""Order book ladder for the focus market, with depth bands and imbalance per band."""
+"""Order-book ladder for the focus market, with depth bands and imbalance per band.
+
+The ladder shows as many levels a side as the panel's height allows, each with a
+size bar and the size accumulated from the best price; `+` / `-` group levels into
+buckets of 1, 2, 5, 10, ... ticks (perptui.core.ladder).  The bands table goes
+below the ladder when there is room for both, beside it when the panel is wide
+but short (80x24), so the ladder never shrinks to a level or two.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,14 @@ from rich.console import RenderableType
 from rich.style import Style
 from rich.text import Text
 
+from perptui.core import ladder
+from perptui.core.metrics import DepthMetrics
 from perptui.ui import fmt
 from perptui.ui.widgets.base import Panel
+
+PRICE_W, SIZE_W, CUM_W = 11, 9, 9
+LADDER_MIN_W = PRICE_W + SIZE_W + CUM_W + 6  # columns + a bar of at least a few cells
+BANDS_W = 36  # band, bid depth, ask depth, imbalance (+ its bar when wider)
 
 
 class BookPanel(Panel):
@@ -23,98 +36,149 @@ class BookPanel(Panel):
         "book--warn",
     }
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.step = 1  # bucket width in ticks (ladder.STEPS)
+
     def inputs(self) -> object:
         # MarketView objects are rebuilt only when their key changed, so identity is
         # the cheapest exact "did the book change" test.
-        return (self.focus_symbol, self.focus_venue, id(self.market()))
+        return (self.focus_symbol, self.focus_venue, id(self.market()), self.step)
+
+    def regroup(self, direction: int) -> int:
+        """Coarser (+1) or finer (-1) price buckets; returns the new step in ticks."""
+        self.step = ladder.next_step(self.step, direction)
+        self._inputs = None
+        self.refresh()
+        return self.step
+
+    # ------------------------------------------------------------------ layout
+    def layout_plan(self, width: int, height: int, n_bands: int) -> tuple[int, bool]:
+        """(levels a side, bands beside the ladder?) for a content area of this size."""
+        band_rows = n_bands + 1 if n_bands else 0
+        below = max(1, (height - 2 - band_rows) // 2)
+        beside = max(1, (height - 2) // 2)
+        if n_bands and beside > below and width >= LADDER_MIN_W + BANDS_W + 1:
+            return beside, True
+        return below, False
 
     def render(self) -> RenderableType:
-        s = self.get_component_rich_style
-        bid, ask = s("book--bid", partial=True), s("book--ask", partial=True)
-        bid_bar, ask_bar = s("book--bid-bar", partial=True), s("book--ask-bar", partial=True)
-        dim, title, warn = (
-            s("book--dim", partial=True),
-            s("book--title", partial=True),
-            s("book--warn", partial=True),
-        )
-        width = max(20, self.size.width)
-        height = max(4, self.size.height)
         m = self.market()
-        out = Text(no_wrap=True, overflow="crop")
+        st = self._styles()
         if m is None:
-            out.append("no market selected", style=dim)
-            return out
+            return Text("no market selected", style=st["dim"], no_wrap=True)
+        width, height = max(20, self.size.width), max(4, self.size.height)
         depth = m.metrics
-        out.append(f"{fmt.short_symbol(m.symbol)} @ {m.exchange}", style=title)
-        if depth is not None and depth.flag != "ok":
-            out.append(f"  {depth.flag}", style=warn)
-        if m.stale:
-            out.append("  STALE", style=warn)
-        out.append("\n")
-
         bands = m.bands if depth is not None else ()
-        band_rows = len(bands) + 1 if bands else 0
-        levels = max(1, (height - 3 - band_rows) // 2)
-        asks = list(m.asks[:levels])
-        bids = list(m.bids[:levels])
-        if not asks and not bids:
-            out.append("waiting for the book…\n", style=dim)
-        biggest = max((a for _, a in asks + bids), default=0.0) or 1.0
-        price_w, size_w = 12, 10
-        bar_w = max(1, width - price_w - size_w - 2)
-
-        def line(level: tuple[float, float], style: Style, bar_style: Style) -> None:
-            p, a = level
-            n = a / biggest * bar_w
-            full = int(n)
-            bar = "█" * full + ("▌" if n - full >= 0.5 else "")
-            out.append(fmt.price(p).rjust(price_w), style=style)
-            out.append(fmt.size(a).rjust(size_w + 1))
-            out.append(" ")
-            out.append(bar.ljust(bar_w), style=bar_style)
-            out.append("\n")
-
-        for _ in range(levels - len(asks)):
-            out.append("\n")
-        for lvl in reversed(asks):
-            line(lvl, ask, ask_bar)
-        if depth is not None:
-            mid_line = f" mid {fmt.price(depth.mid)} · spread {fmt.bps(depth.spread_bps)} bp "
-        else:
-            mid_line = " — "
-        out.append(mid_line.center(width, "─")[:width], style=dim)
+        levels, beside = self.layout_plan(width, height, len(bands))
+        tick = m.market.tick_size if m.market is not None else None
+        best = m.bids[0][0] if m.bids else (m.asks[0][0] if m.asks else None)
+        inc = ladder.increment_for(tick, self.step, best)
+        ladder_w = width - BANDS_W - 1 if beside else width
+        out = Text(no_wrap=True, overflow="crop")
+        out.append_text(self._title(m, depth, inc, st))
         out.append("\n")
-        for lvl in bids:
-            line(lvl, bid, bid_bar)
-        for _ in range(levels - len(bids)):
-            out.append("\n")
-
-        if bands:
-            out.append(
-                f"{'band':>5} {'bid depth':>10} {'ask depth':>10} {'imb':>6}\n",
-                style=dim,
-            )
-            for i, b in enumerate(bands):
-                bd = depth.bid_depth.get(b, 0.0)
-                ad = depth.ask_depth.get(b, 0.0)
-                imb = depth.imbalance_by_band.get(b, 0.0) or 0.0
-                # "≥": the feed's book stops short of this band's edge, so the
-                # figure is a lower bound (e.g. a 50-level stream vs the 5 % band).
-                bid_ok, ask_ok = depth.covers(b)
-                bd_s = fmt.compact(bd) if bid_ok else "≥" + fmt.compact(bd)
-                ad_s = fmt.compact(ad) if ask_ok else "≥" + fmt.compact(ad)
-                out.append(f"{b * 100:>4g}% {bd_s:>10} {ad_s:>10} ")
-                out.append(f"{imb:+.2f}".rjust(6), style=bid if imb > 0 else ask if imb < 0 else "")
-                room = width - 36
-                if room >= 6:
-                    half = room // 2
-                    n = round(abs(imb) * half)
-                    left = (" " * (half - n) + "█" * n) if imb < 0 else " " * half
-                    right = ("█" * n).ljust(half) if imb > 0 else " " * half
+        lines = self._ladder_lines(m, depth, inc, levels, ladder_w, st)
+        band_lines = self._band_lines(depth, bands, BANDS_W if beside else width, st)
+        if beside:
+            for i, line in enumerate(lines):
+                line.truncate(ladder_w, pad=True)
+                out.append_text(line)
+                if i < len(band_lines):
                     out.append(" ")
-                    out.append(left, style=ask_bar)
-                    out.append("│", style=dim)
-                    out.append(right, style=bid_bar)
-                if i != len(bands) - 1:
-                    out.append("\n")
+                    out.append_text(band_lines[i])
+                out.append("\n")
+        else:
+            for line in [*lines, *band_lines]:
+                out.append_text(line)
+                out.append("\n")
+        out.rstrip()
         return out
+
+    # ----------------------------------------------------------------- pieces
+    def _styles(self) -> dict[str, Style]:
+        s = self.get_component_rich_style
+        names = ("bid", "ask", "bid-bar", "ask-bar", "dim", "title", "warn")
+        return {n: s(f"book--{n}", partial=True) for n in names}
+
+    def _title(self, m, depth: DepthMetrics | None, inc: float, st: dict[str, Style]) -> Text:
+        t = Text(no_wrap=True, overflow="crop")
+        t.append(f"{fmt.short_symbol(m.symbol)} @ {m.exchange}", style=st["title"])
+        if self.step > 1 and inc > 0:
+            t.append(f"  group {fmt.price(inc)}", style=st["dim"])
+        if depth is not None and depth.flag != "ok":
+            t.append(f"  {depth.flag}", style=st["warn"])
+        if m.stale:
+            t.append("  STALE", style=st["warn"])
+        return t
+
+    def _ladder_lines(
+        self, m, depth: DepthMetrics | None, inc: float, levels: int, width: int, st
+    ) -> list[Text]:
+        asks = ladder.group_side(m.asks, inc, asks=True, rows=levels)
+        bids = ladder.group_side(m.bids, inc, asks=False, rows=levels)
+        lines: list[Text] = []
+        if not asks and not bids:
+            lines.append(Text("waiting for the book…", style=st["dim"]))
+        biggest = max((r.size for r in asks + bids), default=0.0) or 1.0
+        bar_w = max(1, width - PRICE_W - SIZE_W - CUM_W - 3)
+        lines.extend(Text("") for _ in range(levels - len(asks)))
+        for r in reversed(asks):
+            lines.append(self._row(r, biggest, bar_w, st["ask"], st["ask-bar"]))
+        if depth is not None:
+            mid = f" mid {fmt.price(depth.mid)} · spread {fmt.bps(depth.spread_bps)} bp "
+        else:
+            mid = " — "
+        lines.append(Text(mid.center(width, "─")[:width], style=st["dim"]))
+        for r in bids:
+            lines.append(self._row(r, biggest, bar_w, st["bid"], st["bid-bar"]))
+        lines.extend(Text("") for _ in range(levels - len(bids)))
+        return lines
+
+    @staticmethod
+    def _row(r: ladder.LadderRow, biggest: float, bar_w: int, style: Style, bar: Style) -> Text:
+        n = r.size / biggest * bar_w
+        full = int(n)
+        cells = "█" * full + ("▌" if n - full >= 0.5 else "")
+        size = ("≥" if r.partial else "") + fmt.size(r.size)
+        t = Text(no_wrap=True, overflow="crop")
+        t.append(fmt.price(r.price).rjust(PRICE_W), style=style)
+        t.append(size.rjust(SIZE_W + 1))
+        t.append(fmt.size(r.cum_size).rjust(CUM_W + 1), style=style)
+        t.append(" ")
+        t.append(cells.ljust(bar_w), style=bar)
+        return t
+
+    @staticmethod
+    def _band_lines(
+        depth: DepthMetrics | None, bands: tuple[float, ...], width: int, st
+    ) -> list[Text]:
+        if depth is None or not bands:
+            return []
+        lines = [Text(f"{'band':>5} {'bid depth':>10} {'ask depth':>10} {'imb':>6}", style=st["dim"])]
+        for b in bands:
+            bd = depth.bid_depth.get(b, 0.0)
+            ad = depth.ask_depth.get(b, 0.0)
+            imb = depth.imbalance_by_band.get(b, 0.0) or 0.0
+            # "≥": the feed's book stops short of this band's edge, so the figure
+            # is a lower bound (e.g. a 50-level stream vs the 5 % band).
+            bid_ok, ask_ok = depth.covers(b)
+            bd_s = fmt.compact(bd) if bid_ok else "≥" + fmt.compact(bd)
+            ad_s = fmt.compact(ad) if ask_ok else "≥" + fmt.compact(ad)
+            t = Text(no_wrap=True, overflow="crop")
+            t.append(f"{b * 100:>4g}% {bd_s:>10} {ad_s:>10} ")
+            t.append(
+                f"{imb:+.2f}".rjust(6), style=st["bid"] if imb > 0 else st["ask"] if imb < 0 else ""
+            )
+            room = width - 36
+            if room >= 6:
+                half = room // 2
+                n = round(abs(imb) * half)
+                left = (" " * (half - n) + "█" * n) if imb < 0 else " " * half
+                right = ("█" * n).ljust(half) if imb > 0 else " " * half
+                t.append(" ")
+                t.append(left, style=st["ask-bar"])
+                t.append("│", style=st["dim"])
+                t.append(right, style=st["bid-bar"])
+            lines.append(t)
+        return lines
