@@ -91,7 +91,6 @@ async def test_grouping_buckets_and_cumulative_size() -> None:
         await pilot.press("b", "plus", "plus")  # 1 -> 2 -> 5 ticks a row
         await pilot.pause()
         _, bids = ladder_sides(app)
-        inc = 5 * TICK
         # Hand computation: a bid's bucket is the multiple of 0.5 at or below it.
         buckets: dict[float, float] = {}
         for p, a in book.bids:
