@@ -13,6 +13,8 @@ from perptui.errors import UnknownExchange
 from perptui.venues.binance import BinanceVenue
 from perptui.venues.bybit import BybitVenue
 from perptui.venues.ccxt_venue import CcxtVenue
+from perptui.venues.dydx import DydxVenue
+from perptui.venues.hyperliquid import HyperliquidVenue
 from perptui.venues.okx import OkxVenue
 
 try:  # ccxt.pro ships inside ccxt; keep REST working if an install lacks it
@@ -22,7 +24,7 @@ except ImportError:  # pragma: no cover
 
 VENUE_CLASSES: dict[str, type[CcxtVenue]] = {
     cls.venue_id: cls  # type: ignore[misc]
-    for cls in (BinanceVenue, BybitVenue, OkxVenue)
+    for cls in (BinanceVenue, BybitVenue, OkxVenue, HyperliquidVenue, DydxVenue)
 }
 # ccxt class names that mean one of perptui's named venues
 ALIASES = {"binanceusdm": "binance"}
