@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +134,7 @@ async def test_candle_window_is_really_the_window_asked_for(fixtures_dir: Path) 
     since, until = newest - 3 * 1000 * MINUTE, newest - 2 * 1000 * MINUTE - MINUTE  # old window
     routes = dydx_routes(fixtures_dir)
     routes["/v4/candles/perpetualMarkets/BTC-USD"] = candle_indexer(newest, 10_000)
-    venue, transport = dex_venue("dydx", routes)
+    venue, _ = dex_venue("dydx", routes)
     async with venue:
         await venue.load_markets()
         page = await venue.fetch_ohlcv_history(BTC, "1m", since, until)
