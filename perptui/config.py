@@ -51,13 +51,11 @@ import platformdirs
 
 from perptui.core.signals import SignalThresholds
 from perptui.errors import ConfigError, UnknownExchange
+from perptui.symbols import DEFAULT_QUOTE, parse_symbol
 
 APP_NAME = "perptui"
 DEFAULT_VENUES: tuple[str, ...] = ("binance", "bybit", "okx")
 DEFAULT_SYMBOLS: tuple[str, ...] = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT")
-DEFAULT_QUOTE = "USDT"
-# Venue-id style suffixes we split into base/quote (`BTCUSDT` -> BTC/USDT:USDT).
-_QUOTE_SUFFIXES = ("USDT", "USDC")
 # Shorter secrets would redact ordinary words out of every log line.
 MIN_SECRET_LEN = 4
 
@@ -181,35 +179,10 @@ class Config:
 
 # --------------------------------------------------------------------------- symbols
 
-_SYMBOL_CHARS = re.compile(r"^[A-Z0-9][A-Z0-9._/:\-]*$")
-
 
 def normalize_symbol(raw: str, *, quote: str = DEFAULT_QUOTE) -> str:
-    """Turn what a user types into a unified ccxt symbol.
-
-    ``btc`` -> ``BTC/USDT:USDT``; ``BTCUSDT`` -> ``BTC/USDT:USDT``;
-    ``BTC-USDT-SWAP`` (okx id) -> ``BTC/USDT:USDT``; unified forms are kept as
-    written (``BTC/USDT`` stays a spot symbol so the venue layer can say it is not
-    a perpetual rather than us silently picking one).
-    """
-    s = raw.strip().upper()
-    if not s or not _SYMBOL_CHARS.match(s):
-        raise ValueError(f"not a symbol: {raw!r}")
-    if "/" in s:
-        base, _, rest = s.partition("/")
-        if not base or not rest or rest.startswith(":") or rest.endswith(":"):
-            raise ValueError(f"not a symbol: {raw!r}")
-        return s
-    m = re.fullmatch(r"([A-Z0-9]+)-([A-Z0-9]+)-SWAP", s)
-    if m:
-        return f"{m.group(1)}/{m.group(2)}:{m.group(2)}"
-    if "-" in s or ":" in s:
-        raise ValueError(f"not a symbol: {raw!r} (use the unified form, e.g. BTC/USDT:USDT)")
-    for suffix in _QUOTE_SUFFIXES:
-        if s.endswith(suffix) and len(s) > len(suffix):
-            base = s[: -len(suffix)]
-            return f"{base}/{suffix}:{suffix}"
-    return f"{s}/{quote}:{quote}"
+    """Typed text -> unified symbol request (rules in `perptui.symbols.parse_symbol`)."""
+    return parse_symbol(raw, quote=quote)
 
 
 # --------------------------------------------------------------------------- venues

@@ -199,6 +199,9 @@ class VenueWorker:
         self.wanted: list[str] = list(dict.fromkeys(symbols))
         self.active: list[str] = []  # wanted symbols the venue lists
         self.skipped: dict[str, str] = {}  # symbol -> why
+        # requested symbol -> the venue's own market for it (BTC/USDT:USDT asked, a venue
+        # quoting in USDC answers BTC/USDC:USDC); loops and records use the venue's symbol
+        self.resolved: dict[str, str] = {}
         self.markets_loaded = asyncio.Event()
         self.markets: dict[str, Any] = {}  # symbol -> MarketInfo, once loaded
         self._ohlcv_seeded: set[str] = set()
@@ -287,6 +290,9 @@ class VenueWorker:
     def remove_symbol(self, symbol: str) -> None:
         if symbol in self.wanted:
             self.wanted.remove(symbol)
+        actual = self.resolved.pop(symbol, None)
+        if actual is not None and actual not in self.resolved.values():
+            symbol = actual
         if symbol in self.active:
             self.active.remove(symbol)
         if symbol in self.skipped:
@@ -321,6 +327,10 @@ class VenueWorker:
         except Exception as exc:  # any other venue oddity: treat as not listed
             self._skip(symbol, describe(exc))
             return
+        if isinstance(info, MarketInfo) and info.symbol != symbol:
+            self.resolved[symbol] = symbol = info.symbol
+            if symbol in self.active or symbol in self._book_tasks:
+                return  # two requests, one market
         self.active.append(symbol)
         if isinstance(info, MarketInfo):
             self.hub.set_market_info(info)

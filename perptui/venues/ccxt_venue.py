@@ -35,6 +35,7 @@ from perptui.core.model import (
     Ticker,
 )
 from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
+from perptui.symbols import resolve_symbol
 from perptui.venues.base import FUNDING, OHLCV, OnPage, Venue
 from perptui.venues.paging import Pager
 
@@ -296,6 +297,13 @@ class CcxtVenue(Venue):
         found = self._markets.get(symbol)
         if found is not None:
             return found
+        if symbol not in (getattr(self.client, "markets", None) or {}):
+            # not a market ccxt knows under this name (a known non-perpetual is reported
+            # as such below): a venue-native id, or the base in another USD-stable quote
+            try:
+                return resolve_symbol(symbol, self._markets, self.id)
+            except UnknownSymbol:
+                pass
         raise UnknownSymbol(self._unknown_symbol_message(symbol))
 
     def _unknown_symbol_message(self, symbol: str) -> str:

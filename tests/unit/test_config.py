@@ -266,13 +266,17 @@ def test_credential_type_error_does_not_echo_the_value(isolated_env: Path) -> No
         ("BTC/USDT:USDT-251226", "BTC/USDT:USDT-251226"),
         (" sol ", "SOL/USDT:USDT"),
         ("USDT", "USDT/USDT:USDT"),
+        ("UNI-USD-SWAP", "UNI/USD:UNI"),  # okx inverse: coin-margined, not USD-settled
+        ("BTC-USDC-SWAP", "BTC/USDC:USDC"),
+        ("BTC-USD", "BTC/USD:USD"),  # dYdX ticker: a USD-family request
+        ("kPEPE", "KPEPE/USDT:USDT"),  # Hyperliquid coin: the venue finds its quote
     ],
 )
 def test_normalize_symbol(raw: str, unified: str) -> None:
     assert normalize_symbol(raw) == unified
 
 
-@pytest.mark.parametrize("raw", ["", "BTC USDT", "BTC-USDT", "/USDT", "BTC/", "BTC/:USDT", "€"])
+@pytest.mark.parametrize("raw", ["", "BTC USDT", "BTC-USDT-PERP", "/USDT", "BTC/", "BTC/:USDT", "€"])
 def test_normalize_symbol_rejects(raw: str) -> None:
     with pytest.raises(ValueError):
         normalize_symbol(raw)
