@@ -72,7 +72,12 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         help="TOML config file (default: platform config dir /perptui/config.toml, "
         "or $PERPTUI_CONFIG)",
     )
-    g.add_argument("--db", metavar="PATH", default=d(None), help="SQLite database file")
+    g.add_argument(
+        "--db",
+        metavar="PATH|URL",
+        default=d(None),
+        help="SQLite database file, or a postgresql://user@host/db URL",
+    )
     g.add_argument(
         "--venues",
         metavar="LIST",

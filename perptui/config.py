@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -128,7 +129,7 @@ class CollectCadence:
 class Config:
     venues: tuple[str, ...] = DEFAULT_VENUES
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
-    db_path: Path = field(default_factory=default_db_path)
+    db_path: Path | str = field(default_factory=default_db_path)  # str: a postgresql:// URL
     log_db: bool = True  # write snapshots/funding to the DB while monitoring
     theme: str = "dark"
     ui_hz: float = 5.0  # UI refresh clock, 4-10 Hz
@@ -147,7 +148,9 @@ class Config:
 
     def __repr__(self) -> str:
         shown = ", ".join(
-            f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.repr
+            f"{f.name}={_shown(f.name, getattr(self, f.name))!r}"
+            for f in dataclasses.fields(self)
+            if f.repr
         )
         creds = ", ".join(
             f"{v}: api key {'set' if c.has_key else 'not set'}"
@@ -166,7 +169,7 @@ class Config:
         A path the user chose is left alone: a typo in ``--db`` must be reported
         ("directory does not exist"), not silently create a directory tree.
         """
-        if self.db_path == default_db_path():
+        if isinstance(self.db_path, Path) and self.db_path == default_db_path():
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
 
     def secrets(self) -> tuple[str, ...]:
@@ -174,7 +177,20 @@ class Config:
         out: list[str] = []
         for c in self.credentials.values():
             out.extend(c.secrets())
+        if isinstance(self.db_path, str):
+            password = urlsplit(self.db_path).password
+            if password:
+                out.append(password)
         return tuple(s for s in out if len(s) >= MIN_SECRET_LEN)
+
+
+def _shown(name: str, value: Any) -> Any:
+    """A field's value as repr shows it: a database URL without its password."""
+    if name == "db_path" and isinstance(value, str):
+        from perptui.store.backend import redact
+
+        return redact(value)
+    return value
 
 
 # --------------------------------------------------------------------------- symbols
@@ -277,6 +293,24 @@ def _path(v: Any) -> Path:
     return Path(_string(v)).expanduser()
 
 
+def _db_location(v: Any) -> Path | str:
+    """A SQLite file path, or a postgresql:// URL (kept as text: a Path would mangle it)."""
+    text = _string(v)
+    scheme, sep, _rest = text.partition("://")
+    if not sep:
+        return Path(text).expanduser()
+    if scheme.lower() not in ("postgresql", "postgres"):
+        raise _Bad(f"must be a file path or a postgresql:// URL, got a {scheme}:// URL")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - parses the port; ValueError if it is not a number
+    except ValueError as exc:
+        raise _Bad(f"not a usable PostgreSQL URL: {exc}") from None
+    if not (parts.hostname or "host=" in parts.query) or not parts.path.strip("/"):
+        raise _Bad("a PostgreSQL URL needs a host and a database: postgresql://user@host/db")
+    return text
+
+
 def _str_list(v: Any) -> list[str]:
     if isinstance(v, str):
         items = [p.strip() for p in v.split(",")]
@@ -334,7 +368,7 @@ def _theme(v: Any) -> str:
 _TOP: dict[str, tuple[str, Parser]] = {
     "venues": ("venues", _venues),
     "symbols": ("symbols", _symbols),
-    "db": ("db_path", _path),
+    "db": ("db_path", _db_location),
     "log_db": ("log_db", _bool),
     "theme": ("theme", _theme),
     "ui_hz": ("ui_hz", _number(4, 10)),

@@ -31,3 +31,33 @@ def fixtures_dir() -> Path:
             pytest.fail(msg)
         pytest.skip(msg)
     return root
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    """URL of the test PostgreSQL server (skips, or fails in CI, when there is none)."""
+    from pg_helpers import server_url
+
+    return server_url()
+
+
+@pytest.fixture
+def pg_url(pg_server: str):
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    from pg_helpers import fresh_database
+
+    yield from fresh_database(pg_server)
+
+
+from pg_helpers import BACKENDS  # noqa: E402
+
+
+@pytest.fixture(params=BACKENDS)
+def db_location(request: pytest.FixtureRequest, tmp_path: Path):
+    """A new, empty database on each backend: a SQLite file path, or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        yield tmp_path / "store.db"
+        return
+    from pg_helpers import fresh_database
+
+    yield from fresh_database(request.getfixturevalue("pg_server"))

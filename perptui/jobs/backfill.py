@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ import ccxt.async_support as ccxt_async
 import numpy as np
 
 from perptui.errors import CapabilityMissing, PerptuiError, UnknownSymbol
+from perptui.store.backend import DB_ERRORS
 from perptui.store.db import connect_sync
 from perptui.store.read import series_gaps, timeframe_ms
 
@@ -200,7 +200,7 @@ def stored_timestamps(db_path: str, key: SeriesKey, since: int, until: int) -> n
     conn = connect_sync(db_path, readonly=True)
     try:
         return np.fromiter((r[0] for r in conn.execute(sql, params)), dtype=np.int64)
-    except sqlite3.DatabaseError as exc:
+    except DB_ERRORS as exc:
         raise PerptuiError(f"cannot read {db_path}: {exc}") from exc
     finally:
         conn.close()

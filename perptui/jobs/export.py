@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from typing import IO, Any
 import pandas as pd
 
 from perptui.errors import ConfigError, StoreError
+from perptui.store.backend import DB_ERRORS
 from perptui.store.db import connect_sync, table_columns
 from perptui.store.read import iter_rows, table_name
 
@@ -46,7 +46,7 @@ def _columns(db: str | os.PathLike[str], table: str) -> list[tuple[str, str]]:
     conn = connect_sync(db, readonly=True, verify=True)
     try:
         return [(name, (r[2] or "").upper()) for name, r in table_columns(conn, table).items()]
-    except sqlite3.DatabaseError as exc:
+    except DB_ERRORS as exc:
         raise StoreError(f"cannot read {table}: {exc}") from exc
     finally:
         conn.close()

@@ -23,10 +23,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
 from perptui.errors import StoreError
+from perptui.store.backend import is_postgres
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 5_000  # waits for another process's write lock before SQLITE_BUSY
@@ -70,7 +72,10 @@ def split_statements(script: str) -> Iterator[str]:
         raise ValueError(f"unterminated SQL statement: {rest[:80]!r}")
 
 
-def table_columns(conn: sqlite3.Connection, table: str) -> dict[str, tuple]:
+def table_columns(conn: Any, table: str) -> dict[str, tuple]:
+    """PRAGMA table_info rows by column name, on either backend's blocking connection."""
+    if not isinstance(conn, sqlite3.Connection):
+        return conn.table_columns(table)  # PgSyncConnection: the same shape
     return {row[1]: row for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
@@ -357,7 +362,14 @@ def connect_sync(
     migrates it first when the file is writable, and refuses otherwise.
     verify defaults to False here: readers open often, and a damaged page they
     hit surfaces as a StoreError from the reader anyway.
+
+    A postgresql:// URL gives a `PgSyncConnection` with the same surface (the
+    schema is checked and brought up to date the same way).
     """
+    if is_postgres(path):
+        from perptui.store.pg_sync import PgSyncConnection
+
+        return PgSyncConnection(path)  # type: ignore[return-value]
     label = os.fspath(path)
     if label == MEMORY:
         conn = sqlite3.connect(MEMORY, isolation_level=None)

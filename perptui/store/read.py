@@ -1,8 +1,10 @@
 """Reading the store: pandas loaders, coverage/gaps, resume bounds, streaming export.
 
-All functions are blocking (sqlite3 + pandas) and take `db` as a path or an open
-`sqlite3.Connection`; a path is opened read-only (migrated first if it is an older
-schema version and writable) and closed again.  Time filters are half-open,
+All functions are blocking (pandas) and take `db` as a location (a SQLite path or
+a ``postgresql://`` URL) or an open blocking connection (`sqlite3.Connection`, or
+the `PgSyncConnection` that `connect_sync` returns for a URL); a location is opened
+read-only (migrated first if it is an older schema version and writable) and closed
+again.  The SQL here is written once, in the subset both backends share.  Time filters are half-open,
 ``since <= timestamp < until``, and accept epoch ms, datetimes (naive = UTC),
 pandas Timestamps or ISO strings.  Every frame carries the ms ``timestamp`` and a
 ``datetime`` column (UTC, datetime64) right after it.
@@ -23,9 +25,10 @@ import numpy as np
 import pandas as pd
 
 from perptui.errors import StoreError
-from perptui.store.db import connect_sync
+from perptui.store.backend import DB_ERRORS
+from perptui.store.db import connect_sync, table_columns
 
-DB = str | os.PathLike[str] | sqlite3.Connection
+DB = str | os.PathLike[str] | sqlite3.Connection | Any  # Any: a PgSyncConnection
 TimeLike = int | float | str | dt.datetime | dt.date | pd.Timestamp | None
 
 TABLES = ("funding_rates", "order_book_snapshots", "ohlcv", "signals")
@@ -108,8 +111,8 @@ def to_ms(value: TimeLike) -> int | None:
 
 
 @contextlib.contextmanager
-def _opened(db: DB) -> Iterator[sqlite3.Connection]:
-    if isinstance(db, sqlite3.Connection):
+def _opened(db: DB) -> Iterator[Any]:
+    if not isinstance(db, str | os.PathLike):
         yield db
         return
     conn = connect_sync(db, readonly=True)
@@ -158,9 +161,9 @@ def _order(table: str) -> str:
     return " ORDER BY exchange, symbol, " + (f"{key}, " if key else "") + "timestamp"
 
 
-def _dtypes(conn: sqlite3.Connection, table: str) -> dict[str, str]:
+def _dtypes(conn: Any, table: str) -> dict[str, str]:
     out: dict[str, str] = {}
-    for _cid, name, ctype, notnull, _default, pk in conn.execute(f"PRAGMA table_info({table})"):
+    for _cid, name, ctype, notnull, _default, pk in table_columns(conn, table).values():
         ctype = (ctype or "").upper()
         if "INT" in ctype:
             out[name] = "int64" if (notnull or pk) else "Int64"
@@ -188,7 +191,7 @@ def _frame(rows: list[tuple], columns: list[str], dtypes: Mapping[str, str]) -> 
 
 
 def _query_frames(
-    conn: sqlite3.Connection,
+    conn: Any,
     table: str,
     filters: Mapping[str, Any],
     chunksize: int | None,
@@ -207,7 +210,7 @@ def _query_frames(
             if not rows:
                 return
             yield _frame(rows, columns, dtypes)
-    except sqlite3.DatabaseError as exc:
+    except DB_ERRORS as exc:
         raise StoreError(f"cannot read {table}: {exc}") from exc
 
 
@@ -325,7 +328,7 @@ def series_bounds(
     with _opened(db) as conn:
         try:
             first, last, count = conn.execute(sql, params).fetchone()
-        except sqlite3.DatabaseError as exc:
+        except DB_ERRORS as exc:
             raise StoreError(f"cannot read {name}: {exc}") from exc
     if not count:
         return None
@@ -394,7 +397,7 @@ def coverage(
                 )
                 for row in conn.execute(sql, params).fetchall():
                     out.append(_series_coverage(conn, name, key, row))
-        except sqlite3.DatabaseError as exc:
+        except DB_ERRORS as exc:
             raise StoreError(f"cannot read coverage: {exc}") from exc
     df = pd.DataFrame(out, columns=list(COVERAGE_COLUMNS))
     for col in ("kind", "timeframe"):
@@ -405,9 +408,7 @@ def coverage(
     return df
 
 
-def _series_coverage(
-    conn: sqlite3.Connection, table: str, key: str | None, row: tuple
-) -> dict[str, Any]:
+def _series_coverage(conn: Any, table: str, key: str | None, row: tuple) -> dict[str, Any]:
     exchange, symbol = row[0], row[1]
     key_value = row[2] if key else None
     count, first, last = row[-3], row[-2], row[-1]

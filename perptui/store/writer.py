@@ -31,12 +31,13 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
 from perptui.core.model import BookSnapshot
 from perptui.errors import StoreError
+from perptui.store.backend import is_postgres, redact
 from perptui.store.db import connect
 from perptui.store.rows import INSERT_SQL, SUPPORTED_TYPES, to_row
 
@@ -97,7 +98,7 @@ class _Batch:
 
 
 class Writer:
-    """Batched, idempotent writes of model records to one SQLite database.
+    """Batched, idempotent writes of model records to one database (SQLite or PostgreSQL).
 
     Usage::
 
@@ -130,6 +131,7 @@ class Writer:
         if max_queue < 1:
             raise ValueError("max_queue must be >= 1")
         self.path = os.fspath(path)
+        self.label = redact(self.path)  # a URL's password is never shown
         self.batch_rows = batch_rows
         self.flush_interval = flush_interval
         self.max_queue = max_queue
@@ -137,7 +139,7 @@ class Writer:
         self._retry_delays = tuple(retry_delays) or (0.0,)
         # Markers may have to enter a full queue (close/flush); `put` waits for them.
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=max_queue)
-        self._conn: aiosqlite.Connection | None = None
+        self._sink: Sink | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._closed = False
@@ -162,12 +164,8 @@ class Writer:
             return self
         if self._closed:
             raise RuntimeError("writer is closed")
-        self._conn = await connect(self.path)
-        # Let sqlite3 open each transaction itself (BEGIN IMMEDIATE right before the
-        # first INSERT): one thread round trip per batch fewer than an explicit BEGIN,
-        # which is most of the per-batch cost when batches are small.
-        self._conn.isolation_level = "IMMEDIATE"
-        self._task = asyncio.create_task(self._run(), name=f"perptui-writer:{self.path}")
+        self._sink = await open_sink(self.path)
+        self._task = asyncio.create_task(self._run(), name=f"perptui-writer:{self.label}")
         return self
 
     async def __aenter__(self) -> Writer:
@@ -204,13 +202,13 @@ class Writer:
                     self.dropped += 1
         finally:
             self._closed = True
-            if self._conn is not None:
+            if self._sink is not None:
                 with contextlib.suppress(Exception):
-                    await self._conn.close()
-                self._conn = None
+                    await self._sink.close()
+                self._sink = None
         if self.unwritten:
             raise StoreError(
-                f"could not write {self.unwritten} rows to {self.path}: {self.last_error}"
+                f"could not write {self.unwritten} rows to {self.label}: {self.last_error}"
             )
 
     # -- producers -----------------------------------------------------------
@@ -245,7 +243,7 @@ class Writer:
         if self._closing:
             raise RuntimeError("writer is closing")
         if self._task is not None and self._task.done():
-            raise StoreError(f"the writer for {self.path} has stopped: {self.last_error}")
+            raise StoreError(f"the writer for {self.label} has stopped: {self.last_error}")
         await self._queue.put(record)
 
     async def flush(self) -> None:
@@ -354,11 +352,18 @@ class Writer:
         while True:
             try:
                 t0 = time.perf_counter()
+                sink = self._sink
+                assert sink is not None
                 try:
-                    changes = await self._transaction(groups)
-                except _DATA_ERRORS as exc:
+                    changes = await sink.write(groups)
+                except sink.data_errors as exc:
                     self._fail(f"bad row: {exc}")
-                    groups, kept, changes = await self._write_row_by_row(groups, sources, kept)
+                    groups, refused, changes = await sink.write_each(groups, sources)
+                    gone = {id(record) for record, _exc in refused}
+                    for record, exc in refused:
+                        self.rejected += 1
+                        log.warning("store writer rejected a %s: %s", type(record).__name__, exc)
+                    kept = [r for r in kept if id(r) not in gone]
                 seconds = time.perf_counter() - t0
                 break
             except Exception as exc:
@@ -414,9 +419,39 @@ class Writer:
             log.warning("store writer rejected a %s: %s", type(record).__name__, exc)
         return groups, sources, kept
 
-    async def _transaction(self, groups: dict[str, list[tuple]]) -> int:
+
+class Sink(Protocol):
+    """A backend's side of the writer: one committed transaction per call."""
+
+    data_errors: tuple[type[BaseException], ...]  # the rows' fault: retrying cannot help
+
+    async def write(self, groups: dict[str, list[tuple]]) -> int:
+        """Insert every row in one transaction; rows inserted or changed."""
+        ...
+
+    async def write_each(
+        self, groups: dict[str, list[tuple]], sources: dict[str, list[Any]]
+    ) -> tuple[dict[str, list[tuple]], list[tuple[Any, BaseException]], int]:
+        """The batch row by row in one transaction: (rows written, refused records, changes)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class SqliteSink:
+    """The SQLite side: one executemany per table inside BEGIN IMMEDIATE ... COMMIT."""
+
+    data_errors = _DATA_ERRORS
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        # Let sqlite3 open each transaction itself (BEGIN IMMEDIATE right before the
+        # first INSERT): one thread round trip per batch fewer than an explicit BEGIN,
+        # which is most of the per-batch cost when batches are small.
+        conn.isolation_level = "IMMEDIATE"
+        self._conn = conn
+
+    async def write(self, groups: dict[str, list[tuple]]) -> int:
         conn = self._conn
-        assert conn is not None
         changes = 0
         # The first executemany implicitly runs BEGIN IMMEDIATE (isolation_level):
         # the write lock is taken up front, so contention with another process
@@ -432,17 +467,12 @@ class Writer:
             raise
         return changes
 
-    async def _write_row_by_row(
-        self,
-        groups: dict[str, list[tuple]],
-        sources: dict[str, list[Any]],
-        kept: list[Any],
-    ) -> tuple[dict[str, list[tuple]], list[Any], int]:
-        """Rewrite a batch one row at a time, still in one transaction, skipping bad rows."""
+    async def write_each(
+        self, groups: dict[str, list[tuple]], sources: dict[str, list[Any]]
+    ) -> tuple[dict[str, list[tuple]], list[tuple[Any, BaseException]], int]:
         conn = self._conn
-        assert conn is not None
         good: dict[str, list[tuple]] = {}
-        refused: set[int] = set()
+        refused: list[tuple[Any, BaseException]] = []
         changes = 0
         try:
             for table, rows in groups.items():
@@ -450,9 +480,7 @@ class Writer:
                     try:
                         cur = await conn.execute(INSERT_SQL[table], row)
                     except _DATA_ERRORS as exc:
-                        self.rejected += 1
-                        refused.add(id(record))
-                        log.warning("store writer rejected a %s row: %s", table, exc)
+                        refused.append((record, exc))
                         continue
                     changes += max(cur.rowcount, 0)
                     good.setdefault(table, []).append(row)
@@ -461,7 +489,21 @@ class Writer:
             with contextlib.suppress(Exception):
                 await conn.rollback()
             raise
-        return good, [r for r in kept if id(r) not in refused], changes
+        return good, refused, changes
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+
+async def open_sink(location: str) -> Sink:
+    """The sink for a location: PostgreSQL for a postgresql:// URL, else a SQLite file."""
+    if is_postgres(location):
+        from perptui.store.pg import PgSink  # asyncpg only when PostgreSQL is used
+
+        sink = PgSink(location)
+        await sink.open()
+        return sink
+    return SqliteSink(await connect(location))
 
 
 def _convert_batch(

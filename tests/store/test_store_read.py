@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
-import sqlite3
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from pg_helpers import BACKENDS, fresh_database
 
 from perptui import store
 from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
@@ -48,9 +48,20 @@ def hourly(exchange: str, symbol: str, hours: range, tf: str = "1h") -> list[Can
     ]
 
 
-@pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("read") / "store.db"
+@pytest.fixture(scope="module", params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The same history written through the Writer into each backend; every reader test runs on both."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("read") / "store.db"
+        _fill(path)
+        yield path
+        return
+    for url in fresh_database(request.getfixturevalue("pg_server")):
+        _fill(url)
+        yield url
+
+
+def _fill(path) -> None:
     records: list = []
     # 1h candles for binance BTC with hours 10..12 and 30..31 missing; a full ETH series.
     records += hourly("binance", SYM, range(48))
@@ -83,7 +94,6 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
                0.0006, 0.0005, {"rates": {"binance": -0.0001, "okx": 0.0005}}),
     ]  # fmt: skip
     write(path, records)
-    return path
 
 
 # -- loaders -----------------------------------------------------------------------------
@@ -175,7 +185,7 @@ def test_load_signals_parses_inputs(db: Path) -> None:
 
 
 def test_readers_accept_an_open_connection(db: Path) -> None:
-    conn = sqlite3.connect(db)
+    conn = store.connect_sync(db, readonly=True)
     try:
         assert len(load_ohlcv(conn, exchange="okx", timeframe="1h")) == 24
         assert len(load_funding(conn, kind="live")) == 5
@@ -184,8 +194,8 @@ def test_readers_accept_an_open_connection(db: Path) -> None:
         conn.close()
 
 
-def test_empty_database_gives_empty_frames_with_columns(tmp_path: Path) -> None:
-    path = tmp_path / "empty.db"
+def test_empty_database_gives_empty_frames_with_columns(db_location) -> None:
+    path = db_location
     write(path, [])
     df = load_funding(path)
     assert df.empty
@@ -303,9 +313,9 @@ def test_iter_rows_can_stop_early_and_closes(db: Path) -> None:
     it.close()  # the generator's connection closes here; no error, no leak warning
 
 
-def test_reading_while_the_writer_is_writing(tmp_path: Path) -> None:
-    """WAL: readers see committed batches while the writer keeps going."""
-    path = tmp_path / "live.db"
+def test_reading_while_the_writer_is_writing(db_location) -> None:
+    """Readers see committed batches while the writer keeps going (WAL on SQLite)."""
+    path = db_location
 
     async def go() -> list[int]:
         seen: list[int] = []

@@ -23,18 +23,15 @@ def candle(i: int, close: float = 1.5, exchange: str = "binance", tf: str = "1m"
     return Candle(exchange, SYM, tf, i * 60_000, 1.0, 2.0, 0.5, close, 10.0 + i)
 
 
-def count(path: Path, table: str = "ohlcv") -> int:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-    finally:
-        conn.close()
+def count(path: Path | str, table: str = "ohlcv") -> int:
+    return rows(path, f"SELECT COUNT(*) FROM {table}")[0][0]
 
 
-def rows(path: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(path)
+def rows(path: Path | str, sql: str) -> list[tuple]:
+    """Query either backend (a SQLite path or a PostgreSQL URL) through the store's connection."""
+    conn = store_db.connect_sync(path)
     try:
-        return conn.execute(sql).fetchall()
+        return [tuple(r) for r in conn.execute(sql).fetchall()]
     finally:
         conn.close()
 
@@ -56,8 +53,8 @@ def book(ts: int, levels: int = 50, mid: float = 100.0) -> BookSnapshot:
 # -- batching ----------------------------------------------------------------------------
 
 
-async def test_flushes_when_batch_rows_reached(tmp_path: Path) -> None:
-    path = tmp_path / "n.db"
+async def test_flushes_when_batch_rows_reached(db_location) -> None:
+    path = db_location
     w = Writer(path, batch_rows=10, flush_interval=30.0)
     await w.start()
     for i in range(25):
@@ -97,8 +94,8 @@ async def test_flushes_on_timer_below_batch_rows(tmp_path: Path) -> None:
     await w.close()
 
 
-async def test_each_batch_is_one_transaction_across_tables(tmp_path: Path) -> None:
-    path = tmp_path / "mix.db"
+async def test_each_batch_is_one_transaction_across_tables(db_location) -> None:
+    path = db_location
     infos: list[CommitInfo] = []
     w = Writer(path, batch_rows=4, flush_interval=30.0, on_commit=infos.append)
     await w.start()
@@ -127,8 +124,8 @@ async def test_each_batch_is_one_transaction_across_tables(tmp_path: Path) -> No
 # -- what lands in the rows ------------------------------------------------------------
 
 
-async def test_record_conversion(tmp_path: Path) -> None:
-    path = tmp_path / "rows.db"
+async def test_record_conversion(db_location) -> None:
+    path = db_location
     snap = book(2_000, levels=50)
     async with Writer(path) as w:
         w.submit(
@@ -214,8 +211,8 @@ async def test_record_conversion(tmp_path: Path) -> None:
     assert json.loads(sig[5]) == {"a": 1.5, "venues": ["binance", "okx"]}
 
 
-async def test_degenerate_books_store_nulls_not_nan(tmp_path: Path) -> None:
-    path = tmp_path / "empty.db"
+async def test_degenerate_books_store_nulls_not_nan(db_location) -> None:
+    path = db_location
     async with Writer(path) as w:
         w.submit(BookSnapshot("okx", SYM, 1, (), ()))
         w.submit(BookSnapshot("okx", SYM, 2, ((100.0, 1.0),), ()))
@@ -229,8 +226,8 @@ async def test_degenerate_books_store_nulls_not_nan(tmp_path: Path) -> None:
 # -- idempotency ----------------------------------------------------------------------
 
 
-async def test_reinsert_is_idempotent_and_candles_upsert(tmp_path: Path) -> None:
-    path = tmp_path / "idem.db"
+async def test_reinsert_is_idempotent_and_candles_upsert(db_location) -> None:
+    path = db_location
     batch = (
         [candle(i) for i in range(50)]
         + [FundingRecord("okx", SYM, i * 28_800_000, 0.0001 * i) for i in range(10)]
@@ -265,8 +262,8 @@ async def test_reinsert_is_idempotent_and_candles_upsert(tmp_path: Path) -> None
 # -- shutdown, flush, backpressure ----------------------------------------------------
 
 
-async def test_close_flushes_everything(tmp_path: Path) -> None:
-    path = tmp_path / "close.db"
+async def test_close_flushes_everything(db_location) -> None:
+    path = db_location
     w = Writer(path, batch_rows=1000, flush_interval=60.0)
     await w.start()
     for i in range(2_500):
@@ -280,8 +277,8 @@ async def test_close_flushes_everything(tmp_path: Path) -> None:
     assert w.dropped == 1
 
 
-async def test_flush_waits_for_commit(tmp_path: Path) -> None:
-    path = tmp_path / "flush.db"
+async def test_flush_waits_for_commit(db_location) -> None:
+    path = db_location
     async with Writer(path, batch_rows=1000, flush_interval=60.0) as w:
         for i in range(10):
             w.submit(candle(i))
@@ -307,8 +304,8 @@ async def test_full_queue_drops_newest_without_blocking(tmp_path: Path) -> None:
     ]
 
 
-async def test_put_waits_for_room_and_loses_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "put.db"
+async def test_put_waits_for_room_and_loses_nothing(db_location) -> None:
+    path = db_location
     async with Writer(path, batch_rows=7, max_queue=3) as w:
         for i in range(200):
             await w.put(candle(i))
@@ -328,8 +325,8 @@ async def test_records_submitted_before_start_are_written_on_close(tmp_path: Pat
 # -- faults ---------------------------------------------------------------------------
 
 
-async def test_bad_rows_are_rejected_and_the_rest_committed(tmp_path: Path) -> None:
-    path = tmp_path / "bad.db"
+async def test_bad_rows_are_rejected_and_the_rest_committed(db_location) -> None:
+    path = db_location
     infos: list[CommitInfo] = []
     async with Writer(path, batch_rows=5, flush_interval=30.0, on_commit=infos.append) as w:
         w.submit(candle(0))
