@@ -214,7 +214,10 @@ async def migrate(conn: asyncpg.Connection, label: str, latest: int = LATEST_VER
     StoreError for a newer schema, for same-named tables perptui did not create,
     and for a role that may not create what is needed.
     """
-    version, mode = await schema_state(conn)
+    try:
+        version, mode = await schema_state(conn)
+    except asyncpg.InsufficientPrivilegeError as exc:
+        raise StoreError(f"no permission to read perptui's tables in {label}: {_why(exc)}") from exc
     if version > latest:
         raise StoreError(
             f"{label} has schema version {version}, newer than this perptui knows "

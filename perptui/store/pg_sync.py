@@ -130,11 +130,15 @@ class PgSyncConnection:
         self.mode: str | None = None
         try:
             self._conn: asyncpg.Connection = self._call(pg.open_connection(url))
-            if migrate:
-                self.mode = self._call(pg.migrate(self._conn, self.label))
         except BaseException:
             self._stop_loop()
             raise
+        if migrate:
+            try:
+                self.mode = self._call(pg.migrate(self._conn, self.label))
+            except BaseException:
+                self.close()
+                raise
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run on the private loop; errors pass through as they are."""
