@@ -204,6 +204,8 @@ def normalize_symbol(raw: str, *, quote: str = DEFAULT_QUOTE) -> str:
 # --------------------------------------------------------------------------- venues
 
 _VENUE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+# venues with their own adapter instead of a ccxt class (perptui.venues.registry.OWN_ADAPTERS)
+OWN_ADAPTER_VENUES = frozenset({"gmx"})
 
 
 def _ccxt_exchange_ids_dir() -> Path | None:
@@ -219,6 +221,8 @@ def check_venue_id(venue: str, source: str) -> str:
     v = venue.strip().lower()
     if not _VENUE_ID.match(v):
         raise ConfigError(f"{source}: not an exchange id: {venue!r}")
+    if v in OWN_ADAPTER_VENUES:
+        return v
     d = _ccxt_exchange_ids_dir()
     if d is not None and (v in {"base", "__init__"} or not (d / f"{v}.py").is_file()):
         raise UnknownExchange(

@@ -14,6 +14,7 @@ from perptui.venues.binance import BinanceVenue
 from perptui.venues.bybit import BybitVenue
 from perptui.venues.ccxt_venue import CcxtVenue
 from perptui.venues.dydx import DydxVenue
+from perptui.venues.gmx import GmxVenue, HttpTransport
 from perptui.venues.hyperliquid import HyperliquidVenue
 from perptui.venues.okx import OkxVenue
 
@@ -41,8 +42,12 @@ _CREDENTIAL_KEYS = {
 }
 
 
+# venues perptui reaches without ccxt (their own adapter over the venue's REST API)
+OWN_ADAPTERS: dict[str, type[GmxVenue]] = {"gmx": GmxVenue}
+
+
 def known_exchanges() -> list[str]:
-    return sorted(set(ccxt.exchanges) | set(VENUE_CLASSES))
+    return sorted(set(ccxt.exchanges) | set(VENUE_CLASSES) | set(OWN_ADAPTERS))
 
 
 def _unknown(exchange_id: str) -> UnknownExchange:
@@ -88,6 +93,10 @@ def make_venue(
     """
     key = (exchange_id or "").strip().lower()
     key = ALIASES.get(key, key)
+    own = OWN_ADAPTERS.get(key)
+    if own is not None:  # credentials unused: public market data only
+        transport = client or HttpTransport(own.base_url, timeout_ms / 1000)
+        return own(transport)  # type: ignore[return-value]
     cls = VENUE_CLASSES.get(key)
     if cls is None and key not in ccxt.exchanges:
         raise _unknown(exchange_id)
