@@ -17,12 +17,14 @@ from rich.text import Text
 
 from perptui.core import ladder
 from perptui.core.metrics import DepthMetrics
-from perptui.ui import fmt
+from perptui.ui import fmt, plot
 from perptui.ui.widgets.base import Panel
 
 PRICE_W, SIZE_W, CUM_W = 11, 9, 9
 LADDER_MIN_W = PRICE_W + SIZE_W + CUM_W + 6  # columns + a bar of at least a few cells
 BANDS_W = 36  # band, bid depth, ask depth, imbalance (+ its bar when wider)
+CURVE_MIN_ROWS = 6  # the depth curve goes under the bands when this many rows are free
+CURVE_MAX_FRAC = 0.01  # the curve spans at most ±1 % of mid
 
 
 class BookPanel(Panel):
@@ -81,6 +83,9 @@ class BookPanel(Panel):
         lines = self._ladder_lines(m, depth, inc, levels, ladder_w, st)
         band_lines = self._band_lines(depth, bands, BANDS_W if beside else width, st)
         if beside:
+            room = len(lines) - len(band_lines) - 1
+            if room >= CURVE_MIN_ROWS and depth is not None and depth.mid:
+                band_lines += [Text(""), *self._curve_lines(m, depth.mid, BANDS_W, room - 1, st)]
             for i, line in enumerate(lines):
                 line.truncate(ladder_w, pad=True)
                 out.append_text(line)
@@ -148,6 +153,27 @@ class BookPanel(Panel):
         t.append(" ")
         t.append(cells.ljust(bar_w), style=bar)
         return t
+
+    @staticmethod
+    def _curve_lines(m, mid: float, width: int, rows: int, st) -> list[Text]:
+        """Cumulative bid/ask notional vs distance from mid, over the levels held."""
+        reach = 0.0
+        if m.bids:
+            reach = max(reach, (mid - m.bids[-1][0]) / mid)
+        if m.asks:
+            reach = max(reach, (m.asks[-1][0] - mid) / mid)
+        span = min(CURVE_MAX_FRAC, reach) if reach > 0 else CURVE_MAX_FRAC
+        bid_c, ask_c, top = plot.depth_curve(m.bids, m.asks, mid, width, rows, span)
+        head = Text(no_wrap=True, overflow="crop")
+        head.append(f"depth ±{span * 100:.2g}% of mid, cum. to {fmt.compact(top)}", style=st["dim"])
+        out = [head]
+        half = width // 2
+        for b_row, a_row in zip(bid_c.rows(), ask_c.rows(), strict=True):
+            t = Text(no_wrap=True, overflow="crop")
+            t.append(b_row[:half], style=st["bid-bar"])
+            t.append(a_row[half:], style=st["ask-bar"])
+            out.append(t)
+        return out
 
     @staticmethod
     def _band_lines(

@@ -1,4 +1,9 @@
-"""Price chart of the focus market (venue candles extended by live mids) + sparklines."""
+"""Price chart of the focus market (venue candles extended by live mids) + sparklines.
+
+The price is a braille line (2x4 dots a cell) with a price scale on the right and
+a time axis below, so it reads at a glance and says when; imbalance and spread
+follow as one-line sparklines.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,11 @@ from typing import ClassVar
 from rich.console import RenderableType
 from rich.text import Text
 
-from perptui.ui import charting, fmt
+from perptui.ui import charting, fmt, plot
 from perptui.ui.widgets.base import Panel
 
 IMBALANCE_BAND = 0.01
+LABEL_W = 11
 
 
 class ChartPanel(Panel):
@@ -41,24 +47,57 @@ class ChartPanel(Panel):
             out.append("no market selected", style=axis)
             return out
         tf = m.candles[0].timeframe if m.candles else "live"
-        out.append(f"{fmt.short_symbol(m.symbol)} @ {m.exchange} ", style=title)
-        out.append(f"{tf} candles + live mid", style=axis)
-        out.append("\n")
         bars = charting.extend_candles(m.candles, ())
         if not bars:
-            # No venue OHLCV yet: draw the live mid history as one-sample bars.
+            # No venue OHLCV yet: draw the live mid history.
             bars = charting.extend_candles((), ((p.t, p.mid) for p in m.history if p.mid), 5_000)
-        out.append_text(charting.candle_chart(bars, width, height - 3, up, down, axis))
+        out.append(f"{fmt.short_symbol(m.symbol)} @ {m.exchange} ", style=title)
+        out.append(f"{tf} closes + live mid", style=axis)
+        if len(bars) >= 2:
+            first, last = bars[0].close, bars[-1].close
+            change = (last - first) / first if first else None
+            out.append(f"  {fmt.price(last)} ", style=title)
+            out.append(fmt.pct(change), style=up if (change or 0) >= 0 else down)
         out.append("\n")
-        label_w = 11
-        spark_w = max(1, width - label_w * 2)
+        plot_h = max(2, height - 4)
+        plot_w = max(4, width - LABEL_W)
+        shown = bars[-plot_w * 2 :]
+        if not shown:
+            out.append("waiting for prices…\n", style=axis)
+        else:
+            closes = [b.close for b in shown]
+            lo, hi = plot.value_range(closes)
+            canvas = plot.line(closes, plot_w, plot_h, lo, hi)
+            style = up if closes[-1] >= closes[0] else down
+            for i, row in enumerate(canvas.rows()):
+                out.append(row, style=style)
+                out.append(" " + self._price_label(i, plot_h, lo, hi).rjust(LABEL_W - 1), style=axis)
+                out.append("\n")
+            # The time axis spans the columns the samples occupy (right-aligned).
+            used = (len(shown) + 1) // 2
+            t0, t1 = shown[0].ts, shown[-1].ts
+            out.append(" " * (plot_w - used) + plot.time_axis(t0, t1, used), style=axis)
+            out.append("\n")
+        spark_w = max(1, width - LABEL_W * 2)
         imb = m.imbalance_history(IMBALANCE_BAND)
         spr = m.spread_history()
-        out.append(f"imb {IMBALANCE_BAND * 100:g}%".ljust(label_w), style=axis)
+        out.append(f"imb {IMBALANCE_BAND * 100:g}%".ljust(LABEL_W), style=axis)
         out.append(charting.spark(imb, spark_w, symmetric=True).ljust(spark_w), style=spark_style)
-        out.append((f"{imb[-1]:+.2f}" if imb else fmt.DASH).rjust(label_w))
+        out.append((f"{imb[-1]:+.2f}" if imb else fmt.DASH).rjust(LABEL_W))
         out.append("\n")
-        out.append("spread bp".ljust(label_w), style=axis)
+        out.append("spread bp".ljust(LABEL_W), style=axis)
         out.append(charting.spark(spr, spark_w).ljust(spark_w), style=spark_style)
-        out.append((fmt.bps(spr[-1]) if spr else fmt.DASH).rjust(label_w))
+        out.append((fmt.bps(spr[-1]) if spr else fmt.DASH).rjust(LABEL_W))
         return out
+
+    @staticmethod
+    def _price_label(row: int, rows: int, lo: float, hi: float) -> str:
+        """Labels on the top, middle and bottom rows (and quarters when tall)."""
+        marks = {0, rows - 1, (rows - 1) // 2}
+        if rows >= 9:
+            marks |= {(rows - 1) // 4, 3 * (rows - 1) // 4}
+        if row not in marks:
+            return ""
+        # A row covers a band of prices; label it with the price at its centre.
+        frac = (row + 0.5) / rows
+        return fmt.price(hi - frac * (hi - lo))

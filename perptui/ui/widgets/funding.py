@@ -8,7 +8,7 @@ from typing import ClassVar
 from rich.console import RenderableType
 from rich.text import Text
 
-from perptui.ui import charting, fmt
+from perptui.ui import fmt, plot
 from perptui.ui.widgets.base import Panel
 
 History = Mapping[str, Sequence[tuple[int, float]]]  # venue -> [(settle ms, rate)]
@@ -87,12 +87,32 @@ class FundingPanel(Panel):
             note = self.history_note if self.history_symbol == symbol else "loading…"
             out.append(f"  {note or 'no rows stored yet'}", style=dim)
             return out
-        spark_w = max(4, self.size.width - 8 - 12)
-        for venue, rows in self.history.items():
-            rates = [r for _, r in rows]
-            if not rates:
-                continue
+        out.append_text(self._history_marks(up, down, dim))
+        return out
+
+    def _history_marks(self, up, down, dim) -> Text:
+        """Settlements per venue on one shared time axis: a mark where each was paid.
+
+        The window starts where every venue's loaded history has begun, so rows
+        compare like for like; an 8 h venue shows sparse marks, a 1 h venue a dense
+        row, and each mark's height is the rate's size against the largest shown.
+        """
+        out = Text(no_wrap=True, overflow="crop")
+        series = {v: [(t, r) for t, r in rows] for v, rows in self.history.items() if rows}
+        if not series:
+            return out
+        t1 = max(max(t for t, _ in rows) for rows in series.values())
+        t0 = max(min(t for t, _ in rows) for rows in series.values())
+        if t1 <= t0:
+            t0 = t1 - 3_600_000
+        width = max(4, self.size.width - 8 - 12)
+        inside = [r for rows in series.values() for t, r in rows if t0 <= t <= t1]
+        scale = max((abs(r) for r in inside), default=0.0)
+        for venue, rows in series.items():
             out.append(f"\n{venue:<8}"[:9])
-            out.append(charting.spark(rates, spark_w, symmetric=True).ljust(spark_w), style=dim)
-            signed(rates[-1], fmt.pct(rates[-1], 4).rjust(11))
+            out.append(plot.marks(rows, t0, t1, width, scale).ljust(width), style=dim)
+            last = rows[-1][1]
+            out.append(fmt.pct(last, 4).rjust(11), style=up if last > 0 else down if last else "")
+        out.append("\n" + " " * 8)
+        out.append(plot.time_axis(t0, t1, width), style=dim)
         return out
