@@ -82,6 +82,7 @@ def test_sample_with_nothing_new_returns_the_same_view(hub: Hub) -> None:
 
 
 def test_view_is_frozen_and_holds_top_levels(hub: Hub) -> None:
+    hub.top_levels = 25  # fewer than the book's 30 levels (the monitor's default is 100)
     hub.set_book(book("binance", BTC, 100))
     v = hub.sample()
     m = v.market("binance", BTC)
