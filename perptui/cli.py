@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from perptui import __version__
+from perptui.config.settings import add_flags
 from perptui.errors import PerptuiError
 
 PROG = "perptui"
@@ -53,6 +54,14 @@ class CommandUnavailable(PerptuiError):
     pass
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (usage itself is in ``--help``)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        text = " ".join(message.split())
+        self.exit(2, f"{PROG}: {text} (see `{self.prog} --help`)\n")
+
+
 def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """The flags every command accepts, before or after the command word.
 
@@ -73,24 +82,6 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         "or $PERPTUI_CONFIG)",
     )
     g.add_argument(
-        "--db",
-        metavar="PATH|URL",
-        default=d(None),
-        help="SQLite database file, or a postgresql://user@host/db URL",
-    )
-    g.add_argument(
-        "--venues",
-        metavar="LIST",
-        default=d(None),
-        help="comma-separated exchange ids, e.g. binance,bybit,okx",
-    )
-    g.add_argument(
-        "--symbols",
-        metavar="LIST",
-        default=d(None),
-        help="comma-separated symbols: BTC, BTCUSDT or BTC/USDT:USDT",
-    )
-    g.add_argument(
         "--demo",
         action="store_true",
         default=d(False),
@@ -103,7 +94,7 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         default=d(0),
         help="more logging (-vv for debug); show tracebacks of internal errors",
     )
-    g.add_argument("--log-file", metavar="PATH", default=d(None), help="also log to this file")
+    add_flags(g, None, suppress=suppress)
 
 
 def _command_module(name: str) -> ModuleType:
@@ -149,14 +140,14 @@ def _find_command(argv: Sequence[str]) -> tuple[str | None, int]:
 
 def build_parser(command: str | None) -> tuple[argparse.ArgumentParser, ModuleType | None]:
     """The top parser; only ``command``'s module is imported and asked for its flags."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog=PROG,
         description="Terminal monitor and data pipeline for crypto perpetual futures.",
         epilog="Run without a command to open the monitor; try `perptui --demo`.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     _add_global_options(parser, suppress=False)
-    common = argparse.ArgumentParser(add_help=False)
+    common = OneLineParser(add_help=False)
     _add_global_options(common, suppress=True)
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")

@@ -7,8 +7,11 @@ import asyncio
 import time
 from typing import Any
 
-from perptui.commands import check_timeframe
+from perptui.config.settings import add_flags
+from perptui.config.values import PORT, SEED, Number
 from perptui.errors import ConfigError
+
+DAYS = Number(0, 3650, above=True, unit="days")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -20,14 +23,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "request), pages with the venue's largest page, stays under each venue's rate limit "
         "and reports coverage and gaps per series at the end.",
     )
-    p.add_argument("--days", type=float, default=365.0, help="how far back (default 365)")
+    p.add_argument(
+        "--days",
+        type=DAYS.argtype("--days"),
+        default=365.0,
+        help=f"how far back ({DAYS.describe()}, default 365)",
+    )
     p.add_argument(
         "--all",
         dest="all_symbols",
         action="store_true",
         help="every perpetual of each venue instead of --symbols",
     )
-    p.add_argument("--timeframe", default=None, help="candle timeframe (default 1h)")
+    add_flags(p, "backfill")
     p.add_argument(
         "--what",
         default="funding,ohlcv",
@@ -35,12 +43,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--emulator-port",
-        type=int,
+        type=PORT.argtype("--emulator-port"),
         default=None,
         metavar="PORT",
         help="use a `perptui emulator` listening on 127.0.0.1:PORT",
     )
-    p.add_argument("--seed", type=int, default=0, help="emulator seed for --demo")
+    p.add_argument(
+        "--seed", type=SEED.argtype("--seed"), default=0, help="emulator seed for --demo"
+    )
     p.add_argument(
         "--no-progress", action="store_true", help="no progress bars (one line per series)"
     )
@@ -53,14 +63,11 @@ def run(args: argparse.Namespace) -> int:
     from perptui.jobs.backfill import WHATS, BackfillSettings
 
     config = load_config(args)
-    if not 0 < args.days <= 3650:
-        raise ConfigError(f"--days must be between 0 and 3650, got {args.days:g}")
     whats = tuple(parse_list(args.what))
     bad = [w for w in whats if w not in WHATS]
     if bad or not whats:
         raise ConfigError(f"--what: choose from {', '.join(WHATS)} (got {args.what!r})")
-    timeframe = args.timeframe or config.collect.timeframe or "1h"
-    check_timeframe(timeframe)
+    timeframe = config.collect.timeframe
     now = int(time.time() * 1000)
     settings = BackfillSettings(
         since=now - int(args.days * 86_400_000),

@@ -6,7 +6,13 @@ import argparse
 import json
 from typing import Any
 
+from perptui.config.settings import add_flags
+from perptui.config.values import Number
 from perptui.errors import ConfigError, StoreError
+
+THRESHOLD = Number(0, 1)
+NOTIONAL = Number(0, 1e15, above=True)
+ROWS = Number(-1, 10_000_000, integer=True)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -22,14 +28,33 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--symbol", required=True, help="BTC, BTCUSDT or BTC/USDT:USDT")
     p.add_argument("--venue", required=True, help="the perp's venue (leg A)")
     p.add_argument("--venue2", default=None, help="second perp venue (leg B): perp vs perp")
-    p.add_argument("--fee-bps", type=float, default=None, help="fee per leg per trade (bps)")
-    p.add_argument("--slippage-bps", type=float, default=None, help="slippage per leg (bps)")
-    p.add_argument("--entry", type=float, default=None, help="entry threshold (fraction per 8 h)")
-    p.add_argument("--exit", type=float, default=None, help="exit threshold (default entry/2)")
-    p.add_argument("--notional", type=float, default=1.0, help="position size (default 1)")
+    add_flags(p, "backtest")
+    p.add_argument(
+        "--entry",
+        type=THRESHOLD.argtype("--entry"),
+        default=None,
+        help="entry threshold (fraction per 8 h, 0-1)",
+    )
+    p.add_argument(
+        "--exit",
+        type=THRESHOLD.argtype("--exit"),
+        default=None,
+        help="exit threshold (default entry/2)",
+    )
+    p.add_argument(
+        "--notional",
+        type=NOTIONAL.argtype("--notional"),
+        default=1.0,
+        help="position size (default 1)",
+    )
     p.add_argument("--since", default=None, help="start time (ISO 8601 or epoch ms)")
     p.add_argument("--until", default=None, help="end time, exclusive")
-    p.add_argument("--rows", type=int, default=20, help="settlements listed (0: none, -1: all)")
+    p.add_argument(
+        "--rows",
+        type=ROWS.argtype("--rows"),
+        default=20,
+        help="settlements listed (0: none, -1: all)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     return p
 
@@ -66,10 +91,10 @@ def run(args: argparse.Namespace) -> int:
             inp,
             entry_threshold=args.entry,
             exit_threshold=args.exit,
-            fee_bps=args.fee_bps,
-            slippage_bps=args.slippage_bps,
             notional=args.notional,
-            thresholds=config.signals,  # the [signals] section: entry, costs, rate basis
+            # the [signals] section (--fee-bps / --slippage-bps land there): entry,
+            # costs, rate basis
+            thresholds=config.signals,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None

@@ -10,8 +10,10 @@ import sys
 import time
 from typing import Any
 
-from perptui.commands import check_timeframe
-from perptui.errors import ConfigError
+from perptui.config.settings import add_flags
+from perptui.config.values import PORT, SEED, Number
+
+DURATION = Number(0, 366 * 86_400, above=True, unit="s")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -30,46 +32,28 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="funding and candles for every perpetual of each venue (books: --symbols)",
     )
+    add_flags(p, "collect")
     p.add_argument(
-        "--snapshot-every", type=float, default=None, metavar="S", help="book snapshot cadence (s)"
-    )
-    p.add_argument(
-        "--funding-every",
-        type=float,
+        "--duration",
+        type=DURATION.argtype("--duration"),
         default=None,
         metavar="S",
-        help="funding poll cadence (s, default 3600)",
+        help=f"stop after S seconds ({DURATION.describe()})",
     )
-    p.add_argument(
-        "--ohlcv-every",
-        type=float,
-        default=None,
-        metavar="S",
-        help="OHLCV catch-up cadence (s, default 3600)",
-    )
-    p.add_argument("--timeframe", default=None, help="candle timeframe (default 1h)")
-    p.add_argument("--catchup-hours", type=float, default=48.0, help="catch-up window (default 48)")
-    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
     p.add_argument(
         "--emulator-port",
-        type=int,
+        type=PORT.argtype("--emulator-port"),
         default=None,
         metavar="PORT",
         help="use a `perptui emulator` on 127.0.0.1:PORT",
     )
-    p.add_argument("--seed", type=int, default=0, help="emulator seed for --demo")
+    p.add_argument(
+        "--seed", type=SEED.argtype("--seed"), default=0, help="emulator seed for --demo"
+    )
     p.add_argument("--no-signals", action="store_true", help="do not evaluate signal rules")
     # journal of every record handed to the writer (tests prove nothing observed is lost)
     p.add_argument("--observed-log", default=None, help=argparse.SUPPRESS)
     return p
-
-
-def _positive(name: str, value: float | None, default: float) -> float:
-    if value is None:
-        return default
-    if not value > 0:
-        raise ConfigError(f"{name} must be > 0, got {value:g}")
-    return float(value)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,21 +65,14 @@ def run(args: argparse.Namespace) -> int:
     settings = CollectSettings(
         symbols=tuple(config.symbols),
         all_symbols=bool(args.all_symbols),
-        funding_every_s=_positive("--funding-every", args.funding_every, c.funding_every_s),
-        snapshot_every_s=_positive(
-            "--snapshot-every",
-            args.snapshot_every,
-            c.snapshot_every_s,
-        ),
-        ohlcv_every_s=_positive("--ohlcv-every", args.ohlcv_every, c.ohlcv_every_s),
-        timeframe=args.timeframe or c.timeframe,
-        catchup_hours=_positive("--catchup-hours", args.catchup_hours, 48.0),
+        funding_every_s=c.funding_every_s,
+        snapshot_every_s=c.snapshot_every_s,
+        ohlcv_every_s=c.ohlcv_every_s,
+        timeframe=c.timeframe,
+        catchup_hours=c.catchup_hours,
         book_depth=config.book_depth,
         signals=not args.no_signals,
     )
-    if args.duration is not None and not args.duration > 0:
-        raise ConfigError("--duration must be > 0")
-    check_timeframe(settings.timeframe)
     config.ensure_db_dir()
     return asyncio.run(_collect(config, settings, args))
 

@@ -7,10 +7,13 @@ import asyncio
 import signal
 import sys
 
+from perptui.config.values import SEED, Number
 from perptui.emulator.catalog import DEFAULT_SYMBOLS, VENUES
 from perptui.emulator.faults import Fault, parse_spec
 from perptui.emulator.server import available_venues
 from perptui.errors import ConfigError
+
+SPEED = Number(0, 1000, above=True)
 
 
 def _port(text: str) -> int:
@@ -42,7 +45,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--fault binance/drop:every=30s --fault latency:ms=80,jitter=20",
     )
     p.add_argument("--port", type=_port, default=0, help="TCP port (default: a free one)")
-    p.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
+    p.add_argument(
+        "--seed", type=SEED.argtype("--seed"), default=0, help="simulation seed (default 0)"
+    )
     p.add_argument(
         "--fault",
         type=_fault,
@@ -53,7 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument(
         "--speed",
-        type=float,
+        type=SPEED.argtype("--speed"),
         default=1.0,
         help="book update rate multiplier (default 1: each venue's real cadence)",
     )

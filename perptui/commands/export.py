@@ -6,7 +6,10 @@ import argparse
 import sys
 from typing import Any
 
+from perptui.config.values import Number
 from perptui.errors import ConfigError
+
+CHUNK_ROWS = Number(1, 10_000_000, integer=True)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -26,7 +29,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--venue", default=None, help="only this venue (exchange id)")
     p.add_argument("--symbol", default=None, help="only this symbol (BTC, BTCUSDT or unified)")
     p.add_argument("-o", "--output", default=None, metavar="FILE", help="output file")
-    p.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--chunk-rows",
+        type=CHUNK_ROWS.argtype("--chunk-rows"),
+        default=DEFAULT_CHUNK,
+        help=argparse.SUPPRESS,
+    )
     return p
 
 
@@ -47,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
         symbol = normalize_symbol(args.symbol) if args.symbol else None
     except ValueError as exc:
         raise ConfigError(f"--symbol: {exc}") from None
-    if args.chunk_rows < 1:
-        raise ConfigError("--chunk-rows must be >= 1")
     result = export(
         config.db_path,
         args.table,

@@ -4,31 +4,25 @@ from __future__ import annotations
 
 import argparse
 
-from perptui.errors import ConfigError
+from perptui.config.settings import add_flags
+from perptui.config.values import SEED
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("monitor")
-    p.add_argument("--theme", choices=("dark", "light"), default=None, help="colour theme")
-    p.add_argument(
-        "--hz",
-        "--ui-hz",
-        dest="ui_hz",
-        type=float,
-        default=None,
-        metavar="N",
-        help="UI refresh clock in Hz, 4-10 (default 5)",
-    )
-    p.add_argument(
-        "--no-log", action="store_true", default=False, help="do not write to the database"
-    )
+    add_flags(p, "monitor")
     p.add_argument(
         "--headless",
         action="store_true",
         default=False,
         help="no UI: run the engine and print a status line every few seconds",
     )
-    p.add_argument("--seed", type=int, default=0, help="emulator seed for --demo (default 0)")
+    p.add_argument(
+        "--seed",
+        type=SEED.argtype("--seed"),
+        default=0,
+        help="emulator seed for --demo (default 0)",
+    )
     return p
 
 
@@ -46,8 +40,6 @@ def run(args: argparse.Namespace) -> int:
     from perptui.config import load_config
 
     config = load_config(args)
-    if args.ui_hz is not None and not 1 <= args.ui_hz <= 20:
-        raise ConfigError(f"--hz must be between 1 and 20, got {args.ui_hz:g}")
     if config.log_db:
         config.ensure_db_dir()
     _check_db(config)

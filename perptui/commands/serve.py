@@ -10,11 +10,15 @@ import argparse
 import shlex
 import sys
 
+from perptui.config.values import PORT
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("serve")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    p.add_argument(
+        "--port", type=PORT.argtype("--port"), default=8000, help="HTTP port (default 8000)"
+    )
     p.add_argument("--public-url", default=None, help="URL the browser uses, when behind a proxy")
     p.add_argument(
         "monitor_args",

@@ -9,7 +9,10 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
+from perptui.config.values import Number
 from perptui.errors import ConfigError, StoreError
+
+LIMIT = Number(0, 10_000_000, integer=True)
 
 KINDS = ("funding_arb", "divergence", "imbalance")
 
@@ -32,7 +35,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default="settled",
         help="which funding rows to evaluate (default settled)",
     )
-    p.add_argument("--limit", type=int, default=50, help="rows shown (0: all; default 50)")
+    p.add_argument(
+        "--limit", type=LIMIT.argtype("--limit"), default=50, help="rows shown (0: all; default 50)"
+    )
     p.add_argument("--save", action="store_true", help="store the signals in the database")
     p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     return p

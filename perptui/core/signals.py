@@ -348,4 +348,3 @@ class SustainedImbalance:
     def forget(self, exchange: str, symbol: str) -> None:
         """Drop the run of a market no longer watched."""
         self._runs.pop((exchange, symbol), None)
-

@@ -48,7 +48,9 @@ class WorkerSettings:
     # applying every diff in the background).  The UI samples at 4-10 Hz, so
     # converting 40+ updates/s per symbol into records would only burn CPU.
     book_min_interval_s: float = 0.2
-    funding_poll_s: float = 15.0
+    # None: poll once at start-up (feeding the hub at once), then never again -- for
+    # a caller that keeps funding current on its own schedule (the collector).
+    funding_poll_s: float | None = 15.0
     oi_poll_s: float = 30.0
     ticker_poll_s: float = 30.0
     ohlcv_poll_s: float = 60.0
@@ -464,17 +466,23 @@ class VenueWorker:
         return dropped
 
     # -------------------------------------------------------------- pollers
-    async def _poll(self, name: str, every_s: float, once: Callable[[], Awaitable[None]]) -> None:
-        """Run ``once`` every ``every_s`` seconds, measured from when it finished."""
+    async def _poll(
+        self, name: str, every_s: float | None, once: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Run ``once`` every ``every_s`` seconds, measured from when it finished.
+
+        ``every_s`` None: until the first success only (retrying with backoff).
+        """
         feed = _Feed(self.hub, self.id, name, self.settings)
+        timeout = self.settings.request_timeout_s
+        if every_s is not None:
+            timeout = max(timeout, every_s)
         while True:
             if not self.active:
-                await asyncio.sleep(min(every_s, 1.0))
+                await asyncio.sleep(1.0 if every_s is None else min(every_s, 1.0))
                 continue
             try:
-                await asyncio.wait_for(
-                    once(), timeout=max(self.settings.request_timeout_s, every_s)
-                )
+                await asyncio.wait_for(once(), timeout=timeout)
             except asyncio.CancelledError as exc:
                 if not _cancelled_by_peer(exc):
                     raise
@@ -489,6 +497,8 @@ class VenueWorker:
                 await asyncio.sleep(max(delay, 0.0))
             else:
                 feed.ok()
+                if every_s is None:
+                    return
                 await asyncio.sleep(every_s)
 
     async def _per_symbol(

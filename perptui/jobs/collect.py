@@ -39,9 +39,9 @@ from perptui.jobs.backfill import FUNDING, OHLCV, Backfill, BackfillSettings
 
 log = logging.getLogger(__name__)
 
-# The engine's own funding poll would duplicate the schedule below; it still polls once
-# at start-up (feeding the hub at once), then the schedule keeps the hub current.
-ENGINE_FUNDING_POLL_S = 10 * 86_400.0
+# The engine's own funding poll would duplicate the schedule below; it polls once at
+# start-up (feeding the hub at once), then the schedule keeps the hub current.
+ENGINE_FUNDING_POLL_S: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

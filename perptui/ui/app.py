@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.theme import Theme
 from textual.widgets import Footer
 
+from perptui.config.settings import BY_KEY
 from perptui.engine.hub import HubView
 from perptui.ui.backend import Backend
 from perptui.ui.commands import MonitorCommands
@@ -117,7 +118,8 @@ class MonitorApp(App[int]):
     ) -> None:
         super().__init__()
         self.backend = backend
-        self.hz = max(1.0, min(20.0, float(hz)))
+        # The one range of the setting (perptui.config.settings), not a second copy.
+        self.hz = float(BY_KEY["ui_hz"].kind.parse(hz))
         self.clock = clock
         self.paused = False
         self.focus_symbol: str | None = None

@@ -197,7 +197,7 @@ def test_config_error_from_main(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert cli.main(["doctor", "--config", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert f"config {bad} line 1: key 'ui_hz' must be between 4 and 10" in err
+    assert f"config {bad} line 1: key 'ui_hz' must be between 1 and 20" in err
 
 
 # --------------------------------------------------------------------------- logging

@@ -135,7 +135,7 @@ def test_load_config_is_shared_between_cli_and_command(isolated_env: Path) -> No
         ("ui_hz = 5\nui_hz = = 6\n", "line 2"),
         ("nonsense = 1\n", "key 'nonsense' is unknown"),
         ("ui_hz = 'fast'\n", "key 'ui_hz' must be a number"),
-        ("ui_hz = 20\n", "key 'ui_hz' must be between 4 and 10, got 20"),
+        ("ui_hz = 50\n", "key 'ui_hz' must be between 1 and 20, got 50"),
         ("funding_poll_s = 5\n", "key 'funding_poll_s' must be between 10 and 30"),
         ("book_depth = 2.5\n", "key 'book_depth' must be an integer"),
         ("log_db = 'sometimes'\n", "key 'log_db' must be true or false"),
