@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import math
 from typing import Any
 
-from perptui.errors import ConfigError
+from perptui.config.settings import add_flags
+from perptui.config.values import Number
 
 MAX_SPEED = 10_000.0
+SPEED = Number(0, MAX_SPEED, above=True)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -22,17 +23,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--from", dest="start", default=None, metavar="T", help="start time")
     p.add_argument("--to", dest="end", default=None, metavar="T", help="end time")
-    p.add_argument("--speed", type=float, default=1.0, metavar="X", help="playback speed (1)")
+    p.add_argument(
+        "--speed",
+        type=SPEED.argtype("--speed"),
+        default=1.0,
+        metavar="X",
+        help="playback speed (1)",
+    )
     p.add_argument("--paused", action="store_true", help="open paused at the start")
-    p.add_argument("--theme", choices=("dark", "light"), default=None, help="colour theme")
+    add_flags(p, "replay")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     from perptui.config import load_config
 
-    if not (math.isfinite(args.speed) and 0 < args.speed <= MAX_SPEED):
-        raise ConfigError(f"--speed must be > 0 and <= {MAX_SPEED:g}, got {args.speed:g}")
     config = load_config(args)
     from perptui.jobs.replay import ReplaySource
     from perptui.ui.replay import ReplayApp
@@ -44,5 +49,5 @@ def run(args: argparse.Namespace) -> int:
         speed=args.speed,
         play=not args.paused,
     )
-    app = ReplayApp(source, hz=config.ui_hz, theme=args.theme or config.theme)
+    app = ReplayApp(source, hz=config.ui_hz, theme=config.theme)
     return int(app.run() or 0)

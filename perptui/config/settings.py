@@ -130,7 +130,7 @@ SETTINGS: tuple[Setting, ...] = (
         switch=False,
     ),
     _S(
-        "theme", Choice(("dark", "light")), "dark", "colour theme", "--theme", commands=("monitor",)
+        "theme", Choice(("dark", "light")), "dark", "colour theme", "--theme", commands=("monitor", "replay")
     ),
     _S(
         "ui_hz",
@@ -139,7 +139,7 @@ SETTINGS: tuple[Setting, ...] = (
         "UI refresh clock",
         "--ui-hz",
         aliases=("--hz",),
-        commands=("monitor",),
+        commands=("monitor", "replay"),
     ),
     _S(
         "funding_poll_s",
