@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from perptui.engine.hub import Hub
 from perptui.ui.app import MonitorApp
 from perptui.ui.backend import StaticBackend
@@ -223,3 +225,24 @@ async def test_command_palette_runs_monitor_actions() -> None:
         await pilot.press("enter")
         await pilot.pause(0.3)
         assert app.theme == "perptui-light"
+
+
+async def test_help_teaches_the_keys_and_the_formulas() -> None:
+    from perptui.core import funding
+    from perptui.ui.glossary import GLOSSARY
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = "\n".join(str(w.render()) for w in app.screen.query("Static"))
+        for key in ("b", "+  -", "ctrl+p"):
+            assert key in text
+        # Every panel's section is there, with the formulas the code uses.
+        for title, _ in GLOSSARY:
+            assert title in text
+        assert "(bids - asks) / (bids + asks)" in text and "(mark - index) / index" in text
+        assert "24 / interval x 365" in text
+        # ... and that formula is the one perptui.core.funding computes.
+        assert funding.annualized(0.0001, 4.0) == pytest.approx(0.0001 * 24 / 4 * 365)

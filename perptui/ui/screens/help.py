@@ -1,12 +1,14 @@
-"""`?`: the key map."""
+"""`?`: the key map, and what each panel's numbers mean."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from perptui.ui.glossary import glossary_text
 
 KEYMAP: tuple[tuple[str, str], ...] = (
     ("/", "fuzzy symbol search (jumps to it, adds it if not watched)"),
@@ -16,6 +18,8 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("a", "add a symbol (search over the venues' perpetuals)"),
     ("d", "remove the focus symbol"),
     ("v", "next panel (compact layout, small terminals)"),
+    ("b", "the order-book ladder alone, as deep as the screen allows"),
+    ("+  -", "ladder: coarser / finer price buckets (1, 2, 5, 10 .. ticks)"),
     ("p", "pause / resume updates"),
     ("t", "toggle dark / light theme"),
     ("ctrl+p", "command palette (every action above)"),
@@ -35,10 +39,12 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help-box"):
+        with VerticalScroll(id="help-box"):
             yield Static("perptui — keys", id="help-title")
             yield Static(keymap_text(), id="help-keys")
-            yield Static("Esc / ? to close", id="help-footer")
+            yield Static("What the numbers mean", id="help-glossary-title")
+            yield Static(glossary_text(), id="help-glossary")
+            yield Static("Esc / ? to close · ↑ ↓ scroll", id="help-footer")
 
     def action_close(self) -> None:
         self.dismiss(None)
