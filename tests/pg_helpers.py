@@ -10,9 +10,10 @@ database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -84,3 +85,14 @@ def fresh_database(server: str) -> Iterator[str]:
         yield with_database(server, name)
     finally:
         asyncio.run(admin(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@contextlib.asynccontextmanager
+async def fresh_database_async(server: str) -> AsyncIterator[str]:
+    """fresh_database for code already inside an event loop."""
+    name = f"perptui_t_{uuid.uuid4().hex[:12]}"
+    await admin(server, f"CREATE DATABASE {name}")
+    try:
+        yield with_database(server, name)
+    finally:
+        await admin(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -12,6 +12,7 @@ from typing import Any
 
 from perptui.config.settings import add_flags
 from perptui.config.values import PORT, SEED, Number
+from perptui.errors import ConfigError
 
 DURATION = Number(0, 366 * 86_400, above=True, unit="s")
 
@@ -50,6 +51,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--seed", type=SEED.argtype("--seed"), default=0, help="emulator seed for --demo"
     )
+    p.add_argument(
+        "--shard",
+        default=None,
+        metavar="K/N",
+        help="collect only shard K of N (a stable split of venue+symbol), so N collectors "
+        "can share one database",
+    )
     p.add_argument("--no-signals", action="store_true", help="do not evaluate signal rules")
     # journal of every record handed to the writer (tests prove nothing observed is lost)
     p.add_argument("--observed-log", default=None, help=argparse.SUPPRESS)
@@ -62,6 +70,14 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args)
     c = config.collect
+    shard = None
+    if args.shard is not None:
+        from perptui.core.shard import Shard
+
+        try:
+            shard = Shard.parse(args.shard)
+        except ValueError as exc:
+            raise ConfigError(f"--shard: {exc}") from None
     settings = CollectSettings(
         symbols=tuple(config.symbols),
         all_symbols=bool(args.all_symbols),
@@ -72,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         catchup_hours=c.catchup_hours,
         book_depth=config.book_depth,
         signals=not args.no_signals,
+        shard=shard,
     )
     config.ensure_db_dir()
     return asyncio.run(_collect(config, settings, args))
@@ -80,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
 async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
     from perptui.jobs import open_venues
     from perptui.jobs.collect import Collector, ObservedWriter, open_journal
+    from perptui.store.backend import redact
     from perptui.store.writer import Writer
 
     stop = asyncio.Event()
@@ -105,10 +123,11 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
             for note in session.notes:
                 print(f"perptui collect: {note}", file=sys.stderr)
             where = "the emulator" if session.emulator is not None else "live venues"
+            part = f"shard {settings.shard} of " if settings.shard is not None else ""
             print(
-                f"perptui collect: {', '.join(v.id for v in session.venues)} "
+                f"perptui collect: {part}{', '.join(v.id for v in session.venues)} "
                 f"({'all perpetuals' if settings.all_symbols else ', '.join(settings.symbols)}) "
-                f"from {where} -> {config.db_path}; Ctrl-C or SIGTERM to stop",
+                f"from {where} -> {redact(config.db_path)}; Ctrl-C or SIGTERM to stop",
                 file=sys.stderr,
                 flush=True,
             )

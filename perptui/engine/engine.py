@@ -25,6 +25,7 @@ from typing import Any
 
 from perptui.core import signals as sigrules
 from perptui.core.model import BookSnapshot, FundingInfo, Signal
+from perptui.core.shard import Shard, owned
 from perptui.engine import gc_tuning
 from perptui.engine.hub import Hub, HubView, Key, MarketView
 from perptui.engine.workers import VenueWorker, WorkerSettings
@@ -48,9 +49,12 @@ class Engine:
         rearm_s: float = 60.0,
         freeze_gc: bool = True,
         freeze_gc_after_s: float = 60.0,
+        shard: Shard | None = None,
     ) -> None:
         self.venues = list(venues)
         self.symbols: list[str] = list(dict.fromkeys(symbols))
+        # One collector of a fleet streams only the books its shard owns.
+        self.shard = shard
         self.hub = hub
         self.writer = writer
         self.snapshot_every_s = snapshot_every_s
@@ -90,7 +94,11 @@ class Engine:
         self.started_at = time.monotonic()
         for venue in self.venues:
             w = VenueWorker(
-                venue, self.hub, self.symbols, self.settings, on_funding=self._on_funding
+                venue,
+                self.hub,
+                owned(self.shard, venue.id, self.symbols),
+                self.settings,
+                on_funding=self._on_funding,
             )
             self.workers[venue.id] = w
             w.start()

@@ -29,6 +29,7 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 import numpy as np
 
+from perptui.core.shard import Shard, owned
 from perptui.errors import CapabilityMissing, PerptuiError, UnknownSymbol
 from perptui.store.backend import DB_ERRORS
 from perptui.store.db import connect_sync
@@ -249,6 +250,7 @@ class BackfillSettings:
     timeframe: str = "1h"
     symbols: tuple[str, ...] = ()  # unified symbols; empty with all_symbols=False: none
     all_symbols: bool = False
+    shard: Shard | None = None  # one collector of a fleet: only the markets it owns
     max_failures: int = 6  # consecutive failed attempts (no progress) before giving up
     retry_base_s: float = 2.0
     retry_max_s: float = 60.0
@@ -300,7 +302,9 @@ class Backfill:
     async def series_for(self, venue: Any) -> list[SeriesKey]:
         markets = await venue.load_markets()
         s = self.settings
-        symbols: Iterable[str] = sorted(markets) if s.all_symbols else s.symbols
+        symbols: Iterable[str] = owned(
+            s.shard, venue.id, sorted(markets) if s.all_symbols else list(s.symbols)
+        )
         keys: list[SeriesKey] = []
         for symbol in symbols:
             for what in s.whats:

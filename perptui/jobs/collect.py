@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
+from perptui.core.shard import Shard, owned
 from perptui.engine.engine import Engine
 from perptui.engine.hub import Hub
 from perptui.engine.workers import WorkerSettings
@@ -57,6 +58,7 @@ class CollectSettings:
     book_depth: int = 20
     signals: bool = True
     status_every_s: float = 60.0
+    shard: Shard | None = None  # K/N: this collector's part of the (venue, symbol) universe
 
 
 def record_key(record: Any) -> dict[str, Any]:
@@ -170,6 +172,7 @@ class Collector:
             settings=ws,
             book_depth=settings.book_depth,
             signals=settings.signals,
+            shard=settings.shard,
         )
         self.stats = CollectStats(schedules={v.id: VenueSchedule() for v in self.venues})
         self._tasks: list[asyncio.Task[None]] = []
@@ -211,8 +214,9 @@ class Collector:
     async def _symbols_of(self, venue: Any) -> list[str]:
         markets = await venue.load_markets()
         if self.settings.all_symbols:
-            return sorted(markets)
-        return [s for s in self.settings.symbols if s in markets]
+            return owned(self.settings.shard, venue.id, sorted(markets))
+        mine = owned(self.settings.shard, venue.id, list(self.settings.symbols))
+        return [s for s in mine if s in markets]
 
     async def _funding_schedule(self, venue: Any) -> None:
         sched = self.stats.schedules[venue.id]
@@ -288,6 +292,7 @@ class Collector:
                     timeframe=s.timeframe,
                     symbols=s.symbols,
                     all_symbols=s.all_symbols,
+                    shard=s.shard,
                     max_failures=3,
                 ),
             )
@@ -318,8 +323,9 @@ class Collector:
         w = self.writer
         view = self.hub.sample()
         states = ", ".join(f"{v}:{h.state}" for v, h in sorted(view.health.items()))
+        shard = f"shard {self.settings.shard} " if self.settings.shard is not None else ""
         return (
-            f"rows {getattr(w, 'rows_written', 0):,} queue {getattr(w, 'queue_depth', 0):,} "
+            f"{shard}rows {getattr(w, 'rows_written', 0):,} queue {getattr(w, 'queue_depth', 0):,} "
             f"dropped {getattr(w, 'dropped', 0):,} snapshots {self.engine.snapshots_submitted:,} "
             f"funding rounds {self.stats.funding_rounds} settlements {self.stats.settlement_rounds} "
             f"catch-ups {self.stats.catchups} signals {self.engine.signals_emitted} [{states}]"
