@@ -103,7 +103,7 @@ async def _rows(url: str, cut: int) -> dict[str, set]:
     }
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(240)
 async def test_two_shards_write_exactly_what_one_collector_writes(
     pg_server: str, tmp_path: Path
 ) -> None:
@@ -129,8 +129,13 @@ async def test_two_shards_write_exactly_what_one_collector_writes(
             outs = []
             for proc, _log, _journal in runs:
                 proc.send_signal(signal.SIGTERM)
-            for proc, _log, _journal in runs:
-                _out, err = await asyncio.wait_for(proc.communicate(), 30)
+            for proc, log, _journal in runs:
+                try:
+                    _out, err = await asyncio.wait_for(proc.communicate(), 60)
+                except TimeoutError:
+                    pytest.fail(
+                        f"a collector ignored SIGTERM for 60 s; log: {log.read_text()[-2000:]}"
+                    )
                 outs.append(err.decode())
                 assert proc.returncode == 0, err.decode()
         finally:
