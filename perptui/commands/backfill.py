@@ -9,6 +9,7 @@ from typing import Any
 
 from perptui.config.settings import add_flags
 from perptui.config.values import PORT, SEED, Number
+from perptui.core.units import DAY_MS
 from perptui.errors import ConfigError
 
 DAYS = Number(0, 3650, above=True, unit="days")
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     timeframe = config.collect.timeframe
     now = int(time.time() * 1000)
     settings = BackfillSettings(
-        since=now - int(args.days * 86_400_000),
+        since=now - int(args.days * DAY_MS),
         until=now,
         whats=whats,
         timeframe=timeframe,

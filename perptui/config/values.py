@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from perptui.core.units import DAY_MS, timeframe_ms
+
 # Longer strings are never meaningful here and must not reach the file system
 # (ENAMETOOLONG) or a regex on every keystroke.
 MAX_TEXT = 4096
@@ -291,9 +293,10 @@ class Symbols(Kind):
         return tuple(out)
 
 
-_TIMEFRAME = re.compile(r"^([1-9][0-9]{0,3})([mhdwM])$")
-# The longest candle any venue serves; larger is a typo (and overflows ms arithmetic).
-_TIMEFRAME_MAX_S = {"m": 60, "h": 3600, "d": 86_400, "w": 604_800, "M": 2_592_000}
+# Candle units the venues serve (no seconds or years), and the longest candle any venue
+# serves; larger is a typo (and overflows ms arithmetic).  Reading is core.units'.
+_TIMEFRAME_UNITS = "mhdwM"
+_TIMEFRAME_MAX_MS = 366 * DAY_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,8 +308,11 @@ class Timeframe(Kind):
 
     def parse(self, v: Any) -> str:
         s = text_value(v)
-        m = _TIMEFRAME.match(s)
-        if not m or int(m.group(1)) * _TIMEFRAME_MAX_S[m.group(2)] > 366 * 86_400:
+        try:
+            ok = s[-1:] in _TIMEFRAME_UNITS and timeframe_ms(s) <= _TIMEFRAME_MAX_MS
+        except ValueError:
+            ok = False
+        if not ok or s != s.strip() or s.startswith("0"):
             raise BadValue(f"must be a timeframe like 1m, 1h, 4h, 1d, got {_short(s)}")
         return s
 

@@ -45,13 +45,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
-from perptui.core.funding import HOUR_MS, interval_from_history
+from perptui.core.funding import interval_from_history
 from perptui.core.signals import DEFAULT_THRESHOLDS, SignalThresholds, comparable_rate
+from perptui.core.units import YEAR_MS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-YEAR_MS = 365 * 24 * HOUR_MS
 
 
 @dataclass(frozen=True, slots=True)

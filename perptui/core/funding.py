@@ -19,8 +19,9 @@ import statistics
 from collections.abc import Iterable
 from itertools import pairwise
 
+from perptui.core.units import HOUR_MS
+
 DEFAULT_INTERVAL_HOURS = 8.0
-HOUR_MS = 3_600_000
 DAYS_PER_YEAR = 365
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from perptui.emulator.catalog import LISTING_MS, VenueMarket
-from perptui.emulator.market import DAY_MS, MINUTE_MS, BookDiff, SimBook
+from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS, BookDiff, SimBook
 from perptui.emulator.venue_base import (
     ClientConfig,
     VenueWire,
@@ -44,7 +44,7 @@ INTERVALS_MS: dict[str, int] = {
     "3d": 3 * DAY_MS,
 }
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
-DAILY_CUT_MS = 24 * 3_600_000  # binance closes every stream connection after 24 h
+DAILY_CUT_MS = DAY_MS  # binance closes every stream connection after 24 h
 
 
 class BinanceError(WireError):
@@ -325,7 +325,7 @@ class BinanceWire(VenueWire):
         markets = [m] if m is not None else self.sim.markets(self.name)
         rows: list[tuple[int, str, float]] = []
         for mk in markets:
-            hours = mk.funding_interval_h * 3_600_000
+            hours = mk.funding_interval_h * HOUR_MS
             if start is not None:
                 lo, hi = start, min(end if end is not None else now, start + (limit + 1) * hours)
             else:

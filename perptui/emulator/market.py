@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from perptui.core.units import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator.catalog import (
     DEFAULT_SYMBOLS,
     LISTING_MS,
@@ -39,9 +40,6 @@ from perptui.emulator.catalog import (
     venue_markets,
 )
 
-MINUTE_MS = 60_000
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
 MINUTES_PER_DAY = 1440
 _HORIZON_DAYS = 8000  # daily path precomputed from LISTING_MS on (to ~2043)
 _BPS = 1e-4

@@ -32,23 +32,13 @@ from perptui.core.model import (
     Signal,
     Ticker,
 )
+from perptui.core.units import timeframe_ms
 
 Key = tuple[str, str]  # (venue, symbol)
 
 FEED_STATES = ("connecting", "connected", "reconnecting", "stale", "down")
 # Worst first wins when several feeds of one venue disagree.
 _SEVERITY = {"connected": 0, "connecting": 1, "stale": 2, "reconnecting": 3, "down": 4}
-
-_TIMEFRAME_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-
-
-def timeframe_ms(timeframe: str) -> int:
-    """'1m' -> 60000, '4h' -> 14400000 (ccxt timeframe strings)."""
-    try:
-        return int(timeframe[:-1]) * _TIMEFRAME_MS[timeframe[-1]]
-    except (KeyError, ValueError):
-        raise ValueError(f"unsupported timeframe {timeframe!r}") from None
-
 
 def wall_ms() -> int:
     return int(time.time() * 1000)

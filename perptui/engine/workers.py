@@ -28,8 +28,9 @@ from typing import Any
 from ccxt.base import errors as cx
 
 from perptui.core.model import BookSnapshot, FundingInfo, MarketInfo
+from perptui.core.units import timeframe_ms
 from perptui.engine.backoff import Backoff
-from perptui.engine.hub import Hub, timeframe_ms
+from perptui.engine.hub import Hub
 from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
 
 log = logging.getLogger(__name__)

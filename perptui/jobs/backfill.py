@@ -30,15 +30,14 @@ import ccxt.async_support as ccxt_async
 import numpy as np
 
 from perptui.core.shard import Shard, owned
+from perptui.core.units import DAY_MS, HOUR_MS, timeframe_ms
 from perptui.errors import CapabilityMissing, PerptuiError, UnknownSymbol
 from perptui.store.backend import DB_ERRORS
 from perptui.store.db import connect_sync
-from perptui.store.read import series_gaps, timeframe_ms
+from perptui.store.read import series_gaps
 
 log = logging.getLogger(__name__)
 
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
 FUNDING = "funding"
 OHLCV = "ohlcv"
 WHATS = (FUNDING, OHLCV)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from perptui.core.units import timeframe_ms
 from perptui.errors import StoreError
 from perptui.store.backend import DB_ERRORS
 from perptui.store.db import connect_sync, table_columns
@@ -52,17 +53,6 @@ SERIES_KEY = {
 _FILTERS = ("exchange", "symbol", "kind", "timeframe", "since", "until")
 GAP_FACTOR = 1.5  # a step longer than this many expected spacings is a gap
 
-_TF_UNITS_MS = {
-    "s": 1_000,
-    "m": 60_000,
-    "h": 3_600_000,
-    "d": 86_400_000,
-    "w": 7 * 86_400_000,
-    "M": 30 * 86_400_000,  # calendar months vary; gaps use 1.5x so 28-31 days all pass
-    "y": 365 * 86_400_000,
-}
-
-
 def table_name(table: str) -> str:
     try:
         return TABLE_ALIASES[table]
@@ -70,14 +60,6 @@ def table_name(table: str) -> str:
         raise StoreError(
             f"unknown table {table!r}; choose from {', '.join(sorted(set(TABLE_ALIASES)))}"
         ) from None
-
-
-def timeframe_ms(timeframe: str) -> int:
-    """'1m' -> 60000, '4h' -> 14400000 (ccxt timeframe strings)."""
-    m = re.fullmatch(r"(\d+)([smhdwMy])", timeframe.strip())
-    if not m:
-        raise ValueError(f"not a timeframe: {timeframe!r}")
-    return int(m.group(1)) * _TF_UNITS_MS[m.group(2)]
 
 
 def to_ms(value: TimeLike) -> int | None:

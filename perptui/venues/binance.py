@@ -7,10 +7,11 @@ from typing import Any, ClassVar
 
 import ccxt.async_support as ccxt_async
 
+from perptui.core.funding import parse_interval
 from perptui.core.model import MarketInfo
 from perptui.errors import PerptuiError
 from perptui.venues.base import FUNDING, OHLCV
-from perptui.venues.ccxt_venue import CcxtVenue, interval_hours
+from perptui.venues.ccxt_venue import CcxtVenue
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class BinanceVenue(CcxtVenue):
             log.warning("%s: funding intervals unavailable, assuming 8 h: %s", self.id, exc)
             return
         for symbol, entry in (found or {}).items():
-            hours = interval_hours((entry or {}).get("interval"))
+            hours = parse_interval((entry or {}).get("interval"))
             if hours is not None:
                 self.set_funding_interval(symbol, hours)
 

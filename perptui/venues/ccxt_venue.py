@@ -22,6 +22,7 @@ from typing import Any, ClassVar, TypeVar
 import ccxt.async_support as ccxt_async
 from ccxt.base.decimal_to_precision import DECIMAL_PLACES, SIGNIFICANT_DIGITS
 
+from perptui.core.funding import parse_interval
 from perptui.core.metrics import DEPTH_BANDS
 from perptui.core.model import (
     BookSnapshot,
@@ -34,6 +35,7 @@ from perptui.core.model import (
     OpenInterest,
     Ticker,
 )
+from perptui.core.units import DAY_MS, HOUR_MS, timeframe_ms
 from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
 from perptui.symbols import resolve_symbol
 from perptui.venues.base import FUNDING, OHLCV, OnPage, Venue
@@ -49,8 +51,6 @@ _request_counter: contextvars.ContextVar[list[int] | None] = contextvars.Context
     "perptui_venue_requests", default=None
 )
 
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
 # Funding settles every 8 h on most venues; used only to size pages when the venue
 # does not say (never reported as the market's interval).
 FALLBACK_FUNDING_STEP_MS = 8 * HOUR_MS
@@ -80,18 +80,6 @@ def _float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return out if math.isfinite(out) else None
-
-
-def interval_hours(text: Any) -> float | None:
-    """ccxt funding `interval` strings ('8h', '1h', '30m', '1d') -> hours."""
-    if not isinstance(text, str) or len(text) < 2:
-        return None
-    unit = text[-1].lower()
-    number = _float(text[:-1])
-    scale = {"m": 1 / 60, "h": 1.0, "d": 24.0}.get(unit)
-    if number is None or scale is None or number <= 0:
-        return None
-    return number * scale
 
 
 class CcxtVenue(Venue):
@@ -482,7 +470,7 @@ class CcxtVenue(Venue):
         return out
 
     def funding_info(self, m: MarketInfo, fr: dict[str, Any]) -> FundingInfo:
-        hours = interval_hours(fr.get("interval"))
+        hours = parse_interval(fr.get("interval"))
         if hours is not None:
             self.set_funding_interval(m.symbol, hours)
         else:
@@ -599,7 +587,7 @@ class CcxtVenue(Venue):
                 f"{self.id}: timeframe {timeframe!r} not offered "
                 f"(choose from {', '.join(timeframes)})"
             )
-        step = int(self.client.parse_timeframe(timeframe) * 1000)
+        step = timeframe_ms(timeframe)
         since = -(-since // step) * step  # first candle opening at or after `since`
 
         async def fetch(lo: int, hi: int, limit: int) -> list[Candle]:

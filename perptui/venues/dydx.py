@@ -33,8 +33,9 @@ from perptui.core.model import (
     OpenInterest,
     Ticker,
 )
+from perptui.core.units import HOUR_MS
 from perptui.venues.base import FUNDING, OHLCV, OnPage
-from perptui.venues.ccxt_venue import HOUR_MS, CcxtVenue, _float
+from perptui.venues.ccxt_venue import CcxtVenue, _float
 from perptui.venues.dydx_book import adopt_book_client
 from perptui.venues.hourly import next_hour, response_time_ms
 

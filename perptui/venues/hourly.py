@@ -11,7 +11,7 @@ from __future__ import annotations
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-HOUR_MS = 3_600_000
+from perptui.core.units import HOUR_MS
 
 
 def response_time_ms(client: Any) -> int | None:

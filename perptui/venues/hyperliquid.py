@@ -26,8 +26,9 @@ import math
 from typing import Any, ClassVar
 
 from perptui.core.model import FundingInfo, MarketInfo, OpenInterest
+from perptui.core.units import HOUR_MS
 from perptui.venues.base import FUNDING, OHLCV
-from perptui.venues.ccxt_venue import HOUR_MS, CcxtVenue, _float
+from perptui.venues.ccxt_venue import CcxtVenue, _float
 from perptui.venues.hourly import next_hour, response_time_ms
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from perptui.core.model import MarketInfo
+from perptui.core.units import DAY_MS
 from perptui.venues.base import FUNDING, OHLCV
-from perptui.venues.ccxt_venue import DAY_MS, CcxtVenue, _float
+from perptui.venues.ccxt_venue import CcxtVenue, _float
 
 
 class OkxVenue(CcxtVenue):

@@ -255,10 +255,3 @@ def test_add_and_remove_symbol(hub: Hub) -> None:
     assert v.symbols == (BTC, "SOL/USDT:USDT")
     assert v.market("binance", ETH) is None and v.market("okx", ETH) is None
     assert hub.latest_book("binance", ETH) is None
-
-
-def test_timeframe_ms() -> None:
-    assert hub_mod.timeframe_ms("1m") == 60_000
-    assert hub_mod.timeframe_ms("4h") == 14_400_000
-    with pytest.raises(ValueError):
-        hub_mod.timeframe_ms("1x")

@@ -25,7 +25,6 @@ from perptui.core.model import MarketInfo
 from perptui.errors import CapabilityMissing, UnknownExchange, UnknownSymbol, VenueUnreachable
 from perptui.venues import CcxtVenue, make_venue
 from perptui.venues.binance import BinanceVenue
-from perptui.venues.ccxt_venue import interval_hours
 from perptui.venues.okx import OkxVenue
 from perptui.venues.paging import Pager
 
@@ -630,23 +629,6 @@ def test_contract_sizes_convert_without_binary_noise() -> None:
     # ccxt parsers that leave strings still convert (slow path)
     m = MarketInfo("x", BTC, "B", "BTC", "USDT", "USDT", True, 0.01, 0.1, 0.001, 8.0)
     assert venue.levels(m, [["43466.3", "13807"]], None) == ((43466.3, 138.07),)
-
-
-@pytest.mark.parametrize(
-    ("text", "hours"),
-    [
-        ("8h", 8.0),
-        ("1h", 1.0),
-        ("30m", 0.5),
-        ("1d", 24.0),
-        ("4H", 4.0),
-        (None, None),
-        ("x", None),
-        ("0h", None),
-    ],
-)
-def test_interval_hours(text: Any, hours: float | None) -> None:
-    assert interval_hours(text) == hours
 
 
 # ------------------------------------------------------------------------- factory
