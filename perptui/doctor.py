@@ -23,6 +23,7 @@ from typing import Any
 
 from perptui import __version__
 from perptui.config import Config, default_db_path
+from perptui.core.text import one_line
 from perptui.errors import PerptuiError, StoreError, UnknownSymbol
 
 log = logging.getLogger(__name__)
@@ -205,21 +206,16 @@ def _classify(exc: BaseException, timeout_s: float) -> tuple[str, bool]:
         if isinstance(exc, ccxt.NetworkError):
             return UNREACHABLE, True
         if isinstance(exc, ccxt.BaseError):
-            return f"error: {type(exc).__name__}: {_short(str(exc))}", False
+            return f"error: {type(exc).__name__}: {one_line(exc)}", False
     from perptui.errors import VenueUnreachable
 
     if isinstance(exc, VenueUnreachable):
         return UNREACHABLE, True
     if isinstance(exc, PerptuiError):
-        return _short(str(exc)), False
+        return one_line(exc), False
     if isinstance(exc, OSError):
         return UNREACHABLE, True
-    return f"error: {type(exc).__name__}: {_short(str(exc))}", False
-
-
-def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return f"error: {type(exc).__name__}: {one_line(exc)}", False
 
 
 async def check_venue(
@@ -266,7 +262,7 @@ async def check_venue(
                 venue.market(sym)
             except UnknownSymbol as exc:
                 missing.append(sym)
-                errors[sym] = _short(str(exc))
+                errors[sym] = one_line(exc)
         return VenueCheck(
             venue_id,
             True,

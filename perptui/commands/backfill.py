@@ -9,7 +9,7 @@ from typing import Any
 
 from perptui.config.settings import add_flags
 from perptui.config.values import PORT, SEED, Number
-from perptui.core.units import DAY_MS
+from perptui.core.units import DAY_MS, utc_text
 from perptui.errors import ConfigError
 
 DAYS = Number(0, 3650, above=True, unit="days")
@@ -184,11 +184,6 @@ class BackfillProgress:
                 )
 
 
-def _when(ms: int | None, short: bool = False) -> str:
-    fmt = "%y-%m-%d %H:%M" if short else "%Y-%m-%d %H:%M"
-    return "-" if ms is None else time.strftime(fmt, time.gmtime(ms / 1000))
-
-
 def summary_table(reports: list[Any], venue_errors: dict[str, str], seconds: float) -> Any:
     """Coverage per series, then one line per note (caps, gaps, errors)."""
     from rich.console import Group
@@ -225,8 +220,8 @@ def summary_table(reports: list[Any], venue_errors: dict[str, str], seconds: flo
             k.symbol,
             "fund" if k.timeframe is None else k.timeframe,
             f"{r.stored_rows:,}",
-            _when(r.first_ms, short=True),
-            _when(r.last_ms, short=True),
+            utc_text(r.first_ms, short=True),
+            utc_text(r.last_ms, short=True),
             str(len(r.gaps)),
             str(r.requests),
             Text(r.status, style=style.get(r.status, "")),
@@ -234,10 +229,10 @@ def summary_table(reports: list[Any], venue_errors: dict[str, str], seconds: flo
         extra = list(r.notes)
         if r.gaps:
             extra.append(
-                f"{r.missing} rows missing in {len(r.gaps)} gaps, first after {_when(r.gaps[0][0])}"
+                f"{r.missing} rows missing in {len(r.gaps)} gaps, first after {utc_text(r.gaps[0][0])}"
             )
         elif r.short_start and not r.skipped and r.first_ms is not None:
-            extra.append(f"starts {_when(r.first_ms)}, after the requested {_when(r.since)}")
+            extra.append(f"starts {utc_text(r.first_ms)}, after the requested {utc_text(r.since)}")
         if r.error:
             extra.append(f"error: {r.error}")
         for note in extra:

@@ -53,7 +53,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-
 @dataclass(frozen=True, slots=True)
 class BacktestRow:
     timestamp: int  # settlement time, ms

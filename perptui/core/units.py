@@ -3,13 +3,15 @@
 Every layer counts time in epoch milliseconds (ccxt's convention), so the
 constants below are the only spelling of "an hour" or "a day" in ms, and
 ``timeframe_ms`` is the only reader of timeframe strings such as ``"1m"`` or
-``"4h"`` (candle sizes, gap spacing, config validation, history paging).
+``"4h"`` (candle sizes, gap spacing, config validation, history paging), and
+``utc_text`` the one way a timestamp is written in tables and messages.
 Pure: no I/O, no imports from the rest of perptui.
 """
 
 from __future__ import annotations
 
 import re
+import time
 
 SECOND_MS = 1_000
 MINUTE_MS = 60 * SECOND_MS
@@ -45,6 +47,18 @@ def timeframe_ms(timeframe: str) -> int:
     return int(match.group(1)) * _TIMEFRAME_UNIT_MS[match.group(2)]
 
 
+def utc_text(ms: int | float | None, *, short: bool = False, zone: bool = False) -> str:
+    """Epoch ms as ``2024-01-31 08:00`` UTC (minutes are as fine as tables and notes need).
+
+    ``short`` drops the century (``24-01-31 08:00``) for narrow columns; ``zone``
+    appends `` UTC`` where the text stands alone (error messages). None -> ``-``.
+    """
+    if ms is None:
+        return "-"
+    text = time.strftime("%y-%m-%d %H:%M" if short else "%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
+    return f"{text} UTC" if zone else text
+
+
 __all__ = [
     "DAY_MS",
     "HOUR_MS",
@@ -53,4 +67,5 @@ __all__ = [
     "WEEK_MS",
     "YEAR_MS",
     "timeframe_ms",
+    "utc_text",
 ]

@@ -28,6 +28,7 @@ from typing import Any
 from ccxt.base import errors as cx
 
 from perptui.core.model import BookSnapshot, FundingInfo, MarketInfo
+from perptui.core.text import one_line
 from perptui.core.units import timeframe_ms
 from perptui.engine.backoff import Backoff
 from perptui.engine.hub import Hub
@@ -96,9 +97,7 @@ def classify(exc: BaseException) -> str:
 
 def describe(exc: BaseException) -> str:
     """A short one-line error for the health bar (ccxt messages can be long JSON)."""
-    text = " ".join(str(exc).split())
-    if len(text) > 160:
-        text = text[:157] + "..."
+    text = one_line(exc, 160)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

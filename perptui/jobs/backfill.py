@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +29,7 @@ import ccxt.async_support as ccxt_async
 import numpy as np
 
 from perptui.core.shard import Shard, owned
-from perptui.core.units import DAY_MS, HOUR_MS, timeframe_ms
+from perptui.core.units import DAY_MS, HOUR_MS, timeframe_ms, utc_text
 from perptui.errors import CapabilityMissing, PerptuiError, UnknownSymbol
 from perptui.store.backend import DB_ERRORS
 from perptui.store.db import connect_sync
@@ -411,7 +410,7 @@ class Backfill:
         await self._flush()
         await asyncio.to_thread(coverage_of, report, self.db_path)
         if report.reached_cap and report.first_ms is not None:
-            report.notes[0] += f" (reaches back to {_iso(report.first_ms)})"
+            report.notes[0] += f" (reaches back to {utc_text(report.first_ms)})"
         return report
 
     async def _fetch(
@@ -433,8 +432,6 @@ class Backfill:
             await flush()
 
 
-def _iso(ms: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
 
 
 def minimum_requests(rows: int, page: int) -> int:

@@ -12,9 +12,7 @@ run by itself.
 
 from __future__ import annotations
 
-import math
 import os
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +23,8 @@ from perptui.core import signals as rules
 from perptui.core.backtest import CarryBacktestResult, carry_backtest
 from perptui.core.funding import interval_from_history
 from perptui.core.model import FundingInfo, Signal
+from perptui.core.numbers import finite_float
+from perptui.core.units import utc_text
 from perptui.store.read import iter_rows, load_funding
 
 DB = str | os.PathLike[str]
@@ -32,16 +32,6 @@ ALIGN_MS = 60_000  # settlements a few ms apart across venues are the same settl
 
 
 # --------------------------------------------------------------------------- signals
-
-
-def _opt(x: Any) -> float | None:
-    if x is None:
-        return None
-    try:
-        f = float(x)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
 
 
 def funding_infos(df: pd.DataFrame) -> Iterator[FundingInfo]:
@@ -60,17 +50,17 @@ def funding_infos(df: pd.DataFrame) -> Iterator[FundingInfo]:
     for ex, sym, ts, rate, nft, ih, mark, index, pred, kind in df[list(cols)].itertuples(
         index=False, name=None
     ):
-        hours = _opt(ih) or intervals.get((ex, sym, kind))
+        hours = finite_float(ih) or intervals.get((ex, sym, kind))
         yield FundingInfo(
             exchange=ex,
             symbol=sym,
             timestamp=int(ts),
-            funding_rate=_opt(rate),
+            funding_rate=finite_float(rate),
             next_funding_time=None if pd.isna(nft) else int(nft),
             interval_hours=hours,
-            mark_price=_opt(mark),
-            index_price=_opt(index),
-            predicted_rate=_opt(pred),
+            mark_price=finite_float(mark),
+            index_price=finite_float(index),
+            predicted_rate=finite_float(pred),
         )
 
 
@@ -154,17 +144,13 @@ def imbalance_signals(
         for ex, sym, ts, imb in chunk[["exchange", "symbol", "timestamp", "imbalance"]].itertuples(
             index=False, name=None
         ):
-            sig = tracker.update(ex, sym, _opt(imb), int(ts))
+            sig = tracker.update(ex, sym, finite_float(imb), int(ts))
             if sig is not None:
                 out.append(sig)
     return out
 
 
 # --------------------------------------------------------------------------- rendering
-
-
-def _when(ms: int | None) -> str:
-    return "-" if ms is None else time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
 
 
 def signals_table(found: Sequence[Signal], limit: int | None = None) -> Any:
@@ -180,7 +166,7 @@ def signals_table(found: Sequence[Signal], limit: int | None = None) -> Any:
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for s in shown:
         table.add_row(
-            _when(s.timestamp), s.kind, s.exchange, s.symbol, s.direction,
+            utc_text(s.timestamp), s.kind, s.exchange, s.symbol, s.direction,
             f"{s.value:+.6f}", f"{s.threshold:g}",
         )  # fmt: skip
     counts: dict[str, int] = {}
@@ -238,8 +224,8 @@ def backtest_render(
     ann = result.annualized_return
     for what, value in (
         ("settlements", f"{len(result.rows)}"),
-        ("period", f"{_when(result.rows[0].timestamp) if result.rows else '-'} .. "
-                   f"{_when(result.rows[-1].timestamp) if result.rows else '-'}"),
+        ("period", f"{utc_text(result.rows[0].timestamp) if result.rows else '-'} .. "
+                   f"{utc_text(result.rows[-1].timestamp) if result.rows else '-'}"),
         ("entry / exit threshold", f"{result.entry_threshold:g} / {result.exit_threshold:g}"),
         ("fee + slippage (bps per leg)", f"{result.fee_bps:g} + {result.slippage_bps:g}"),
         ("funding earned", _money(result.funding_pnl, notional_label)),
@@ -260,7 +246,7 @@ def backtest_render(
         detail.add_column(col, justify="left" if col.startswith("time") else "right", no_wrap=True)
     shown = result.rows if rows is None else result.rows[-rows:] if rows > 0 else ()
     for r in shown:
-        cells = [_when(r.timestamp), _rate(r.rate_a)] + ([_rate(r.rate_b)] if two else []) + [
+        cells = [utc_text(r.timestamp), _rate(r.rate_a)] + ([_rate(r.rate_b)] if two else []) + [
             f"{r.position:+d}" if r.position else "0",
             f"{r.funding_pnl:+.6g}", f"{r.cost:.6g}", f"{r.pnl:+.6g}", f"{r.cumulative:+.6g}"]  # fmt: skip
         detail.add_row(*cells)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from perptui.core.funding import annualized
 from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
+from perptui.core.numbers import finite_float
 
 RAW_LEVELS = 20  # levels per side kept in order_book_snapshots.raw_data
 
@@ -117,15 +117,7 @@ def annualized_rate(rate: float | None, interval_hours: float | None) -> float |
     """rate x (24 h / interval) x 365, or None when either input is unknown."""
     if rate is None or interval_hours is None or not interval_hours > 0:
         return None
-    return _finite(annualized(rate, interval_hours))
-
-
-def _finite(x: Any) -> float | None:
-    """float(x), or None for None / NaN / inf (SQLite would store NaN as NULL anyway)."""
-    if x is None:
-        return None
-    f = float(x)
-    return f if math.isfinite(f) else None
+    return finite_float(annualized(rate, interval_hours))
 
 
 def funding_info_row(r: FundingInfo) -> tuple:
@@ -133,15 +125,15 @@ def funding_info_row(r: FundingInfo) -> tuple:
         r.exchange,
         r.symbol,
         int(r.timestamp),
-        _finite(r.funding_rate),
+        finite_float(r.funding_rate),
         # A live rate is paid at the next settlement: that is its funding_time.
         r.next_funding_time,
         r.next_funding_time,
-        _finite(r.interval_hours),
-        _finite(r.mark_price),
-        _finite(r.index_price),
-        _finite(r.predicted_rate),
-        annualized_rate(_finite(r.funding_rate), _finite(r.interval_hours)),
+        finite_float(r.interval_hours),
+        finite_float(r.mark_price),
+        finite_float(r.index_price),
+        finite_float(r.predicted_rate),
+        annualized_rate(finite_float(r.funding_rate), finite_float(r.interval_hours)),
         "live",
     )
 
@@ -154,7 +146,7 @@ def funding_record_row(r: FundingRecord) -> tuple:
         r.exchange,
         r.symbol,
         ts,
-        _finite(r.funding_rate),
+        finite_float(r.funding_rate),
         ts,
         None,
         None,
@@ -182,19 +174,19 @@ def snapshot_row(r: BookSnapshot) -> tuple:
         r.exchange,
         r.symbol,
         int(r.timestamp),
-        _finite(m.best_bid),
-        _finite(m.best_ask),
-        _finite(m.mid),
-        _finite(m.spread_bps),
-        _finite(m.bid_depth_1pct),
-        _finite(m.ask_depth_1pct),
-        _finite(m.imbalance),
-        _finite(bd.get(0.001)),
-        _finite(ad.get(0.001)),
-        _finite(bd.get(0.005)),
-        _finite(ad.get(0.005)),
-        _finite(bd.get(0.05)),
-        _finite(ad.get(0.05)),
+        finite_float(m.best_bid),
+        finite_float(m.best_ask),
+        finite_float(m.mid),
+        finite_float(m.spread_bps),
+        finite_float(m.bid_depth_1pct),
+        finite_float(m.ask_depth_1pct),
+        finite_float(m.imbalance),
+        finite_float(bd.get(0.001)),
+        finite_float(ad.get(0.001)),
+        finite_float(bd.get(0.005)),
+        finite_float(ad.get(0.005)),
+        finite_float(bd.get(0.05)),
+        finite_float(ad.get(0.05)),
         m.flag,
         _levels_json(r.bids, r.asks),
     )
@@ -206,11 +198,11 @@ def candle_row(r: Candle) -> tuple:
         r.symbol,
         r.timeframe,
         int(r.timestamp),
-        _finite(r.open),
-        _finite(r.high),
-        _finite(r.low),
-        _finite(r.close),
-        _finite(r.volume),
+        finite_float(r.open),
+        finite_float(r.high),
+        finite_float(r.low),
+        finite_float(r.close),
+        finite_float(r.volume),
     )
 
 
@@ -234,8 +226,8 @@ def signal_row(r: Signal) -> tuple:
         r.symbol,
         int(r.timestamp),
         r.direction,
-        _finite(r.value),
-        _finite(r.threshold),
+        finite_float(r.value),
+        finite_float(r.threshold),
         json.dumps(r.inputs, default=_jsonable, separators=(",", ":"), sort_keys=True),
     )
 

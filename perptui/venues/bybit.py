@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from perptui.core.numbers import finite_float
 from perptui.venues.base import FUNDING, OHLCV
-from perptui.venues.ccxt_venue import CcxtVenue, _float
+from perptui.venues.ccxt_venue import CcxtVenue
 
 
 class BybitVenue(CcxtVenue):
@@ -27,7 +28,7 @@ class BybitVenue(CcxtVenue):
     max_depth: ClassVar[int] = 500
 
     def market_funding_interval(self, m: dict[str, Any]) -> float | None:
-        minutes = _float((m.get("info") or {}).get("fundingInterval"))  # instruments-info
+        minutes = finite_float((m.get("info") or {}).get("fundingInterval"))  # instruments-info
         return minutes / 60.0 if minutes else None
 
     # websocket orderbook.{depth} topics for linear: 1, 50, 200, 1000 levels

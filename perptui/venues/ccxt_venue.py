@@ -12,11 +12,9 @@ import bisect
 import contextvars
 import difflib
 import logging
-import math
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 import ccxt.async_support as ccxt_async
@@ -35,7 +33,9 @@ from perptui.core.model import (
     OpenInterest,
     Ticker,
 )
-from perptui.core.units import DAY_MS, HOUR_MS, timeframe_ms
+from perptui.core.numbers import finite_float
+from perptui.core.text import one_line
+from perptui.core.units import DAY_MS, HOUR_MS, timeframe_ms, utc_text
 from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
 from perptui.symbols import resolve_symbol
 from perptui.venues.base import FUNDING, OHLCV, OnPage, Venue
@@ -66,20 +66,6 @@ def _price(level: Any) -> float:
 
 def _neg_price(level: Any) -> float:
     return -level[0]
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _float(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
 
 
 class CcxtVenue(Venue):
@@ -179,14 +165,14 @@ class CcxtVenue(Venue):
             try:
                 return await fn(*args)
             except ccxt_async.BadSymbol as exc:
-                raise UnknownSymbol(f"{self.id}: {what}: {_short(exc)}") from exc
+                raise UnknownSymbol(f"{self.id}: {what}: {one_line(exc, 200)}") from exc
             except ccxt_async.NotSupported as exc:
                 raise CapabilityMissing(f"{self.id}: {what} not supported by ccxt") from exc
             except ccxt_async.NetworkError as exc:
                 if attempt >= self.max_retries:
                     raise VenueUnreachable(
                         f"{self.id}: {what} failed after {attempt + 1} attempts "
-                        f"({type(exc).__name__}: {_short(exc)})"
+                        f"({type(exc).__name__}: {one_line(exc, 200)})"
                     ) from exc
                 delay = self._retry_delay(attempt, exc)
                 log.warning(
@@ -215,7 +201,7 @@ class CcxtVenue(Venue):
         headers = getattr(self.client, "last_response_headers", None) or {}
         for key, value in headers.items():
             if str(key).lower() == "retry-after":
-                seconds = _float(value)
+                seconds = finite_float(value)
                 return seconds if seconds is not None and seconds >= 0 else None
         return None
 
@@ -239,7 +225,7 @@ class CcxtVenue(Venue):
         return subtype in self.perp_subtypes
 
     def market_info(self, m: dict[str, Any]) -> MarketInfo:
-        contract_size = _float(m.get("contractSize")) or 1.0
+        contract_size = finite_float(m.get("contractSize")) or 1.0
         lot = self._precision(m, "amount")
         linear = bool(m.get("linear"))
         return MarketInfo(
@@ -257,7 +243,7 @@ class CcxtVenue(Venue):
         )
 
     def _precision(self, m: dict[str, Any], key: str) -> float | None:
-        value = _float((m.get("precision") or {}).get(key))
+        value = finite_float((m.get("precision") or {}).get(key))
         if value is None:
             return None
         mode = getattr(self.client, "precisionMode", None)
@@ -481,12 +467,12 @@ class CcxtVenue(Venue):
             exchange=self.id,
             symbol=m.symbol,
             timestamp=int(ts) if ts is not None else self.now_ms(),
-            funding_rate=_float(fr.get("fundingRate")),
+            funding_rate=finite_float(fr.get("fundingRate")),
             next_funding_time=int(next_time) if next_time is not None else None,
             interval_hours=hours,
-            mark_price=_float(fr.get("markPrice")),
-            index_price=_float(fr.get("indexPrice")),
-            predicted_rate=_float(fr.get("nextFundingRate")),
+            mark_price=finite_float(fr.get("markPrice")),
+            index_price=finite_float(fr.get("indexPrice")),
+            predicted_rate=finite_float(fr.get("nextFundingRate")),
         )
 
     # ----------------------------------------------------------- open interest
@@ -505,8 +491,8 @@ class CcxtVenue(Venue):
             exchange=self.id,
             symbol=m.symbol,
             timestamp=int(ts) if ts is not None else self.now_ms(),
-            amount=self.base_amount(m, _float(oi.get("openInterestAmount"))),
-            value=_float(oi.get("openInterestValue")),
+            amount=self.base_amount(m, finite_float(oi.get("openInterestAmount"))),
+            value=finite_float(oi.get("openInterestValue")),
         )
 
     async def fetch_ticker(self, symbol: str) -> Ticker:
@@ -518,14 +504,14 @@ class CcxtVenue(Venue):
             exchange=self.id,
             symbol=m.symbol,
             timestamp=int(ts) if ts is not None else self.now_ms(),
-            last=_float(t.get("last")),
-            percentage=_float(t.get("percentage")),
+            last=finite_float(t.get("last")),
+            percentage=finite_float(t.get("percentage")),
             quote_volume=self.quote_volume(m, t),
         )
 
     def quote_volume(self, m: MarketInfo, t: dict[str, Any]) -> float | None:
         """Hook: 24 h volume in quote currency from a ccxt ticker."""
-        return _float(t.get("quoteVolume"))
+        return finite_float(t.get("quoteVolume"))
 
     # ---------------------------------------------------------------- history
 
@@ -565,7 +551,7 @@ class CcxtVenue(Venue):
         return {"until": hi}
 
     def funding_record(self, m: MarketInfo, x: dict[str, Any]) -> FundingRecord | None:
-        rate = _float(x.get("fundingRate"))
+        rate = finite_float(x.get("fundingRate"))
         ts = x.get("timestamp")
         if rate is None or ts is None:
             return None
@@ -616,7 +602,7 @@ class CcxtVenue(Venue):
     def candle(self, m: MarketInfo, timeframe: str, x: list[Any]) -> Candle | None:
         if len(x) < 6 or x[0] is None:
             return None
-        o, h, lo, c = (_float(v) for v in x[1:5])
+        o, h, lo, c = (finite_float(v) for v in x[1:5])
         if o is None or h is None or lo is None or c is None:
             return None
         return Candle(
@@ -628,7 +614,7 @@ class CcxtVenue(Venue):
             high=h,
             low=lo,
             close=c,
-            volume=_float(x[5]) or 0.0,
+            volume=finite_float(x[5]) or 0.0,
         )
 
     async def _history(
@@ -653,7 +639,7 @@ class CcxtVenue(Venue):
             reached_cap = True
             notes.append(
                 f"{self.id} serves {kind} history only for the last {cap / DAY_MS:g} days: "
-                f"start moved from {_iso(since)} to {_iso(earliest)}"
+                f"start moved from {utc_text(since, zone=True)} to {utc_text(earliest, zone=True)}"
             )
             since = earliest
         expect_from = earliest if reached_cap else listed
@@ -668,7 +654,7 @@ class CcxtVenue(Venue):
             _request_counter.reset(token)
         requests = counter[0]
         if requests > 0 and rows and rows[0].timestamp - since >= step and not reached_cap:
-            notes.append(f"no {kind} data before {_iso(rows[0].timestamp)}")
+            notes.append(f"no {kind} data before {utc_text(rows[0].timestamp, zone=True)}")
         return FetchPage(
             rows=tuple(rows), requests=requests, reached_cap=reached_cap, note="; ".join(notes)
         )
@@ -702,8 +688,3 @@ class CcxtVenue(Venue):
 def _round(x: float) -> float:
     """Drop binary noise from contracts x contract size (13807 x 0.01 -> 138.07)."""
     return float(f"{x:.12g}")
-
-
-def _short(exc: Exception, limit: int = 200) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -33,9 +33,10 @@ from perptui.core.model import (
     OpenInterest,
     Ticker,
 )
+from perptui.core.numbers import finite_float
 from perptui.core.units import HOUR_MS
 from perptui.venues.base import FUNDING, OHLCV, OnPage
-from perptui.venues.ccxt_venue import CcxtVenue, _float
+from perptui.venues.ccxt_venue import CcxtVenue
 from perptui.venues.dydx_book import adopt_book_client
 from perptui.venues.hourly import next_hour, response_time_ms
 
@@ -77,12 +78,12 @@ class DydxVenue(CcxtVenue):
         return dict((raw or {}).get("markets") or {})
 
     def funding_from(self, m: MarketInfo, entry: dict[str, Any], at: int) -> FundingInfo:
-        oracle = _float(entry.get(self.oracle_field))
+        oracle = finite_float(entry.get(self.oracle_field))
         return FundingInfo(
             exchange=self.id,
             symbol=m.symbol,
             timestamp=at,
-            funding_rate=_float(entry.get(self.funding_field)),
+            funding_rate=finite_float(entry.get(self.funding_field)),
             next_funding_time=next_hour(at, HOUR_MS),
             interval_hours=m.funding_interval_hours,
             mark_price=oracle,  # dYdX marks positions at the oracle price
@@ -110,8 +111,8 @@ class DydxVenue(CcxtVenue):
     async def fetch_open_interest(self, symbol: str) -> OpenInterest:
         m = await self.perp(symbol)
         entry = (await self.perpetual_markets(m.id)).get(m.id) or {}
-        amount = _float(entry.get(self.oi_field))
-        oracle = _float(entry.get(self.oracle_field))
+        amount = finite_float(entry.get(self.oi_field))
+        oracle = finite_float(entry.get(self.oracle_field))
         return OpenInterest(
             exchange=self.id,
             symbol=m.symbol,
@@ -123,8 +124,8 @@ class DydxVenue(CcxtVenue):
     async def fetch_ticker(self, symbol: str) -> Ticker:
         m = await self.perp(symbol)
         entry = (await self.perpetual_markets(m.id)).get(m.id) or {}
-        last = _float(entry.get(self.oracle_field))
-        change = _float(entry.get("priceChange24H"))
+        last = finite_float(entry.get(self.oracle_field))
+        change = finite_float(entry.get("priceChange24H"))
         pct = None
         if last is not None and change is not None and last - change > 0:
             pct = change / (last - change) * 100.0
@@ -134,7 +135,7 @@ class DydxVenue(CcxtVenue):
             timestamp=self.observed_at(),
             last=last,
             percentage=pct,
-            quote_volume=_float(entry.get("volume24H")),  # USD notional
+            quote_volume=finite_float(entry.get("volume24H")),  # USD notional
         )
 
     # ---------------------------------------------------------------- history
@@ -159,7 +160,7 @@ class DydxVenue(CcxtVenue):
             rows = []
             for entry in (raw or {}).get("historicalFunding") or ():
                 ts = self.client.parse8601(entry.get("effectiveAt"))
-                rate = _float(entry.get("rate"))
+                rate = finite_float(entry.get("rate"))
                 if ts is not None and rate is not None:
                     rows.append(FundingRecord(self.id, m.symbol, int(ts), rate))
             return rows

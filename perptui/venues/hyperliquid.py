@@ -26,9 +26,10 @@ import math
 from typing import Any, ClassVar
 
 from perptui.core.model import FundingInfo, MarketInfo, OpenInterest
+from perptui.core.numbers import finite_float
 from perptui.core.units import HOUR_MS
 from perptui.venues.base import FUNDING, OHLCV
-from perptui.venues.ccxt_venue import CcxtVenue, _float
+from perptui.venues.ccxt_venue import CcxtVenue
 from perptui.venues.hourly import next_hour, response_time_ms
 
 
@@ -106,9 +107,9 @@ class HyperliquidVenue(CcxtVenue):
         m = await self.perp(symbol)  # markets loaded first: ccxt's own method needs them
         many = await self.call("fetchOpenInterests", self.client.fetch_open_interests, [m.symbol])
         oi = (many or {}).get(m.symbol) or {}
-        amount = _float(oi.get("openInterestAmount"))
-        mark = _float(((oi.get("info") or {}).get("info") or oi.get("info") or {}).get("markPx"))
-        value = _float(oi.get("openInterestValue"))
+        amount = finite_float(oi.get("openInterestAmount"))
+        mark = finite_float(((oi.get("info") or {}).get("info") or oi.get("info") or {}).get("markPx"))
+        value = finite_float(oi.get("openInterestValue"))
         if value is None and amount is not None and mark is not None:
             value = amount * mark
         return OpenInterest(

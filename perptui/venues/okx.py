@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from perptui.core.model import MarketInfo
+from perptui.core.numbers import finite_float
 from perptui.core.units import DAY_MS
 from perptui.venues.base import FUNDING, OHLCV
-from perptui.venues.ccxt_venue import CcxtVenue, _float
+from perptui.venues.ccxt_venue import CcxtVenue
 
 
 class OkxVenue(CcxtVenue):
@@ -40,9 +41,9 @@ class OkxVenue(CcxtVenue):
     def quote_volume(self, m: MarketInfo, t: dict[str, Any]) -> float | None:
         # okx swap tickers carry no quote volume (ccxt leaves it None, and its baseVolume
         # is vol24h in contracts); volCcy24h is the base amount, so quote ~ base x last.
-        given = _float(t.get("quoteVolume"))
+        given = finite_float(t.get("quoteVolume"))
         if given is not None:
             return given
-        base = _float((t.get("info") or {}).get("volCcy24h"))
-        last = _float(t.get("last"))
+        base = finite_float((t.get("info") or {}).get("volCcy24h"))
+        last = finite_float(t.get("last"))
         return base * last if base is not None and last is not None else None

@@ -5,7 +5,15 @@ from __future__ import annotations
 import ccxt
 import pytest
 
-from perptui.core.units import DAY_MS, HOUR_MS, MINUTE_MS, WEEK_MS, YEAR_MS, timeframe_ms
+from perptui.core.units import (
+    DAY_MS,
+    HOUR_MS,
+    MINUTE_MS,
+    WEEK_MS,
+    YEAR_MS,
+    timeframe_ms,
+    utc_text,
+)
 
 
 def test_constants_are_consistent() -> None:
@@ -31,3 +39,11 @@ def test_timeframe_ms_examples_and_case() -> None:
 def test_timeframe_ms_rejects(bad: object) -> None:
     with pytest.raises(ValueError, match="not a timeframe"):
         timeframe_ms(bad)  # type: ignore[arg-type]
+
+
+def test_utc_text_forms() -> None:
+    ms = 1_706_688_000_000  # 2024-01-31 08:00 UTC
+    assert utc_text(ms) == "2024-01-31 08:00"
+    assert utc_text(ms, short=True) == "24-01-31 08:00"
+    assert utc_text(ms, zone=True) == "2024-01-31 08:00 UTC"
+    assert utc_text(None) == "-"
