@@ -27,7 +27,7 @@ from typing import Any
 
 from ccxt.base import errors as cx
 
-from perptui.core.model import BookSnapshot, FundingInfo, MarketInfo
+from perptui.core.model import FundingInfo, MarketInfo
 from perptui.core.text import one_line
 from perptui.core.units import timeframe_ms
 from perptui.engine.backoff import Backoff
@@ -37,7 +37,6 @@ from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
 log = logging.getLogger(__name__)
 
 OnFunding = Callable[[FundingInfo], None]
-OnBook = Callable[[BookSnapshot], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -434,10 +433,6 @@ class Backfill:
 
 
 
-def minimum_requests(rows: int, page: int) -> int:
-    return math.ceil(rows / page) if rows > 0 else 0
-
-
 __all__ = [
     "FUNDING",
     "OHLCV",
@@ -447,7 +442,6 @@ __all__ = [
     "Pacer",
     "SeriesKey",
     "SeriesReport",
-    "minimum_requests",
     "pacer_for",
     "plan_windows",
 ]

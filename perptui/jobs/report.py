@@ -13,7 +13,7 @@ run by itself.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -339,17 +339,6 @@ def load_backtest_input(
 
 def run_backtest(inp: BacktestInput, **params: Any) -> CarryBacktestResult:
     return carry_backtest(inp.a, inp.b, **params)
-
-
-def chunked(items: Iterable[Any], n: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for x in items:
-        batch.append(x)
-        if len(batch) >= n:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 __all__ = [

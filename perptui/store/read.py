@@ -32,7 +32,6 @@ from perptui.store.db import connect_sync, table_columns
 DB = str | os.PathLike[str] | sqlite3.Connection | Any  # Any: a PgSyncConnection
 TimeLike = int | float | str | dt.datetime | dt.date | pd.Timestamp | None
 
-TABLES = ("funding_rates", "order_book_snapshots", "ohlcv", "signals")
 TABLE_ALIASES = {
     "funding": "funding_rates",
     "funding_rates": "funding_rates",

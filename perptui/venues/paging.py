@@ -20,15 +20,9 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from perptui.venues.base import OnPage
-
-
-class Timed(Protocol):
-    @property
-    def timestamp(self) -> int: ...
-
 
 # (since, until inclusive, limit) -> rows in any order
 FetchRows = Callable[[int, int, int], Awaitable[Sequence[Any]]]
