@@ -16,13 +16,13 @@ from typing import ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.theme import Theme
 from textual.widgets import Footer
 
 from perptui.config.settings import BY_KEY
 from perptui.engine.hub import HubView
+from perptui.ui import keymap
 from perptui.ui.backend import Backend
 from perptui.ui.commands import MonitorCommands
 from perptui.ui.screens.help import HelpScreen
@@ -88,24 +88,7 @@ class MonitorApp(App[int]):
     CSS_PATH: ClassVar = theme_css_paths()
     COMMANDS: ClassVar = App.COMMANDS | {MonitorCommands}
 
-    BINDINGS: ClassVar = [
-        Binding("q", "quit_monitor", "Quit"),
-        Binding("slash", "search", "Search"),
-        Binding("j", "cursor(1)", "Down", show=False),
-        Binding("k", "cursor(-1)", "Up", show=False),
-        Binding("left_square_bracket", "venue(-1)", "Venue-"),
-        Binding("right_square_bracket", "venue(1)", "Venue+"),
-        Binding("a", "add_symbol", "Add"),
-        Binding("d", "remove_symbol", "Remove"),
-        Binding("p", "pause", "Pause"),
-        Binding("t", "toggle_theme", "Theme"),
-        Binding("v", "next_panel", "Panel"),
-        Binding("b", "ladder", "Ladder"),
-        Binding("plus,equals_sign", "group(1)", "Group+", show=False),
-        Binding("minus", "group(-1)", "Group-", show=False),
-        Binding("question_mark", "help", "Help"),
-        *(Binding(str(n), f"jump({n - 1})", show=False) for n in range(1, 10)),
-    ]
+    BINDINGS: ClassVar = keymap.bindings()
 
     def __init__(
         self,

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-ACTIONS: tuple[tuple[str, str, str], ...] = (
-    ("Search symbol", "search", "fuzzy search; jump to or add a symbol"),
-    ("Add symbol", "add_symbol", "watch another perpetual"),
-    ("Remove focus symbol", "remove_symbol", "stop watching the focus symbol"),
-    ("Next venue", "venue(1)", "same symbol on the next venue"),
-    ("Previous venue", "venue(-1)", "same symbol on the previous venue"),
-    ("Pause / resume", "pause", "freeze the screen; data keeps flowing"),
-    ("Toggle theme", "toggle_theme", "dark / light"),
-    ("Next panel", "next_panel", "compact layout: cycle the detail panel"),
-    ("Help", "help", "key map"),
-    ("Quit", "quit_monitor", "flush the DB writer and exit"),
-)
+from perptui.ui.keymap import commands
+
+ACTIONS = commands()  # (name, action, help) per palette entry, from the one key map
 
 
 class MonitorCommands(Provider):
@@ -28,12 +19,12 @@ class MonitorCommands(Provider):
         return run
 
     async def discover(self) -> Hits:
-        for name, action, help_text in ACTIONS:
-            yield DiscoveryHit(name, self._runner(action), help=help_text)
+        for c in ACTIONS:
+            yield DiscoveryHit(c.name, self._runner(c.action), help=c.help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for name, action, help_text in ACTIONS:
-            score = matcher.match(name)
+        for c in ACTIONS:
+            score = matcher.match(c.name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), self._runner(action), help=help_text)
+                yield Hit(score, matcher.highlight(c.name), self._runner(c.action), help=c.help)
