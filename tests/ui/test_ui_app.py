@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from ui_support import SYMBOLS, VENUES, FrozenClock, StaticBackend, sample_hub
 
 from perptui.engine.hub import Hub
 from perptui.ui.app import MonitorApp
-from perptui.ui.backend import StaticBackend
-from perptui.ui.sample import SYMBOLS, VENUES, FrozenClock, sample_hub
 from perptui.ui.screens.help import HelpScreen
 from perptui.ui.screens.search import SymbolSearch, fuzzy_rank
 from perptui.ui.widgets.book import BookPanel

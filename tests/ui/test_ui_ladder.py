@@ -6,13 +6,12 @@ import math
 import re
 
 import pytest
+from ui_support import FrozenClock, StaticBackend
 
 from perptui.core import ladder
 from perptui.core.model import BookSnapshot, MarketInfo
 from perptui.engine.hub import Hub
 from perptui.ui.app import MonitorApp
-from perptui.ui.backend import StaticBackend
-from perptui.ui.sample import FrozenClock
 
 SYM = "BTC/USDT:USDT"
 TICK = 0.1

@@ -6,9 +6,9 @@ Update after an intended visual change with:
 
 from __future__ import annotations
 
+from ui_support import FrozenClock, StaticBackend, sample_hub
+
 from perptui.ui.app import MonitorApp
-from perptui.ui.backend import StaticBackend
-from perptui.ui.sample import FrozenClock, sample_hub
 
 
 def make_app(theme: str = "dark") -> MonitorApp:

@@ -1,16 +1,18 @@
-"""A deterministic, fully populated hub for snapshot tests and UI previews.
+"""Test support for the UI: a deterministic, fully populated hub and a backend with no workers.
 
 Everything is derived from a seed and a fixed clock, so two builds render the
-same screen byte for byte: that is what makes the snapshot tests stable.
+same screen byte for byte: that is what makes the snapshot tests stable.  This
+lives under tests/ (not in the package) because nothing shipped uses it.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable, Sequence
 
 from perptui.core.model import BookSnapshot, Candle, FundingInfo, OpenInterest, Signal, Ticker
-from perptui.engine.hub import FeedHealth, Hub
+from perptui.engine.hub import FeedHealth, Hub, HubView
 
 T0 = 1_767_225_600_000  # 2026-01-01 00:00:00 UTC
 VENUES = ("binance", "bybit", "okx")
@@ -125,4 +127,59 @@ def health_override(hub: Hub, venue: str, state: str) -> None:
     hub.set_health(venue, state=state, last_error="emulated fault" if state == "down" else "")
 
 
-__all__ = ["SYMBOLS", "T0", "VENUES", "FeedHealth", "FrozenClock", "health_override", "sample_hub"]
+class StaticBackend:
+    """A hub with no workers: for snapshot tests, replays and previews."""
+
+    mode = "replay"
+
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        available: Sequence[str] = (),
+        db_path: str | None = None,
+        on_add: Callable[[str], None] | None = None,
+    ) -> None:
+        self.hub = hub
+        self.db_path = db_path
+        self._available = list(available)
+        self._on_add = on_add
+        self.stopped = False
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+    async def add_symbol(self, symbol: str) -> None:
+        self.hub.add_symbol(symbol)
+        if self._on_add is not None:
+            self._on_add(symbol)
+
+    async def remove_symbol(self, symbol: str) -> None:
+        self.hub.remove_symbol(symbol)
+
+    def available_symbols(self) -> Sequence[str]:
+        return self._available or list(self.hub.symbols)
+
+    def db_stats(self) -> tuple[int, int] | None:
+        return None
+
+    def hint(self, view: HubView) -> str:
+        return ""
+
+    def sample(self, now_ms: int) -> HubView:
+        return self.hub.sample(now_ms)
+
+
+__all__ = [
+    "SYMBOLS",
+    "T0",
+    "VENUES",
+    "FeedHealth",
+    "FrozenClock",
+    "StaticBackend",
+    "health_override",
+    "sample_hub",
+]
