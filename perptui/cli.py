@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import os
 import sys
 import traceback
@@ -48,10 +47,6 @@ COMMANDS: dict[str, str] = {
 
 # Global options that take a value: needed to find the command word in argv.
 _VALUE_OPTIONS = {"--config", "--db", "--venues", "--symbols", "--log-file"}
-
-
-class CommandUnavailable(PerptuiError):
-    pass
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -98,27 +93,8 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
 
 
 def _command_module(name: str) -> ModuleType:
-    modname = f"perptui.commands.{name}"
-    unavailable = f"command '{name}' is not available in this build"
-    try:
-        spec = importlib.util.find_spec(modname)
-    except ModuleNotFoundError:
-        spec = None
-    if spec is None:
-        raise CommandUnavailable(unavailable)
-    try:
-        module = importlib.import_module(modname)
-    except ModuleNotFoundError as exc:
-        # A perptui module the command needs is missing: an incomplete build,
-        # not a bug in the user's input.  A missing third-party module is a bug.
-        if exc.name and (exc.name == "perptui" or exc.name.startswith("perptui.")):
-            raise CommandUnavailable(f"{unavailable} (missing {exc.name})") from None
-        raise
-    if not callable(getattr(module, "add_parser", None)) or not callable(
-        getattr(module, "run", None)
-    ):
-        raise CommandUnavailable(unavailable)
-    return module
+    """The command's module, imported only when that command runs (see commands/)."""
+    return importlib.import_module(f"perptui.commands.{name}")
 
 
 def _find_command(argv: Sequence[str]) -> tuple[str | None, int]:
