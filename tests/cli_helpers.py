@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import socket
 import sqlite3
 from pathlib import Path
@@ -32,12 +31,3 @@ def make_corrupt_sqlite(path: Path) -> Path:
         fh.seek(4096 * 3)
         fh.write(b"\xab" * 4096 * 4)
     return path
-
-
-def has(module: str, attr: str | None = None) -> bool:
-    """Is another engineer's module (and name) in this build yet?"""
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return False
-    return attr is None or hasattr(mod, attr)

@@ -16,21 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import closed_loopback_port, has, make_corrupt_sqlite, make_not_sqlite
+from cli_helpers import closed_loopback_port, make_corrupt_sqlite, make_not_sqlite
 
 REPO = Path(__file__).resolve().parents[2]
 
-needs_venues = pytest.mark.skipif(
-    not has("perptui.venues", "make_venue"), reason="venue layer (make_venue) not in this build yet"
-)
-needs_emulator = pytest.mark.skipif(
-    not has("perptui.emulator", "Emulator") or not has("perptui.venues", "make_venue"),
-    reason="emulator or venue layer not in this build yet",
-)
-
-
-def command_available(name: str) -> bool:
-    return has(f"perptui.commands.{name}", "run")
 
 
 @pytest.fixture
@@ -110,19 +99,15 @@ def test_unknown_exchange_id(home: Path) -> None:
 
 @pytest.mark.parametrize("command", ["collect", "backfill", "monitor"])
 def test_unknown_exchange_id_in_other_commands(home: Path, command: str) -> None:
-    if not command_available(command):
-        pytest.skip(f"perptui {command} not in this build yet")
     args = ["--venues", "nosuchex"] if command == "monitor" else [command, "--venues", "nosuchex"]
     assert_one_line_error(run_cli(home, *args), "unknown exchange 'nosuchex'")
 
 
-@needs_emulator
 def test_unknown_symbol(home: Path) -> None:
     proc = run_cli(home, "doctor", "--demo", "--venues", "binance", "--symbols", "NOPE/USDT:USDT")
     assert_one_line_error(proc, "NOPE/USDT:USDT")
 
 
-@needs_emulator
 def test_non_perpetual_symbol(home: Path) -> None:
     # BTC/USDT is the spot market: perptui only knows perpetual swaps.
     proc = run_cli(home, "doctor", "--demo", "--venues", "bybit", "--symbols", "BTC/USDT")
@@ -204,7 +189,6 @@ def _bad_db(home: Path, kind: str) -> tuple[Path, str]:
 DB_KINDS = ["missing-dir", "not-sqlite", "corrupt", "directory"]
 
 
-@needs_venues
 @pytest.mark.parametrize("kind", DB_KINDS)
 def test_bad_db_doctor(home: Path, kind: str) -> None:
     path, needle = _bad_db(home, kind)
@@ -217,8 +201,6 @@ def test_bad_db_doctor(home: Path, kind: str) -> None:
 @pytest.mark.parametrize("kind", DB_KINDS)
 def test_bad_db_export(home: Path, kind: str) -> None:
     """The normal path: a command opening the DB through the store gets a StoreError."""
-    if not command_available("export"):
-        pytest.skip("perptui export not in this build yet")
     path, needle = _bad_db(home, kind)
     args = ["export", "--db", str(path), "--table", "funding", "--format", "csv"]
     usage = run_cli(home, "export", "--help").stdout
@@ -229,7 +211,6 @@ def test_bad_db_export(home: Path, kind: str) -> None:
     assert_one_line_error(proc, needle)
 
 
-@needs_venues
 def test_db_in_read_only_directory(shared_home: Path) -> None:
     prefix = unprivileged()
     ro = shared_home / "ro"
@@ -245,8 +226,6 @@ def test_db_in_read_only_directory(shared_home: Path) -> None:
 
 @pytest.mark.parametrize("kind", ["missing-dir", "not-sqlite", "corrupt", "directory"])
 def test_bad_db_monitor_fails_before_the_screen_opens(home: Path, kind: str) -> None:
-    if not command_available("monitor"):
-        pytest.skip("perptui monitor not in this build yet")
     path, needle = _bad_db(home, kind)
     # --demo --headless: should the check ever pass, it talks to loopback only and
     # the short timeout turns a hang into a failure.
@@ -268,7 +247,6 @@ def test_db_in_missing_directory_for_jobs(home: Path, command: str) -> None:
 # --------------------------------------------------------------------------- network
 
 
-@needs_venues
 def test_unreachable_venue(home: Path) -> None:
     proc = run_cli(home, "doctor", "--venues", "binance", "--timeout", "2")
     assert_one_line_error(proc, "binance", "unreachable (network down or blocked)", "--demo")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import closed_loopback_port, has, make_corrupt_sqlite, make_not_sqlite
+from cli_helpers import closed_loopback_port, make_corrupt_sqlite, make_not_sqlite
 
 from perptui import cli, logging_setup
 from perptui.config import Config, Credentials
@@ -32,13 +32,6 @@ from perptui.errors import PerptuiError
 
 SECRET = "d0ct0r-Must-n0t-Print-this-Key-42"
 
-needs_venues = pytest.mark.skipif(
-    not has("perptui.venues", "make_venue"), reason="venue layer (make_venue) not in this build yet"
-)
-needs_emulator = pytest.mark.skipif(
-    not has("perptui.emulator", "Emulator") or not has("perptui.venues", "make_venue"),
-    reason="emulator or venue layer not in this build yet",
-)
 
 
 @pytest.fixture(autouse=True)
@@ -187,7 +180,6 @@ def test_report_shows_key_state_never_the_key(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- whole command
 
 
-@needs_venues
 def test_offline_live_doctor_says_unreachable_and_exits_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -203,7 +195,6 @@ def test_offline_live_doctor_says_unreachable_and_exits_2(
     assert "Traceback" not in out + err
 
 
-@needs_emulator
 def test_demo_doctor_reaches_every_venue_with_real_ccxt(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -225,7 +216,6 @@ def test_demo_doctor_reaches_every_venue_with_real_ccxt(
     assert SECRET not in out + err
 
 
-@needs_emulator
 def test_demo_doctor_unknown_symbol_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code = cli.main(["doctor", "--demo", "--venues", "binance", "--symbols", "NOPE/USDT:USDT"])
     out, err = capsys.readouterr()
@@ -234,7 +224,6 @@ def test_demo_doctor_unknown_symbol_exits_2(capsys: pytest.CaptureFixture[str]) 
     assert "not listed: NOPE/USDT:USDT" in out
 
 
-@needs_emulator
 def test_demo_doctor_on_a_venue_the_emulator_lacks(capsys: pytest.CaptureFixture[str]) -> None:
     code = cli.main(["doctor", "--demo", "--venues", "okx,krakenfutures", "--symbols", "BTC"])
     out, err = capsys.readouterr()

@@ -28,6 +28,7 @@ from perptui.engine.engine import Engine
 from perptui.engine.hub import Hub
 from perptui.engine.workers import VenueWorker, WorkerSettings, classify
 from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
+from perptui.store.writer import Writer
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -290,9 +291,8 @@ async def test_rest_polling_never_overlaps() -> None:
 
 
 async def test_engine_logs_books_funding_and_signals_to_sqlite(tmp_path: Path) -> None:
-    writer_mod = pytest.importorskip("perptui.store.writer")
     db = tmp_path / "engine.db"
-    writer = writer_mod.Writer(db, flush_interval=0.05)
+    writer = Writer(db, flush_interval=0.05)
     await writer.start()
     v = ScriptedVenue()
     hub = Hub([BTC, ETH], [v.id])
@@ -324,9 +324,8 @@ async def test_engine_logs_books_funding_and_signals_to_sqlite(tmp_path: Path) -
 
 
 async def test_signals_fire_once_per_episode_and_are_logged(tmp_path: Path) -> None:
-    writer_mod = pytest.importorskip("perptui.store.writer")
     db = tmp_path / "signals.db"
-    writer = writer_mod.Writer(db, flush_interval=0.05)
+    writer = Writer(db, flush_interval=0.05)
     await writer.start()
     hot, calm = ScriptedVenue("hot"), ScriptedVenue("calm")
     hot.funding_rate = 0.002  # 0.2 % per 8 h: above the 0.1 % arb threshold
