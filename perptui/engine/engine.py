@@ -77,6 +77,7 @@ class Engine:
         self.snapshots_submitted = 0
         self.funding_submitted = 0
         self.signals_emitted = 0
+        self.ticks = 0  # clock steps taken: lets a caller wait for the clock to move on
         self.submit_errors = 0
         self._clock_task: asyncio.Task[None] | None = None
         self._last_book: dict[Key, BookSnapshot] = {}
@@ -191,6 +192,7 @@ class Engine:
         """One clock step: sample, log changed books, evaluate signals."""
         view = self.hub.sample(now_ms)
         now = view.now_ms
+        self.ticks += 1
         if self.writer is not None:
             for key in self.hub.keys():
                 book = self.hub.latest_book(*key)

@@ -101,6 +101,7 @@ class ScriptedVenue:
         self.fetch_book_calls = 0
         self.closed = False
         self.funding_rate = 0.0001
+        self.funding_calls = 0  # one per symbol asked: lets a test wait for polls to happen
 
     @property
     def has(self) -> dict[str, Any]:
@@ -139,6 +140,7 @@ class ScriptedVenue:
             self.fetch_book_in_flight -= 1
 
     async def fetch_funding(self, symbol: str) -> FundingInfo:
+        self.funding_calls += 1
         return FundingInfo(self.id, symbol, now_ms(), self.funding_rate, None, 8.0, 100.0, 99.9)
 
     async def fetch_fundings(self, symbols: list[str]) -> dict[str, FundingInfo]:
@@ -336,7 +338,9 @@ async def test_signals_fire_once_per_episode_and_are_logged(tmp_path: Path) -> N
     await eng.start()
     try:
         await wait_for(lambda: hub.sample().signals_total >= 4)
-        await asyncio.sleep(0.3)  # many ticks and funding polls later: still one per episode
+        # many ticks and funding polls later: still one per episode
+        ticks, polls = eng.ticks, hot.funding_calls
+        await wait_for(lambda: eng.ticks >= ticks + 6 and hot.funding_calls >= polls + 6)
         sigs = hub.sample().signals
         kinds = sorted((s.kind, s.exchange, s.symbol) for s in sigs)
         assert kinds == [
@@ -350,7 +354,12 @@ async def test_signals_fire_once_per_episode_and_are_logged(tmp_path: Path) -> N
         assert arb.inputs["funding_rate"] == 0.002
         # The condition lapses long enough to re-arm, then returns: a new episode.
         hot.funding_rate = 0.0001
-        await asyncio.sleep(0.6)
+        polls = hot.funding_calls
+        await wait_for(lambda: hot.funding_calls >= polls + 4)  # a whole poll saw the calm rate
+        ticks = eng.ticks
+        await wait_for(lambda: eng.ticks >= ticks + 2)  # ...and the clock evaluated it: lapsed
+        lapsed = time.monotonic()
+        await wait_for(lambda: time.monotonic() - lapsed > 1.5 * eng.rearm_s)  # re-armed
         assert hub.sample().signals_total == 4
         hot.funding_rate = -0.003
         await wait_for(lambda: hub.sample().signals_total >= 8)
@@ -612,13 +621,15 @@ async def test_runtime_add_remove_leaves_no_ghosts() -> None:
         await wait_for(lambda: hub.latest_funding(v.id, ETH) is not None)
         assert hub.sample().symbols == (BTC, ETH)
         # remove and re-add at once: exactly one live loop for ETH afterwards
+        old = eng.workers[v.id]._book_tasks[ETH]
         eng.remove_symbol(ETH)
         eng.add_symbol(ETH)
-        await asyncio.sleep(0.05)  # the cancelled loop has finished by now
+        await wait_for(old.done)  # the cancelled loop has finished
         task = eng.workers[v.id]._book_tasks.get(ETH)
-        assert task is not None and not task.done()  # the new loop is still registered
+        assert task is not None and task is not old and not task.done()  # the new one runs
         eng.remove_symbol(ETH)
-        await asyncio.sleep(0.3)  # several funding/ticker polls later
+        polls = v.funding_calls
+        await wait_for(lambda: v.funding_calls >= polls + 3)  # several funding polls later
         view = hub.sample()
         assert view.symbols == (BTC,)
         assert view.market(v.id, ETH) is None  # no poller re-created it
