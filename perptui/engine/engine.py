@@ -71,6 +71,7 @@ class Engine:
         # (or after freeze_gc_after_s regardless): see engine/gc_tuning.py.
         self.freeze_gc = freeze_gc
         self.freeze_gc_after_s = freeze_gc_after_s
+        self._froze_gc = False  # this engine froze the GC, so its stop() thaws it
         self.workers: dict[str, VenueWorker] = {}
         self.started_at: float | None = None
         # counters, for the health bar and tests
@@ -118,6 +119,9 @@ class Engine:
             with contextlib.suppress(Exception):
                 self.tick()
         await asyncio.gather(*(w.stop() for w in self.workers.values()), return_exceptions=True)
+        if self._froze_gc:
+            self._froze_gc = False
+            gc_tuning.thaw()
 
     async def __aenter__(self) -> Engine:
         await self.start()
@@ -178,7 +182,7 @@ class Engine:
                 log.exception("engine clock tick failed")
             if self.freeze_gc and self._warmed_up():
                 self.freeze_gc = False
-                gc_tuning.freeze_long_lived()
+                self._froze_gc = gc_tuning.freeze_long_lived()
 
     def _warmed_up(self) -> bool:
         """Every venue has its markets (the bulk of long-lived objects), or it is late."""

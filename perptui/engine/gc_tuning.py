@@ -47,3 +47,19 @@ def freeze_long_lived() -> bool:
 
 def already_frozen() -> bool:
     return _frozen
+
+
+def thaw() -> bool:
+    """Undo :func:`freeze_long_lived` (the engine that froze calls it when it stops).
+
+    A stopped engine hands the process back as it found it: the frozen objects
+    return to the oldest generation, where a reference cycle among them can be
+    collected again, and a later engine in the same process (tests start
+    hundreds) freezes its own long-lived state afresh.  Returns True if it thawed.
+    """
+    global _frozen
+    if not _frozen:
+        return False
+    _frozen = False
+    gc.unfreeze()
+    return True

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import time
 
 import pytest
 
 from perptui.engine import gc_tuning
+from perptui.engine.engine import Engine
+from perptui.engine.hub import Hub
 
 
 @pytest.fixture
@@ -29,3 +33,27 @@ def test_freeze_once_per_process(fresh_gc_state: None) -> None:
     assert gc.get_freeze_count() == frozen
     # a full collection now walks only objects created since (not the frozen ones)
     assert len(gc.get_objects(generation=2)) < frozen
+
+
+def test_thaw_undoes_the_freeze(fresh_gc_state: None) -> None:
+    assert gc_tuning.thaw() is False  # nothing frozen yet
+    gc_tuning.freeze_long_lived()
+    assert gc.get_freeze_count() > 0
+    assert gc_tuning.thaw() is True
+    assert gc.get_freeze_count() == 0 and not gc_tuning.already_frozen()
+    assert gc_tuning.freeze_long_lived() is True  # a later engine may freeze again
+
+
+async def test_a_stopped_engine_leaves_no_frozen_objects(fresh_gc_state: None) -> None:
+    hub = Hub(["BTC/USDT:USDT"], [])
+    eng = Engine([], ["BTC/USDT:USDT"], hub, snapshot_every_s=0.01, freeze_gc_after_s=0.0)
+    await eng.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not gc_tuning.already_frozen() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert gc_tuning.already_frozen() and gc.get_freeze_count() > 0
+    finally:
+        await eng.stop()
+    assert not gc_tuning.already_frozen()
+    assert gc.get_freeze_count() == 0
