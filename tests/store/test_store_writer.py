@@ -60,7 +60,9 @@ async def test_flushes_when_batch_rows_reached(db_location) -> None:
     for i in range(25):
         assert w.submit(candle(i))
     await wait_for(lambda: w.batches_written == 2)
-    await asyncio.sleep(0.2)  # the timer is 30 s away: the last 5 must stay queued
+    # The writer has taken the last 5 into a third batch and waits on its 30 s timer
+    # (nothing left in its queue): they must stay uncommitted until then.
+    await wait_for(lambda: w._queue.empty() and w.queue_depth == 5)
     assert w.batches_written == 2
     assert w.rows_written == 20
     assert count(path) == 20
