@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from perptui.core.text import one_line
 from perptui.core.units import DAY_MS, timeframe_ms
 
 # Longer strings are never meaningful here and must not reach the file system
@@ -35,15 +36,11 @@ class BadValue(ValueError):
 
 
 def describe_value(v: Any) -> str:
-    text = repr(v)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{type(v).__name__} {text}"
+    return f"{type(v).__name__} {_short(v)}"
 
 
 def _short(v: Any) -> str:
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return one_line(repr(v), 60)
 
 
 class Kind:

@@ -17,8 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from perptui.core.units import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, WEEK_MS
+
 UTC = dt.UTC
-_UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+_UNIT_MS = {"ms": 1, "s": SECOND_MS, "m": MINUTE_MS, "h": HOUR_MS, "d": DAY_MS, "w": WEEK_MS}
 _REL = re.compile(r"^([+-])((?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+)$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")

@@ -33,6 +33,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from perptui.core.units import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS
 from perptui.emulator.market import Clock
 
 KINDS: tuple[str, ...] = (
@@ -64,7 +65,7 @@ class Fault:
         return asdict(self)
 
 
-_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+_UNITS_MS = {"ms": 1, "s": SECOND_MS, "m": MINUTE_MS, "min": MINUTE_MS, "h": HOUR_MS, "d": DAY_MS}
 
 
 def parse_duration_ms(text: str | int | float) -> int:

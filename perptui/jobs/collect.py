@@ -32,6 +32,7 @@ from typing import IO, Any
 
 from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
 from perptui.core.shard import Shard, owned
+from perptui.core.units import HOUR_MS
 from perptui.engine.engine import Engine
 from perptui.engine.hub import Hub
 from perptui.engine.workers import WorkerSettings
@@ -286,7 +287,7 @@ class Collector:
                 venues,
                 self.writer,
                 BackfillSettings(
-                    since=now - int(s.catchup_hours * 3_600_000),
+                    since=now - int(s.catchup_hours * HOUR_MS),
                     until=now,
                     whats=whats,
                     timeframe=s.timeframe,

@@ -26,6 +26,7 @@ from typing import Any
 
 import asyncpg
 
+from perptui.core.units import DAY_MS
 from perptui.errors import StoreError
 from perptui.store import pg_schema
 from perptui.store.backend import redact
@@ -41,8 +42,7 @@ LOCK_SCHEMA = 0x7065_7270_0001
 LOCK_PARTITIONS = 0x7065_7270_0002
 NATIVE = "native"
 TIMESCALE = "timescaledb"
-COMPRESS_AFTER_MS = 7 * 86_400_000
-DAY_MS = 86_400_000
+COMPRESS_AFTER_MS = 7 * DAY_MS
 
 # Faults of the link or the server, as opposed to faults of the rows.
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (

@@ -48,19 +48,16 @@ from perptui.core.pool import (
     token_price_usd,
     usd,
 )
+from perptui.core.units import timeframe_ms
 from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
 from perptui.symbols import resolve_symbol
 from perptui.venues.base import OnPage, Venue
 
 T = TypeVar("T")
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+# The candle periods the GMX API serves.
 CANDLE_PERIODS_MS: dict[str, int] = {
-    "1m": 60_000,
-    "5m": 300_000,
-    "15m": 900_000,
-    "1h": 3_600_000,
-    "4h": 14_400_000,
-    "1d": 86_400_000,
+    tf: timeframe_ms(tf) for tf in ("1m", "5m", "15m", "1h", "4h", "1d")
 }
 
 

@@ -8,6 +8,7 @@ from typing import ClassVar
 from rich.console import RenderableType
 from rich.text import Text
 
+from perptui.core.units import HOUR_MS
 from perptui.ui import fmt, plot
 from perptui.ui.widgets.base import Panel
 
@@ -104,7 +105,7 @@ class FundingPanel(Panel):
         t1 = max(max(t for t, _ in rows) for rows in series.values())
         t0 = max(min(t for t, _ in rows) for rows in series.values())
         if t1 <= t0:
-            t0 = t1 - 3_600_000
+            t0 = t1 - HOUR_MS
         width = max(4, self.size.width - 8 - 12)
         inside = [r for rows in series.values() for t, r in rows if t0 <= t <= t1]
         scale = max((abs(r) for r in inside), default=0.0)
