@@ -9,6 +9,7 @@ from typing import Any
 from perptui.config.settings import add_flags
 from perptui.config.values import Number
 from perptui.errors import ConfigError, StoreError
+from perptui.store.backend import location_exists
 
 THRESHOLD = Number(0, 1)
 NOTIONAL = Number(0, 1e15, above=True)
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from None
     if args.venue2 and args.venue2 == args.venue:
         raise ConfigError("--venue2 must differ from --venue")
-    if not config.db_path.exists():
+    if not location_exists(config.db_path):
         raise StoreError(f"database {config.db_path} does not exist (run `perptui backfill`)")
     inp = load_backtest_input(config.db_path, args.venue, symbol, args.venue2, since, until)
     for venue, df in ((args.venue, inp.a), (args.venue2, inp.b)):

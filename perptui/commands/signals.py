@@ -11,6 +11,7 @@ from typing import Any
 
 from perptui.config.values import Number
 from perptui.errors import ConfigError, StoreError
+from perptui.store.backend import location_exists
 
 LIMIT = Number(0, 10_000_000, integer=True)
 
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         since, until = to_ms(args.since), to_ms(args.until)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"--since/--until: {exc}") from None
-    if not config.db_path.exists():
+    if not location_exists(config.db_path):
         raise StoreError(f"database {config.db_path} does not exist (run `perptui backfill`)")
     thr = config.signals
     # --venues / --symbols narrow the search only when given on the command line or env

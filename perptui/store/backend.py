@@ -32,6 +32,12 @@ def is_postgres(location: Any) -> bool:
     return bool(sep) and scheme.lower() in PG_SCHEMES
 
 
+def location_exists(location: str | os.PathLike[str]) -> bool:
+    """Is there a database at `location`?  A PostgreSQL URL is taken to be there (its
+    server answers for it when connected); a path must exist on disk."""
+    return is_postgres(location) or os.path.exists(os.fspath(location))
+
+
 def redact(location: str | os.PathLike[str]) -> str:
     """The location as shown to a user: a URL loses its password, a path stays as it is."""
     text = os.fspath(location)
