@@ -23,6 +23,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any, NoReturn
 
 from perptui import __version__
 from perptui.config.settings import add_flags
@@ -52,7 +53,7 @@ _VALUE_OPTIONS = {"--config", "--db", "--venues", "--symbols", "--log-file"}
 class OneLineParser(argparse.ArgumentParser):
     """argparse with usage errors on one line (usage itself is in ``--help``)."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         text = " ".join(message.split())
         self.exit(2, f"{PROG}: {text} (see `{self.prog} --help`)\n")
 
@@ -150,9 +151,10 @@ class _SubparsersWithGlobals:
         self._help = help_text
 
     def add_parser(self, name: str, **kwargs: object) -> argparse.ArgumentParser:
-        parents = list(kwargs.pop("parents", []) or [])  # type: ignore[call-overload]
+        parents: list[argparse.ArgumentParser] = list(kwargs.pop("parents", None) or [])  # type: ignore[call-overload]  # kwargs is argparse's **kwargs: object-typed here
         kwargs.setdefault("help", self._help)
         kwargs.setdefault("description", self._help)
+        # argparse types each of add_parser's keywords; ours pass through unchanged.
         return self._action.add_parser(name, parents=[self._common, *parents], **kwargs)  # type: ignore[arg-type]
 
     def __getattr__(self, attr: str) -> object:
@@ -189,7 +191,11 @@ def _setup_logging(args: argparse.Namespace, command: str | None) -> None:
     config = load_config(args)
     # The monitor owns the terminal; its records go to the log file only.
     console = command not in ("monitor", "serve")
-    options = {"verbosity": config.verbose, "secrets": config.secrets(), "console": console}
+    options: dict[str, Any] = {
+        "verbosity": config.verbose,
+        "secrets": config.secrets(),
+        "console": console,
+    }
     if config.log_file is not None or command not in _FILE_LOG_BY_DEFAULT:
         logging_setup.configure(log_file=config.log_file, **options)
         return

@@ -41,7 +41,8 @@ STATE_STYLE = {
 def worker_settings(config: Any) -> WorkerSettings:
     """Worker cadences from a perptui Config (defaults for what it does not set)."""
     d = WorkerSettings()
-    return WorkerSettings(funding_poll_s=float(getattr(config, "funding_poll_s", d.funding_poll_s)))
+    poll: Any = getattr(config, "funding_poll_s", d.funding_poll_s)
+    return WorkerSettings(funding_poll_s=float(poll))
 
 
 def _pct(x: float | None, digits: int = 4) -> str:
@@ -81,7 +82,7 @@ def summary(view: HubView, writer: Any = None, *, title: str = "perptui") -> Gro
         ("ann.", "right"),
         ("next", "right"),
     ):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]  # justify: a str from the column table, one of rich's names
     for symbol in view.symbols:
         for venue in view.venues:
             m = view.market(venue, symbol)

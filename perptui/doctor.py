@@ -376,7 +376,8 @@ def find_problems(
 
 async def run_checks(config: Config, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> DoctorReport:
     env = environment_info(config)
-    database = check_db(config.db_path, default_path=default_db_path())
+    # A postgresql:// URL reaches check_db as if it were a path: doctor checks SQLite files only.
+    database = check_db(config.db_path, default_path=default_db_path())  # type: ignore[arg-type]
     venues = await _check_venues(config, timeout_s)
     problems = find_problems(database, venues, config.symbols)
     return DoctorReport(

@@ -30,7 +30,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from perptui.errors import UnknownSymbol
 
@@ -94,7 +94,10 @@ def split_symbol(symbol: str) -> tuple[str, str, str]:
     return base, quote, settle.split("-", 1)[0]
 
 
-def resolve_symbol(requested: str, markets: Mapping[str, Market], venue: str = "") -> Market:
+M = TypeVar("M", bound=Market)  # resolution hands back the caller's own market type
+
+
+def resolve_symbol(requested: str, markets: Mapping[str, M], venue: str = "") -> M:
     """The market of `markets` (keyed by unified symbol) that answers `requested`."""
     found = markets.get(requested)
     if found is not None:

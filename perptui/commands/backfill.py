@@ -124,7 +124,7 @@ async def run_backfill(
     finally:
         await writer.close()
     console.print(summary_table(reports, job.venue_errors, time.monotonic() - started))
-    failed = [r for r in reports if r.error] or list(job.venue_errors)
+    failed = any(r.error for r in reports) or bool(job.venue_errors)
     return 1 if failed and not any(r.stored_rows for r in reports) else 0
 
 
@@ -158,8 +158,8 @@ class BackfillProgress:
         self.progress.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)  # type: ignore[arg-type]
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
 
     def hook(self, key: Any, event: str, info: dict[str, Any]) -> None:
         if event == "plan":
@@ -210,7 +210,7 @@ def summary_table(reports: list[Any], venue_errors: dict[str, str], seconds: flo
         ("req", "right"),
         ("status", "left"),
     ):
-        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]  # justify: a str from the column table, one of rich's names
     style = {"ok": "green", "partial": "yellow", "error": "red", "skipped": "dim"}
     notes: list[Any] = []
     for r in sorted(reports, key=lambda r: (r.key.venue, r.key.symbol, r.key.what)):

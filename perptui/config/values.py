@@ -84,6 +84,7 @@ class Number(Kind):
     unit: str = ""
 
     @property
+    # a property over Kind's class attribute: the value depends on the instance's unit
     def metavar(self) -> str:  # type: ignore[override]
         return "N" if self.integer else {"s": "S", "h": "H"}.get(self.unit, "X")
 

@@ -34,8 +34,8 @@ def interval_or_default(interval_hours: float | None) -> tuple[float, bool]:
 
     Zero, negative or NaN intervals are treated as unknown.
     """
-    if _usable_interval(interval_hours):
-        return float(interval_hours), False  # type: ignore[arg-type]
+    if interval_hours is not None and _usable_interval(interval_hours):
+        return float(interval_hours), False
     return DEFAULT_INTERVAL_HOURS, True
 
 

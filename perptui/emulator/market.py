@@ -20,6 +20,7 @@ strings are exact and a client's parsed book can be compared level for level.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import random
 import time
@@ -765,7 +766,7 @@ class MarketSim:
             b = SimBook(
                 m,
                 self.seed,
-                lambda t, v=venue, s=symbol: self.mark_price(v, s, t),
+                functools.partial(self.mark_price, venue, symbol),
                 self.clock.now_ms(),
             )
             self._books[key] = b

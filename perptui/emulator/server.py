@@ -91,9 +91,9 @@ class EmulatorServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, port, reuse_address=True)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        self.port = int(server.sockets[0].getsockname()[1])
+        sockets = getattr(site._server, "sockets", None)  # aiohttp keeps the asyncio.Server
+        assert sockets
+        self.port = int(sockets[0].getsockname()[1])
         for wire in self.wires.values():
             self._tickers.append(asyncio.create_task(self._ticker(wire)))
         return self.port

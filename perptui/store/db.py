@@ -369,7 +369,8 @@ def connect_sync(
     if is_postgres(path):
         from perptui.store.pg_sync import PgSyncConnection
 
-        return PgSyncConnection(path)  # type: ignore[return-value]
+        # same sqlite3-shaped surface, not a subclass of sqlite3.Connection
+        return PgSyncConnection(os.fspath(path))  # type: ignore[return-value]
     label = os.fspath(path)
     if label == MEMORY:
         conn = sqlite3.connect(MEMORY, isolation_level=None)

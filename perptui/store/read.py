@@ -19,7 +19,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,7 @@ from perptui.store.backend import DB_ERRORS
 from perptui.store.db import connect_sync, table_columns
 
 DB = str | os.PathLike[str] | sqlite3.Connection | Any  # Any: a PgSyncConnection
-TimeLike = int | float | str | dt.datetime | dt.date | pd.Timestamp | None
+TimeLike: TypeAlias = int | float | str | dt.datetime | dt.date | pd.Timestamp | None
 
 TABLE_ALIASES = {
     "funding": "funding_rates",
@@ -403,7 +403,7 @@ def _series_coverage(conn: Any, table: str, key: str | None, row: tuple) -> dict
     spacing: float | None = None
     if key == "timeframe":
         try:
-            spacing = float(timeframe_ms(key_value))
+            spacing = float(timeframe_ms(str(key_value)))
         except ValueError:
             spacing = None
     if spacing is None and len(ts) >= 2:

@@ -441,7 +441,7 @@ class Sink(Protocol):
 class SqliteSink:
     """The SQLite side: one executemany per table inside BEGIN IMMEDIATE ... COMMIT."""
 
-    data_errors = _DATA_ERRORS
+    data_errors: tuple[type[BaseException], ...] = _DATA_ERRORS
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         # Let sqlite3 open each transaction itself (BEGIN IMMEDIATE right before the

@@ -12,12 +12,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from importlib.resources import files
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.theme import Theme
+from textual.timer import Timer
 from textual.widgets import Footer
 
 from perptui.config.settings import BY_KEY
@@ -85,10 +87,10 @@ def wall_ms() -> int:
 
 class MonitorApp(App[int]):
     TITLE = "perptui"
-    CSS_PATH: ClassVar = theme_css_paths()
+    CSS_PATH: ClassVar[Any] = theme_css_paths()
     COMMANDS: ClassVar = App.COMMANDS | {MonitorCommands}
 
-    BINDINGS: ClassVar = keymap.bindings()
+    BINDINGS: ClassVar[Any] = keymap.bindings()
 
     def __init__(
         self,
@@ -117,8 +119,9 @@ class MonitorApp(App[int]):
         self.load_funding_history = load_funding_history
         self.start_error = ""
         self.quitting = False
-        self._history_timer = None
-        self.main_screen = None  # set on mount; panels are queried there, not on modals
+        self._history_timer: Timer | None = None
+        # set on mount; panels are queried there, not on modals
+        self.main_screen: Screen[Any] = None  # type: ignore[assignment]  # set before any use, in on_mount
         self._panels: list[Panel] = []
         self._last_fanout: tuple[int, int] | None = None
         self._history_loaded: dict[str, float] = {}
@@ -435,6 +438,8 @@ def load_funding_history(
 
 
 def _ms(t: object) -> int:
-    if hasattr(t, "value"):  # pandas Timestamp
-        return int(t.value // 1_000_000)  # type: ignore[attr-defined]
-    return int(t)  # type: ignore[arg-type]
+    value = getattr(t, "value", None)  # pandas Timestamp: ns since the epoch
+    if value is not None:
+        return int(value // 1_000_000)
+    assert isinstance(t, int | float), t
+    return int(t)

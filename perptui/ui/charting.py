@@ -39,6 +39,7 @@ def extend_candles(
     the chart moves between the venue's candle closes.
     """
     bars: list[Bar] = [
+        # candles are duck-typed (Candle records or DataFrame rows): attributes unknown to mypy
         Bar(int(c.timestamp), float(c.open), float(c.high), float(c.low), float(c.close))  # type: ignore[attr-defined]
         for c in candles
     ]

@@ -261,9 +261,11 @@ class CcxtVenue(Venue):
         """Hook: venues that publish intervals separately fetch them here."""
 
     def set_funding_interval(self, symbol: str, hours: float) -> None:
-        m = (self._markets or {}).get(symbol)
+        if self._markets is None:
+            return
+        m = self._markets.get(symbol)
         if m is not None and m.funding_interval_hours != hours:
-            self._markets[symbol] = replace(m, funding_interval_hours=hours)  # type: ignore[index]
+            self._markets[symbol] = replace(m, funding_interval_hours=hours)
 
     def market(self, symbol: str) -> MarketInfo:
         if self._markets is None:

@@ -28,7 +28,7 @@ from typing import Any
 import ccxt.pro as ccxt_pro
 
 
-class DydxBookClient(ccxt_pro.dydx):  # type: ignore[misc,name-defined]
+class DydxBookClient(ccxt_pro.dydx):
     """Stock ccxt.pro dydx, except for `handle_order_book` (see module docstring)."""
 
     def _level_ages(self) -> dict[str, dict[tuple[str, float], int]]:

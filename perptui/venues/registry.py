@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import ccxt
@@ -21,10 +21,10 @@ from perptui.venues.okx import OkxVenue
 try:  # ccxt.pro ships inside ccxt; keep REST working if an install lacks it
     import ccxt.pro as ccxt_pro
 except ImportError:  # pragma: no cover
-    ccxt_pro = None  # type: ignore[assignment]
+    ccxt_pro = None
 
 VENUE_CLASSES: dict[str, type[CcxtVenue]] = {
-    cls.venue_id: cls  # type: ignore[misc]
+    cls.venue_id: cls
     for cls in (BinanceVenue, BybitVenue, OkxVenue, HyperliquidVenue, DydxVenue)
 }
 # ccxt class names that mean one of perptui's named venues
@@ -64,6 +64,7 @@ def _credentials(credentials: Any) -> dict[str, str]:
     """apiKey/secret/password for ccxt's config, from a mapping or an object."""
     if credentials is None:
         return {}
+    items: Iterable[tuple[str, Any]]
     if isinstance(credentials, Mapping):
         items = credentials.items()
     else:
@@ -96,6 +97,7 @@ def make_venue(
     own = OWN_ADAPTERS.get(key)
     if own is not None:  # credentials unused: public market data only
         transport = client or HttpTransport(own.base_url, timeout_ms / 1000)
+        # perptui's own adapters (no ccxt client) are Venues but not CcxtVenue subclasses
         return own(transport)  # type: ignore[return-value]
     cls = VENUE_CLASSES.get(key)
     if cls is None and key not in ccxt.exchanges:

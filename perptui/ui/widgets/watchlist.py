@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.console import JustifyMethod
 from rich.style import Style
 from rich.text import Text
 from textual.message import Message
@@ -12,7 +13,7 @@ from textual.widgets import DataTable
 from perptui.engine.hub import HubView, MarketView
 from perptui.ui import fmt
 
-RIGHT = "right"
+RIGHT: JustifyMethod = "right"
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     # (key, label, width); cell padding is 0, right-aligned cells give the gaps.
@@ -131,7 +132,7 @@ class Watchlist(DataTable):
                 continue
             if self._seen.get(k) == m.version:
                 # Same market view: only the funding countdown moves with the clock.
-                values = {"next": _countdown(m, now_ms)}
+                values: dict[str, Text | str] = {"next": _countdown(m, now_ms)}
             else:
                 self._seen[k] = m.version
                 values = self._row_values(m, now_ms, up, down, stale)
