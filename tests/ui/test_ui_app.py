@@ -245,3 +245,19 @@ async def test_help_teaches_the_keys_and_the_formulas() -> None:
         assert "24 / interval x 365" in text
         # ... and that formula is the one perptui.core.funding computes.
         assert funding.annualized(0.0001, 4.0) == pytest.approx(0.0001 * 24 / 4 * 365)
+
+
+async def test_render_only_draws_and_the_clock_sets_the_panel_titles() -> None:
+    from perptui.ui.widgets.funding import FundingPanel
+    from perptui.ui.widgets.signals import SignalsPanel
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        funding, signals = app.query_one(FundingPanel), app.query_one(SignalsPanel)
+        assert str(funding.border_title).startswith("Funding · ")  # set by the clock
+        assert str(signals.border_subtitle).endswith(" total")
+        funding.border_title, signals.border_subtitle = "before", "before"
+        funding.render()
+        signals.render()
+        assert (funding.border_title, signals.border_subtitle) == ("before", "before")

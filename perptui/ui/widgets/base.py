@@ -39,7 +39,15 @@ class Panel(Widget):
         if inputs != self._inputs:
             self._inputs = inputs
             self.paints += 1
+            self.update_chrome()
             self.refresh()
+
+    def update_chrome(self) -> None:
+        """Border title / subtitle for the new inputs.
+
+        Called here, not from ``render``: render only draws (a reactive set while
+        rendering would schedule yet another paint).
+        """
 
     def inputs(self) -> object:
         return (self.view.version if self.view else None, self.focus_symbol, self.focus_venue)

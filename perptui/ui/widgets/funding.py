@@ -47,6 +47,10 @@ class FundingPanel(Panel):
         )
         return (self.focus_symbol, self.focus_venue, ids, self.now_ms // 1000, id(self.history))
 
+    def update_chrome(self) -> None:
+        if self.view is not None and self.focus_symbol is not None:
+            self.border_title = f"Funding · {fmt.short_symbol(self.focus_symbol)}"
+
     def render(self) -> RenderableType:
         s = self.get_component_rich_style
         up, down = s("funding--up", partial=True), s("funding--down", partial=True)
@@ -61,7 +65,6 @@ class FundingPanel(Panel):
             style = "" if not x else (up if x > 0 else down)
             out.append(text, style=style)
 
-        self.border_title = f"Funding · {fmt.short_symbol(symbol)}"
         out.append(
             f"{'venue':<8}{'rate':>10}{'pred':>10}{'next':>8}{'int':>4}{'ann':>9}{'basis':>9}\n",
             style=dim,

@@ -54,6 +54,10 @@ class SignalsPanel(Panel):
             self.new_count = 0
         return (total, highlighted)
 
+    def update_chrome(self) -> None:
+        if self.view is not None and self.view.signals:
+            self.border_subtitle = f"{self.view.signals_total} total"
+
     def render(self) -> RenderableType:
         s = self.get_component_rich_style
         new, dim = s("signals--new", partial=True), s("signals--dim", partial=True)
@@ -63,7 +67,6 @@ class SignalsPanel(Panel):
         if view is None or not view.signals:
             out.append("none yet", style=dim)
             return out
-        self.border_subtitle = f"{view.signals_total} total"
         rows = max(1, self.size.height)
         shown = list(reversed(view.signals))[:rows]
         for i, sig in enumerate(shown):
