@@ -174,23 +174,19 @@ def carry_backtest(
     ``series``: settled funding of the perp (venue A); ``other``: venue B's, for
     perp vs perp.  The entry threshold defaults to ``thresholds``' (the live signals'
     ``funding_arb`` for perp vs spot, ``divergence`` for perp vs perp), and so do
-    fees, slippage and the rate basis; the exit threshold defaults to half the entry one.  Intervals default to the median
-    settlement spacing of each series (8 h if it cannot be told).
+    fees, slippage and the rate basis; the exit threshold defaults to half the entry one.
+    Intervals default to the median settlement spacing of each series (8 h if it
+    cannot be told).
     """
     two = other is not None
     if entry_threshold is None:
         entry_threshold = thresholds.divergence if two else thresholds.funding_arb
     if exit_threshold is None:
         exit_threshold = entry_threshold / 2
-    if not entry_threshold >= 0 or not math.isfinite(entry_threshold):
-        raise ValueError("entry_threshold must be a non-negative number")
-    if not exit_threshold <= entry_threshold:
-        raise ValueError("exit_threshold must not exceed entry_threshold (it would churn)")
     fee_bps = thresholds.fee_bps if fee_bps is None else fee_bps
     slippage_bps = thresholds.slippage_bps if slippage_bps is None else slippage_bps
-    rate_basis_hours = thresholds.rate_basis_hours
-    if fee_bps < 0 or slippage_bps < 0 or not notional > 0:
-        raise ValueError("fee_bps and slippage_bps must be >= 0, notional > 0")
+    _check(entry_threshold, exit_threshold, fee_bps, slippage_bps, notional)
+    basis_hours = thresholds.rate_basis_hours
 
     a = as_funding_series(series)
     b = as_funding_series(other) if two else []
@@ -200,45 +196,109 @@ def carry_backtest(
     b_at = _align(b, align_ms) if two else {}
     times = sorted(set(a_at) | set(b_at))
 
-    leg_cost = (fee_bps + slippage_bps) / 1e4 * notional
-    rows: list[BacktestRow] = []
-    position = 0
-    cumulative = peak = 0.0
-    max_dd = 0.0
-    funding_total = cost_total = 0.0
-    trades = held = 0
+    run = _Run(notional, (fee_bps + slippage_bps) / 1e4 * notional, two)
     last_a: float | None = None
     last_b: float | None = None
     for i, t in enumerate(times):
-        ra = a_at.get(t)
-        rb = b_at.get(t)
-        payment = (ra or 0.0) - (rb or 0.0)
-        funding_pnl = position * payment * notional
-        if position:
-            held += 1
+        ra, rb = a_at.get(t), b_at.get(t)
         last_a = ra if ra is not None else last_a
         last_b = rb if rb is not None else last_b
-        signal = _signal(last_a, last_b, ia, ib, two, rate_basis_hours)
+        signal = _signal(last_a, last_b, ia, ib, two, basis_hours)
+        run.settle(
+            t,
+            ra,
+            rb,
+            signal,
+            entry_threshold,
+            exit_threshold,
+            close=close_at_end and i == len(times) - 1,
+        )
 
+    elapsed = times[-1] - times[0] if times else 0
+    net = run.funding_total - run.cost_total
+    return CarryBacktestResult(
+        rows=tuple(run.rows),
+        mode="perp_perp" if two else "perp_spot",
+        entry_threshold=entry_threshold,
+        exit_threshold=exit_threshold,
+        fee_bps=fee_bps,
+        slippage_bps=slippage_bps,
+        notional=notional,
+        interval_hours=(ia, ib) if two else (ia,),
+        funding_pnl=run.funding_total,
+        costs=run.cost_total,
+        net_pnl=net,
+        annualized_return=(net / notional) * YEAR_MS / elapsed if elapsed > 0 else None,
+        max_drawdown=run.max_dd,
+        trades=run.trades,
+        settlements_held=run.held,
+        elapsed_ms=elapsed,
+        params={
+            "rate_basis_hours": basis_hours,
+            "close_at_end": close_at_end,
+            "align_ms": align_ms,
+        },
+    )
+
+
+def _check(
+    entry: float, exit_: float, fee_bps: float, slippage_bps: float, notional: float
+) -> None:
+    if not entry >= 0 or not math.isfinite(entry):
+        raise ValueError("entry_threshold must be a non-negative number")
+    if not exit_ <= entry:
+        raise ValueError("exit_threshold must not exceed entry_threshold (it would churn)")
+    if fee_bps < 0 or slippage_bps < 0 or not notional > 0:
+        raise ValueError("fee_bps and slippage_bps must be >= 0, notional > 0")
+
+
+class _Run:
+    """The position and running totals of one backtest, one settlement at a time."""
+
+    def __init__(self, notional: float, leg_cost: float, two: bool) -> None:
+        self.notional, self.leg_cost, self.two = notional, leg_cost, two
+        self.position = 0
+        self.cumulative = self.peak = self.max_dd = 0.0
+        self.funding_total = self.cost_total = 0.0
+        self.trades = self.held = 0
+        self.rows: list[BacktestRow] = []
+
+    def settle(
+        self,
+        t: int,
+        ra: float | None,
+        rb: float | None,
+        signal: float | None,
+        entry: float,
+        exit_: float,
+        *,
+        close: bool,
+    ) -> None:
+        """Earn settlement ``t`` on the position held through it, then trade on ``signal``."""
+        position = self.position
+        payment = (ra or 0.0) - (rb or 0.0)
+        funding_pnl = position * payment * self.notional
+        if position:
+            self.held += 1
         new_position = position
         if signal is not None:
-            if new_position and new_position * signal < exit_threshold:
+            if new_position and new_position * signal < exit_:
                 new_position = 0
-            if not new_position and abs(signal) > entry_threshold:
+            if not new_position and abs(signal) > entry:
                 new_position = 1 if signal > 0 else -1
-        if close_at_end and i == len(times) - 1:
+        if close:
             new_position = 0
         if new_position and new_position != position:
-            trades += 1
+            self.trades += 1
         # Two legs per unit of position change: open/close 2 legs, a flip 4.
-        cost = abs(new_position - position) * 2 * leg_cost
+        cost = abs(new_position - position) * 2 * self.leg_cost
         pnl = funding_pnl - cost
-        cumulative += pnl
-        funding_total += funding_pnl
-        cost_total += cost
-        peak = max(peak, cumulative)
-        max_dd = max(max_dd, peak - cumulative)
-        rows.append(
+        self.cumulative += pnl
+        self.funding_total += funding_pnl
+        self.cost_total += cost
+        self.peak = max(self.peak, self.cumulative)
+        self.max_dd = max(self.max_dd, self.peak - self.cumulative)
+        self.rows.append(
             BacktestRow(
                 timestamp=t,
                 payment=payment,
@@ -248,38 +308,12 @@ def carry_backtest(
                 new_position=new_position,
                 cost=cost,
                 pnl=pnl,
-                cumulative=cumulative,
+                cumulative=self.cumulative,
                 rate_a=ra,
-                rate_b=rb if two else None,
+                rate_b=rb if self.two else None,
             )
         )
-        position = new_position
-
-    elapsed = times[-1] - times[0] if times else 0
-    net = funding_total - cost_total
-    return CarryBacktestResult(
-        rows=tuple(rows),
-        mode="perp_perp" if two else "perp_spot",
-        entry_threshold=entry_threshold,
-        exit_threshold=exit_threshold,
-        fee_bps=fee_bps,
-        slippage_bps=slippage_bps,
-        notional=notional,
-        interval_hours=(ia, ib) if two else (ia,),
-        funding_pnl=funding_total,
-        costs=cost_total,
-        net_pnl=net,
-        annualized_return=(net / notional) * YEAR_MS / elapsed if elapsed > 0 else None,
-        max_drawdown=max_dd,
-        trades=trades,
-        settlements_held=held,
-        elapsed_ms=elapsed,
-        params={
-            "rate_basis_hours": rate_basis_hours,
-            "close_at_end": close_at_end,
-            "align_ms": align_ms,
-        },
-    )
+        self.position = new_position
 
 
 def _signal(
