@@ -5,6 +5,10 @@ cryptofeed SUSHIUSDT depth session, ccxt's recorded klines/depth) and binance's 
 nothing was recorded. Depth streams follow binance's futures sync rules: each
 ``depthUpdate`` carries ``U`` (first id), ``u`` (last id) and ``pu`` (the previous event's
 ``u``); a REST snapshot's ``lastUpdateId`` is the ``u`` of the last event it includes.
+
+Why one file of ~650 lines: it is the whole of one venue's wire format — every REST
+endpoint, the stream framing and the depth sync rules are read against the same recorded
+payloads and binance docs, and a split would scatter one protocol over several modules.
 """
 
 from __future__ import annotations

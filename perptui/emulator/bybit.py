@@ -12,6 +12,10 @@ Bybit gives a client no way to recover from a lost delta except the snapshot it 
 "when there is a problem on Bybit's side", so the ``gap`` fault skips one delta and then,
 ``snapshot_after`` messages later (default 3; 0 = never), pushes a fresh snapshot on that
 connection. ccxt.pro 4.5.90 ignores ``u``/``seq`` and resets its book on any snapshot.
+
+Why one file of ~710 lines: it is the whole of one venue's wire format (REST, WS topics,
+the two book sequences and their faults), checked against one set of recordings; a split
+would scatter one protocol over several modules.
 """
 
 from __future__ import annotations

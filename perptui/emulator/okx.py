@@ -14,6 +14,10 @@ The ``books`` channel (400 levels) sends a snapshot on subscribe, then updates w
 ``seqId`` / ``prevSeqId`` (``prevSeqId`` of a snapshot is -1) and the CRC-32 ``checksum`` of
 the top 25 levels (:mod:`perptui.emulator.okx_checksum`). ccxt.pro 4.5.90 checks the
 seqId chain (InvalidNonce, then resubscribes on the next watch) but not the checksum.
+
+Why one file of ~700 lines: it is the whole of one venue's wire format (REST, WS framing,
+books with checksums, the contract-size conversion); those pieces are checked against the
+same recordings together, and a split would scatter one protocol over several modules.
 """
 
 from __future__ import annotations
