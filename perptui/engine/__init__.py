@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from perptui.engine.hub import FEED_STATES, FeedHealth, HistoryPoint, Hub, HubView, MarketView
+from perptui.engine.hub import Hub
+from perptui.engine.views import FEED_STATES, FeedHealth, HistoryPoint, HubView, MarketView
 
 __all__ = ["FEED_STATES", "FeedHealth", "HistoryPoint", "Hub", "HubView", "MarketView"]
