@@ -59,8 +59,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "can share one database",
     )
     p.add_argument("--no-signals", action="store_true", help="do not evaluate signal rules")
-    # journal of every record handed to the writer (tests prove nothing observed is lost)
-    p.add_argument("--observed-log", default=None, help=argparse.SUPPRESS)
     return p
 
 
@@ -96,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
     from perptui.jobs import open_venues
-    from perptui.jobs.collect import Collector, ObservedWriter, open_journal
+    from perptui.jobs.collect import Collector, ObservedWriter
     from perptui.store.backend import redact
     from perptui.store.writer import Writer
 
@@ -108,8 +106,7 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
 
     raw = Writer(config.db_path)
     await raw.start()
-    journal = open_journal(args.observed_log)
-    writer = ObservedWriter(raw, journal)
+    writer = ObservedWriter(raw)
     started = time.monotonic()
     collector = None
     try:
@@ -137,8 +134,6 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
             await collector.run(stop, args.duration)
     finally:
         await raw.close()  # commits everything accepted, even on an error above
-        if journal is not None:
-            journal.close()
     line = collector.status_line() if collector is not None else ""
     print(
         f"perptui collect: stopped after {time.monotonic() - started:.0f}s; "

@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
+from perptui.core.model import FundingInfo
 from perptui.core.shard import Shard, owned
 from perptui.core.units import HOUR_MS
 from perptui.engine.engine import Engine
@@ -62,36 +60,16 @@ class CollectSettings:
     shard: Shard | None = None  # K/N: this collector's part of the (venue, symbol) universe
 
 
-def record_key(record: Any) -> dict[str, Any]:
-    """The store's unique key of a record, as JSON-friendly fields."""
-    # Each kind names its table (and series column); the (x, s, ts) tail is common.
-    head: dict[str, Any]
-    if isinstance(record, FundingInfo):
-        head = {"t": "funding", "kind": "live"}
-    elif isinstance(record, FundingRecord):
-        head = {"t": "funding", "kind": "settled"}
-    elif isinstance(record, BookSnapshot):
-        head = {"t": "snapshots"}
-    elif isinstance(record, Candle):
-        head = {"t": "ohlcv", "tf": record.timeframe}
-    elif isinstance(record, Signal):
-        head = {"t": "signals", "kind": record.kind}
-    else:
-        return {"t": type(record).__name__}
-    return {**head, "x": record.exchange, "s": record.symbol, "ts": record.timestamp}
-
-
 class ObservedWriter:
-    """A Writer front that counts what was observed and, optionally, journals its keys.
+    """A Writer front that counts every record handed to it (the "observed" figure of
+    collect's status line), before the writer sees it.
 
-    The journal (one JSON line per record, written *before* the record is handed to the
-    writer) is how the shutdown test proves nothing observed was lost: after a SIGTERM
-    every journalled key must be in the database.
+    Everything goes through :meth:`_note` first, so a test can subclass this to journal
+    each record (tests/journalled_collect.py) and check the database against it.
     """
 
-    def __init__(self, writer: Any, journal: IO[str] | None = None) -> None:
+    def __init__(self, writer: Any) -> None:
         self.writer = writer
-        self.journal = journal
         self.observed = 0
 
     @property
@@ -100,8 +78,6 @@ class ObservedWriter:
 
     def _note(self, record: Any) -> None:
         self.observed += 1
-        if self.journal is not None:
-            self.journal.write(json.dumps(record_key(record)) + "\n")
 
     def submit(self, record: Any) -> bool:
         self._note(record)
@@ -338,10 +314,4 @@ class Collector:
             log.info("collect: %s", self.status_line())
 
 
-def open_journal(path: str | Path | None) -> IO[str] | None:
-    if path is None:
-        return None
-    return open(Path(path).expanduser(), "a", encoding="utf-8", buffering=1)
-
-
-__all__ = ["CollectSettings", "Collector", "ObservedWriter", "open_journal", "record_key"]
+__all__ = ["CollectSettings", "Collector", "ObservedWriter"]

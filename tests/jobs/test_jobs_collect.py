@@ -8,10 +8,10 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+import journalled_collect
 import pytest
 
 from perptui.emulator import Emulator
@@ -49,12 +49,11 @@ def test_sigterm_loses_nothing_observed(tmp_path: Path) -> None:
     journal = tmp_path / "observed.jsonl"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERPTUI_")}
     env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
-    cmd = [
-        sys.executable, "-m", "perptui", "--demo", "--db", str(db),
-        "--log-file", str(tmp_path / "collect.log"), "--symbols", "BTC,ETH",
-        "collect", "--snapshot-every", "0.2", "--catchup-hours", "6",
-        "--observed-log", str(journal),
-    ]  # fmt: skip
+    cmd, env = journalled_collect.command(
+        journal, "--demo", "--db", str(db), "--log-file", str(tmp_path / "collect.log"),
+        "--symbols", "BTC,ETH", "collect", "--snapshot-every", "0.2", "--catchup-hours", "6",
+        env=env,
+    )  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # run until books are flowing and the catch-up has started writing candles

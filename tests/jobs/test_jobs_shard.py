@@ -13,10 +13,10 @@ import contextlib
 import json
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 
+import journalled_collect
 import pytest
 from pg_helpers import fetch, fresh_database_async
 
@@ -47,12 +47,13 @@ async def _collect(port: int, url: str, tmp: Path, name: str, shard: str | None)
     log, journal = tmp / f"{name}.log", tmp / f"{name}.jsonl"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERPTUI_")}
     env.update(HOME=str(tmp), XDG_CONFIG_HOME=str(tmp / "cfg"))
-    cmd = [
-        sys.executable, "-m", "perptui", "--db", url, "--log-file", str(log),
+    cmd, env = journalled_collect.command(
+        journal, "--db", url, "--log-file", str(log),
         "--venues", ",".join(VENUES), "--symbols", "BTC,ETH,SOL",
         "collect", "--emulator-port", str(port), "--all", "--catchup-hours", "3",
-        "--snapshot-every", "0.5", "--no-signals", "--observed-log", str(journal),
-    ] + (["--shard", shard] if shard else [])  # fmt: skip
+        "--snapshot-every", "0.5", "--no-signals", *(["--shard", shard] if shard else []),
+        env=env,
+    )  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
         *cmd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
