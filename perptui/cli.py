@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "export": "export a table to CSV or Parquet",
     "signals": "run the signal rules over stored history",
     "backtest": "funding-carry backtest over stored funding history",
+    "migrate": "copy a SQLite database into PostgreSQL, resumably",
     "replay": "replay a logged database in the monitor (play, pause, seek, speed)",
     "serve": "serve the monitor in a web browser (textual-serve)",
 }

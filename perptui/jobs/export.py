@@ -23,7 +23,7 @@ import pandas as pd
 
 from perptui.errors import ConfigError, StoreError
 from perptui.store.backend import DB_ERRORS
-from perptui.store.db import connect_sync, table_columns
+from perptui.store.db import connect_sync, require_database, table_columns
 from perptui.store.read import iter_rows, table_name
 
 FORMATS = ("csv", "parquet")
@@ -113,8 +113,7 @@ def export(
     if fmt not in FORMATS:
         raise ConfigError(f"--format: choose from {', '.join(FORMATS)}, not {fmt!r}")
     name = table_name(table)
-    if not Path(db).exists():
-        raise StoreError(f"database {db} does not exist (run `perptui backfill` or `collect`)")
+    require_database(db, "run `perptui backfill` or `collect`")
     if out is None and fmt == "parquet":
         raise ConfigError("parquet export needs -o FILE")
     columns = _columns(db, name)

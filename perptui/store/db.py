@@ -411,6 +411,18 @@ def connect_sync(
     return conn
 
 
+def require_database(location: str | os.PathLike[str], hint: str) -> None:
+    """StoreError unless there is a SQLite file at `location` ("does not exist (hint)").
+
+    Commands that only read history call this first.  A PostgreSQL URL passes: the
+    server says what is wrong with it when the reader connects.
+    """
+    if is_postgres(location):
+        return
+    if not Path(location).exists():
+        raise StoreError(f"database {os.fspath(location)} does not exist ({hint})")
+
+
 def _open_ro(p: Path, label: str) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
