@@ -146,5 +146,13 @@ class Emulator:
     def stats(self) -> dict[str, int]:
         return self.ctx.stats
 
+    def requests(self, venue: str | None = None) -> dict[str, int]:
+        """REST requests served so far by path (``"binance /fapi/v1/premiumIndex"``)."""
+        return {
+            f"{v} /{p}": n
+            for (v, p), n in sorted(self.ctx.request_log.items())
+            if venue is None or v == venue
+        }
+
 
 __all__ = ["Clock", "Emulator", "FaultPlan", "MarketSim", "TruthBook"]

@@ -20,6 +20,8 @@ strings are exact and a client's parsed book can be compared level for level.
 from __future__ import annotations
 
 import bisect
+import dataclasses
+import functools
 import math
 import random
 import time
@@ -30,9 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from perptui.emulator import universe
 from perptui.emulator.catalog import (
     DEFAULT_SYMBOLS,
     LISTING_MS,
+    MAJORS,
     VENUES,
     Asset,
     VenueMarket,
@@ -44,6 +48,7 @@ HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 MINUTES_PER_DAY = 1440
 _HORIZON_DAYS = 8000  # daily path precomputed from LISTING_MS on (to ~2043)
+_TAIL_HORIZON_DAYS = 3300  # the long tail's paths run to ~2031 (then hold their last day)
 _BPS = 1e-4
 
 
@@ -82,37 +87,72 @@ class Clock:
 # --------------------------------------------------------------------------- fair price
 
 
-class FairPath:
-    """Log fair price of one asset as a deterministic function of time."""
+@functools.cache
+def _ar1_kernel(a: float, block: int) -> tuple[np.ndarray, np.ndarray]:
+    i = np.arange(block)
+    return np.tril(a ** np.maximum(i[:, None] - i[None, :], 0)), a ** (i + 1)
 
-    def __init__(self, seed: int, asset: Asset) -> None:
+
+def _ar1(a: float, u: np.ndarray, x0: float, block: int = 256) -> np.ndarray:
+    """x[0] = x0, x[n+1] = a x[n] + u[n], in blocks of matrix products (no per-day loop).
+
+    Within a block x = a^(i+1) x_start + sum_j a^(i-j) u_j, i.e. one lower-triangular
+    matrix of powers of ``a`` applied to each block of inputs.
+    """
+    n = len(u)
+    power, lead = _ar1_kernel(a, block)
+    x = np.empty(n + 1)
+    x[0] = x0
+    for lo in range(0, n, block):
+        hi = min(lo + block, n)
+        k = hi - lo
+        x[lo + 1 : hi + 1] = lead[:k] * x[lo] + power[:k, :k] @ u[lo:hi]
+    return x
+
+
+class FairPath:
+    """Log fair price of one asset as a deterministic function of time.
+
+    The hand-tuned majors keep the original day-by-day recurrence (their paths are what
+    existing recordings and tests saw); the generated long tail uses the same model
+    computed blockwise (`_ar1`), fast enough to build a few hundred paths at start-up.
+    """
+
+    def __init__(self, seed: int, asset: Asset, fast: bool = False) -> None:
         self.asset = asset
         self._seed = seed
         self._key = stable_hash(asset.base)
         rng = np.random.default_rng([seed, self._key, 1])
         sigma_d = asset.vol / math.sqrt(365.0)
         a = math.exp(-math.log(2) / 150.0)  # ~5 month half-life towards the anchor price
-        z = rng.standard_normal(_HORIZON_DAYS)
-        e = rng.standard_normal(_HORIZON_DAYS)
+        horizon = _TAIL_HORIZON_DAYS if fast else _HORIZON_DAYS
+        self._horizon = horizon
+        z = rng.standard_normal(horizon)
+        e = rng.standard_normal(horizon)
         phi = 0.92
-        y = np.empty(_HORIZON_DAYS)
+        y = np.empty(horizon)
         y[0] = e[0]
-        x = np.empty(_HORIZON_DAYS + 1)
+        x = np.empty(horizon + 1)
         x[0] = rng.normal(0.0, 0.25)
         scale = math.sqrt(1 - phi * phi)
-        for b in range(_HORIZON_DAYS):  # cheap: one iteration per day
-            if b:
-                y[b] = phi * y[b - 1] + scale * e[b]
-        self.day_sigma = sigma_d * np.exp(0.3 * y - 0.045)  # vol clustering
-        for b in range(_HORIZON_DAYS):
-            x[b + 1] = a * x[b] + self.day_sigma[b] * z[b]
+        if fast:
+            y = _ar1(phi, scale * e[1:], e[0])
+            self.day_sigma = sigma_d * np.exp(0.3 * y - 0.045)
+            x = _ar1(a, self.day_sigma * z, x[0])
+        else:
+            for b in range(horizon):  # one iteration per day
+                if b:
+                    y[b] = phi * y[b - 1] + scale * e[b]
+            self.day_sigma = sigma_d * np.exp(0.3 * y - 0.045)  # vol clustering
+            for b in range(horizon):
+                x[b + 1] = a * x[b] + self.day_sigma[b] * z[b]
         self.day_x = x
         self.log_p0 = math.log(asset.price)
         self._days: OrderedDict[int, np.ndarray] = OrderedDict()
         self._second_cache: tuple[int, np.ndarray] | None = None
 
     def _day_index(self, day: int) -> int:
-        return min(max(day - LISTING_MS // DAY_MS, 0), _HORIZON_DAYS - 1)
+        return min(max(day - LISTING_MS // DAY_MS, 0), self._horizon - 1)
 
     def day_arrays(self, day: int) -> np.ndarray:
         """(4, 1441) array for UTC day ``day``: log price at each minute, then high/low/volume
@@ -241,9 +281,23 @@ def _episodes(
 
 
 class Premium:
-    """Premium of a venue's mark over its index, as a fraction (1e-4 = 1 bp)."""
+    """Premium of a venue's mark over its index, as a fraction (1e-4 = 1 bp).
 
-    def __init__(self, seed: int, venue: str, base: str) -> None:
+    ``regime_bps`` (shared by every venue listing the asset) and ``disagree_bps`` (this
+    venue only) are sustained offsets of the long tail: the alts that pay +-0.1 % for
+    days and the venues that price one asset apart from the others.  ``interval_h``
+    scales them so the carry they drive is the same per hour on a 1 h as on an 8 h market.
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        venue: str,
+        base: str,
+        regime_bps: float = 0.0,
+        disagree_bps: float = 0.0,
+        interval_h: int = 8,
+    ) -> None:
         shared = np.random.default_rng([seed, stable_hash(base), 10])
         own = np.random.default_rng([seed, stable_hash(venue, base), 11])
         self.bias = 0.6 * _BPS
@@ -257,10 +311,17 @@ class Premium:
         self.divergence = _episodes(own, 0.06, (10 * MINUTE_MS, 3 * HOUR_MS), (8, 35), 0.5)
         self.fast = _waves(own, [9_000, 23_000, 61_000], 0.3 * _BPS)
         self.index_noise = _waves(own, [41_000, 13 * MINUTE_MS], 0.25 * _BPS)
+        self.sustained = (regime_bps + disagree_bps) * _BPS * interval_h / 8
+        # the regime breathes (+-25 % over ~10 days) but never changes sign
+        self.sustained_wave = _waves(own, [10 * DAY_MS], 0.25) if self.sustained else None
 
     def at(self, t: np.ndarray) -> np.ndarray:
+        extra = 0.0
+        if self.sustained_wave is not None:
+            extra = self.sustained * (1 + np.clip(self.sustained_wave.at(t), -0.5, 0.5))
         return (
-            self.bias
+            extra
+            + self.bias
             + self.slow.at(t)
             + self.spikes.at(t)
             + self.venue.at(t)
@@ -509,6 +570,16 @@ class FundingNow:
 
 
 @dataclass(frozen=True)
+class TopOfBook:
+    """Best bid and ask as integer ticks and lots (the venue's native amount unit)."""
+
+    bid: int
+    bid_lots: int
+    ask: int
+    ask_lots: int
+
+
+@dataclass(frozen=True)
 class Ticker24h:
     open: float
     high: float
@@ -545,11 +616,12 @@ class MarketSim:
             self._markets[v] = {m.symbol: m for m in ms}
             self._by_id[v] = {m.venue_id: m for m in ms}
         unknown = wanted - {s for v in self.venues for s in self._markets[v]}
-        if unknown:
+        if unknown and symbols is not None:  # the default universe spans venues unevenly
             raise KeyError(f"emulator has no market for {sorted(unknown)}")
         self._fair: dict[str, FairPath] = {}
         self._prem: dict[tuple[str, str], Premium] = {}
         self._books: dict[tuple[str, str], SimBook] = {}
+        self._t24: dict[tuple[str, str], tuple[tuple[str, str, int], Ticker24h]] = {}
 
     # --- catalog
     def markets(self, venue: str) -> list[VenueMarket]:
@@ -568,15 +640,72 @@ class MarketSim:
             any_market = next(
                 m for v in self.venues for m in self._markets[v].values() if m.base == base
             )
-            fp = self._fair[base] = FairPath(self.seed, any_market.asset)
+            fast = base not in MAJORS
+            fp = self._fair[base] = FairPath(self.seed, any_market.asset, fast=fast)
         return fp
 
     def premium_model(self, venue: str, base: str) -> Premium:
         key = (venue, base)
         p = self._prem.get(key)
         if p is None:
-            p = self._prem[key] = Premium(self.seed, venue, base)
+            if base in MAJORS:
+                p = Premium(self.seed, venue, base)
+            else:
+                interval = next(
+                    (m.funding_interval_h for m in self._markets[venue].values() if m.base == base),
+                    8,
+                )
+                p = Premium(
+                    self.seed,
+                    venue,
+                    base,
+                    regime_bps=universe.regime_bps(base),
+                    disagree_bps=universe.disagreement_bps(venue, base),
+                    interval_h=interval,
+                )
+            self._prem[key] = p
         return p
+
+    def set_interval(self, venue: str, symbol: str, hours: int) -> None:
+        """Move a market to another funding interval, as venues do (tests, demos).
+
+        History is then served on the new schedule too: the emulator keeps one
+        interval per market, which is all a client can observe at a time."""
+        m = self._markets[venue][symbol]
+        moved = dataclasses.replace(m, funding_interval_h=int(hours))
+        self._markets[venue][symbol] = moved
+        self._by_id[venue][m.venue_id] = moved
+        self._prem.pop((venue, m.base), None)
+
+    def top_of_book(self, venue: str, symbol: str, t_ms: int | None = None) -> TopOfBook:
+        """Best bid/ask (ticks, lots) for bulk ticker endpoints.
+
+        A market with a live book answers from it (so a watched market's ticker agrees
+        with its stream); every other market gets a synthetic top around its mark, with a
+        spread that widens as volume falls, without building a book: bulk endpoints list
+        hundreds of markets and only watched ones may cost per-tick work."""
+        t = self._now(t_ms)
+        book = self._books.get((venue, symbol))
+        if book is not None:
+            book.refresh(t)
+            bid, ask = book.levels("bids", 1), book.levels("asks", 1)
+            if bid and ask:
+                return TopOfBook(bid[0][0], bid[0][1], ask[0][0], ask[0][1])
+        m = self.market(venue, symbol)
+        tick = float(m.tick)
+        mid = self.mark_price(venue, symbol, t) / tick
+        spread_bps = 0.5 + 10.0 / max(1.0, math.log10(max(m.asset.volume_usd, 10.0)) - 4.0) ** 2
+        half = max(0.5, mid * spread_bps * _BPS / 2)
+        bid = max(1, math.floor(mid - half))
+        ask = max(bid + 1, math.ceil(mid + half))
+        unit = float(m.lot * m.contract_size)
+        second = t // 1000
+        sizes = []
+        for side in ("bid", "ask"):
+            noise = 0.3 + 1.7 * universe.unit(venue, symbol, side, second)
+            notional = m.asset.volume_usd * 2e-5 * noise
+            sizes.append(max(1, round(notional / (bid * tick) / unit)))
+        return TopOfBook(bid, sizes[0], ask, sizes[1])
 
     def _now(self, t_ms: int | None) -> int:
         return self.clock.now_ms() if t_ms is None else int(t_ms)
@@ -741,7 +870,30 @@ class MarketSim:
         return m.asset.oi_usd * share / m.asset.price * wave
 
     def ticker_24h(self, venue: str, symbol: str, t_ms: int | None = None) -> Ticker24h:
+        """24 h stats; the candle aggregate is cached per market for a minute (bulk
+        endpoints ask for every market at once), the last price is always current."""
         now = self._now(t_ms)
+        key = (venue, symbol, now // MINUTE_MS)
+        hit = self._t24.get((venue, symbol))
+        if hit is not None and hit[0] == key:
+            base = hit[1]
+            last = self.mark_price(venue, symbol, now)
+            return dataclasses.replace(
+                base,
+                last=last,
+                high=max(base.high, last),
+                low=min(base.low, last),
+                open_time=now - DAY_MS,
+                close_time=now,
+            )
+        out = self._ticker_24h(venue, symbol, now)
+        self._t24[(venue, symbol)] = (key, out)
+        return out
+
+    def _ticker_24h(self, venue: str, symbol: str, now: int) -> Ticker24h:
+        m = self.market(venue, symbol)
+        if m.base not in MAJORS:
+            return self._tail_ticker_24h(venue, m, now)
         rows = self.candles(venue, symbol, 5 * MINUTE_MS, now - DAY_MS, now)
         last = self.mark_price(venue, symbol, now)
         if rows.size == 0:
@@ -758,6 +910,34 @@ class MarketSim:
             trades=int(rows[:, 7].sum()),
         )
 
+    def _tail_ticker_24h(self, venue: str, m: VenueMarket, now: int) -> Ticker24h:
+        """24 h stats of a long-tail market straight from the minute path, with the
+        premium taken at the current instant: bulk tickers list hundreds of these and
+        nobody compares a tail ticker with its candles to the tick."""
+        fair = self.fair(m.base)
+        m1 = now // MINUTE_MS
+        x = fair.log_minutes(m1 - MINUTES_PER_DAY, m1)
+        noise = fair.noise_minutes(m1 - MINUTES_PER_DAY, m1)
+        last = self.mark_price(venue, m.symbol, now)
+        mult = last / math.exp(fair.log_at(now))
+        path = np.exp(x) * mult
+        share = _VENUE_VOLUME_SHARE.get(venue, 0.5)
+        volume = (
+            float(noise[2].sum()) * m.asset.volume_usd * share / MINUTES_PER_DAY / m.asset.price
+        )
+        vwap = float(path.mean())
+        return Ticker24h(
+            open=float(path[0]),
+            high=float(max(path.max(), last)),
+            low=float(min(path.min(), last)),
+            last=last,
+            volume=volume,
+            quote_volume=volume * vwap,
+            open_time=now - DAY_MS,
+            close_time=now,
+            trades=max(1, round(volume * vwap / 2500)),
+        )
+
     # --- books
     def book(self, venue: str, symbol: str) -> SimBook:
         key = (venue, symbol)
@@ -772,6 +952,10 @@ class MarketSim:
             )
             self._books[key] = b
         return b
+
+    def live_book(self, venue: str, symbol: str) -> SimBook | None:
+        """The market's book if one was ever built (streamed or snapshotted), else None."""
+        return self._books.get((venue, symbol))
 
     def active_books(self, venue: str) -> list[SimBook]:
         """Books with at least one stream listening (the only ones the ticker steps)."""

@@ -359,10 +359,9 @@ class OkxWire(VenueWire):
     def ticker_entry(self, m: VenueMarket, now: int) -> dict[str, Any]:
         """One ``market/ticker(s)`` row (field set of the recorded ticker; swap units)."""
         t24 = self.sim.ticker_24h(self.name, m.symbol, now)
-        book = self.sim.book(self.name, m.symbol)
-        book.refresh(now)
-        bid = book.levels("bids", 1)
-        ask = book.levels("asks", 1)
+        top = self.sim.top_of_book(self.name, m.symbol, now)
+        bid = [(top.bid, top.bid_lots)]
+        ask = [(top.ask, top.ask_lots)]
         return {
             "instType": "SWAP",
             "instId": m.venue_id,

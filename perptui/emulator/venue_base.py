@@ -29,6 +29,7 @@ import itertools
 import json
 import re
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -49,6 +50,9 @@ class WireContext:
     faults: FaultPlan
     clock: Clock
     stats: dict[str, int] = field(default_factory=lambda: {"ws_messages": 0, "rest_requests": 0})
+    # REST requests served per (venue, path below the venue prefix), e.g.
+    # ("binance", "fapi/v1/premiumIndex"): what a client really asked, for request budgets
+    request_log: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)

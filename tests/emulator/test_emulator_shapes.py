@@ -31,7 +31,17 @@ from perptui.emulator import Emulator
 
 SYMBOLS = ["BTC/USDT:USDT", "ETH/USDT:USDT", "LTC/USDT:USDT", "XRP/USDT:USDT", "DOGE/USDT:USDT"]
 BYBIT_NUM = {"$.retCode", "$.time"}
-TICKER_ROW_NEW = {f"$.result.list[].{k}" for k in ("preOpenPrice", "preQty", "curPreListingPhase")}
+TICKER_ROW_NEW = {
+    f"$.result.list[].{k}"
+    for k in (
+        "preOpenPrice",
+        "preQty",
+        "curPreListingPhase",
+        # the live v5 tickers name each market's current funding interval and cap
+        "fundingIntervalHour",
+        "fundingCap",
+    )
+}
 OKX_FUNDING_PUSH_NEW = {
     f"$.data[].{k}"
     for k in (
@@ -58,10 +68,12 @@ REST_RULES: dict[str, dict[str, set[str]]] = {
     "bybit/fetchFundingRate.json": {
         "numeric_str": BYBIT_NUM,
         "ignore": {"$.result.list[].timestamp"},
+        "extra": TICKER_ROW_NEW,
     },
     "bybit/fetchFundingRates.json": {
         "numeric_str": BYBIT_NUM,
         "ignore": {"$.result.list[].timestamp"},
+        "extra": TICKER_ROW_NEW,
     },
     "bybit/fetchOpenInterest.json": {"ignore": {"$.result.list[].nextPageCursor"}},
     # nautilus' copy has no retExtInfo; every live v5 response carries it
