@@ -33,6 +33,38 @@ class BinanceVenue(CcxtVenue):
     # GET /fapi/v1/depth accepts only these limits.
     depth_limits: ClassVar[tuple[int, ...]] = (5, 10, 20, 50, 100, 500, 1000)
 
+    # The board: premiumIndex (funding, mark, index) + fundingInfo (intervals) +
+    # ticker/24hr (volume) + bookTicker (bid/ask); OI has no bulk endpoint, so it rotates.
+    board_oi_rotation = 25
+
+    async def board_extras(
+        self, perps: dict[str, MarketInfo], fundings: dict[str, Any], notes: list[str]
+    ) -> dict[str, dict[str, Any]]:
+        extras = await super().board_extras(perps, fundings, notes)
+        books = await self._board_bulk("fetchBidsAsks", self.client.fetch_bids_asks, notes)
+        for symbol, b in books.items():
+            if symbol in perps:
+                extras.setdefault(symbol, {})["book"] = b
+        if self.client.has.get("fetchFundingIntervals"):
+            found = await self._board_bulk(
+                "fetchFundingIntervals", self.client.fetch_funding_intervals, notes
+            )
+            if found:
+                for symbol in perps:
+                    entry = found.get(symbol) or {}
+                    # fundingInfo lists the markets off the default schedule; any other
+                    # market settles every 8 h by the venue's own rule
+                    hours = interval_hours(entry.get("interval"))
+                    extras.setdefault(symbol, {})["interval"] = (
+                        hours if hours is not None else self.default_funding_interval_hours
+                    )
+        return extras
+
+    def board_interval(
+        self, m: MarketInfo, fr: dict[str, Any], extra: dict[str, Any]
+    ) -> float | None:
+        return extra.get("interval") or interval_hours(fr.get("interval"))
+
     def book_limit(self, limit: int | None) -> int | None:
         if limit is None:
             return None

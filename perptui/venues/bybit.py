@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
+from perptui.core.model import MarketInfo, MarketQuote
 from perptui.venues.base import FUNDING, OHLCV
-from perptui.venues.ccxt_venue import CcxtVenue, _float
+from perptui.venues.ccxt_venue import CcxtVenue, _float, interval_hours
 
 
 class BybitVenue(CcxtVenue):
@@ -25,6 +27,30 @@ class BybitVenue(CcxtVenue):
     open_interest_params: ClassVar[dict[str, Any]] = {"limit": 1}
     # /v5/market/orderbook linear: "limit [1, 500]".
     max_depth: ClassVar[int] = 500
+
+    # The board: /v5/market/tickers is ccxt's fetchFundingRates and already carries
+    # bid/ask, turnover, open interest value and the current interval: one request.
+    board_tickers = False
+
+    def board_interval(
+        self, m: MarketInfo, fr: dict[str, Any], extra: dict[str, Any]
+    ) -> float | None:
+        stated = _float((fr.get("info") or {}).get("fundingIntervalHour"))
+        # older payloads lack fundingIntervalHour: ccxt then reads instruments-info
+        return stated if stated else interval_hours(fr.get("interval"))
+
+    def board_quote(
+        self, m: MarketInfo, fr: dict[str, Any], extra: dict[str, Any], now: int
+    ) -> MarketQuote:
+        info = fr.get("info") or {}
+        quote = super().board_quote(m, fr, extra, now)
+        return replace(
+            quote,
+            bid=_float(info.get("bid1Price")),
+            ask=_float(info.get("ask1Price")),
+            open_interest_usd=_float(info.get("openInterestValue")),
+            volume_24h_usd=_float(info.get("turnover24h")),
+        )
 
     def market_funding_interval(self, m: dict[str, Any]) -> float | None:
         minutes = _float((m.get("info") or {}).get("fundingInterval"))  # instruments-info

@@ -24,6 +24,7 @@ from ccxt.base.decimal_to_precision import DECIMAL_PLACES, SIGNIFICANT_DIGITS
 
 from perptui.core.metrics import DEPTH_BANDS
 from perptui.core.model import (
+    BoardFetch,
     BookSnapshot,
     Candle,
     FetchPage,
@@ -31,6 +32,7 @@ from perptui.core.model import (
     FundingRecord,
     Level,
     MarketInfo,
+    MarketQuote,
     OpenInterest,
     Ticker,
 )
@@ -125,6 +127,15 @@ class CcxtVenue(Venue):
     # those within `book_band` of the touch, at most `max_book_levels`.
     book_band: ClassVar[float] = max(DEPTH_BANDS)
     max_book_levels: ClassVar[int] = 1000
+    # The funding board (fetch_board): which bulk endpoints a refresh asks, and how many
+    # single-market requests run at once when the venue has no bulk funding endpoint
+    # (ccxt's own rate limiter paces them further).
+    board_tickers: ClassVar[bool] = True  # fetchTickers for volume / bid / ask
+    board_open_interests: ClassVar[bool] = True  # fetchOpenInterests where ccxt has it
+    board_fallback_concurrency: ClassVar[int] = 4
+    # Venues without bulk open interest: markets whose OI one refresh asks for, one
+    # request each, rotating through the listing (the first refresh asks for all).
+    board_oi_rotation: ClassVar[int] = 0
 
     def __init__(self, client: Any, *, venue_id: str | None = None) -> None:
         self.client = client
@@ -500,6 +511,180 @@ class CcxtVenue(Venue):
             index_price=_float(fr.get("indexPrice")),
             predicted_rate=_float(fr.get("nextFundingRate")),
         )
+
+    # ------------------------------------------------------------------ board
+
+    async def fetch_board(self, *, full: bool = False) -> BoardFetch:
+        """Every perpetual's funding, prices, OI and volume with as few requests as the
+        venue allows: one bulk funding request where ccxt has fetchFundingRates (else
+        a paced request per market), plus the venue's bulk tickers / open interest.
+        ``full``: also fill every column that otherwise fills in over several refreshes
+        (open interest on venues without a bulk endpoint), at one request per market.
+
+        The funding interval of each quote is what the venue says in this refresh
+        (`board_interval` hook); a market whose interval the venue did not state gets
+        None, never a remembered value."""
+        perps = await self.load_markets()
+        before = self.requests_made
+        notes: list[str] = []
+        bulk = bool(self.client.has.get("fetchFundingRates"))
+        if bulk:
+            raw = await self.call("fetchFundingRates", self.client.fetch_funding_rates)
+            fundings = {s: fr for s, fr in (raw or {}).items() if s in perps}
+        else:
+            fundings = await self._board_fundings_one_by_one(list(perps), notes)
+        self._board_full = full
+        extras = await self.board_extras(perps, fundings, notes)
+        now = self.now_ms()
+        quotes = []
+        for symbol, fr in fundings.items():
+            m = perps[symbol]
+            quotes.append(self.board_quote(m, fr, extras.get(symbol, {}), now))
+        quotes.sort(key=lambda q: q.symbol)
+        return BoardFetch(
+            exchange=self.id,
+            quotes=tuple(quotes),
+            requests=self.requests_made - before,
+            bulk=bulk,
+            notes=tuple(notes),
+        )
+
+    async def _board_fundings_one_by_one(
+        self, symbols: list[str], notes: list[str]
+    ) -> dict[str, dict[str, Any]]:
+        self.require("fetchFundingRate")
+        gate = asyncio.Semaphore(self.board_fallback_concurrency)
+
+        async def one(symbol: str) -> tuple[str, dict[str, Any] | None]:
+            async with gate:
+                try:
+                    fr = await self.call("fetchFundingRate", self.client.fetch_funding_rate, symbol)
+                except (VenueUnreachable, CapabilityMissing, UnknownSymbol) as exc:
+                    log.warning("%s: board funding for %s failed: %s", self.id, symbol, exc)
+                    return symbol, None
+                return symbol, fr
+
+        results = await asyncio.gather(*(one(s) for s in symbols))
+        out = {s: fr for s, fr in results if fr is not None}
+        if len(out) < len(symbols):
+            notes.append(f"{len(symbols) - len(out)} of {len(symbols)} markets gave no funding")
+        return out
+
+    async def board_extras(
+        self,
+        perps: dict[str, MarketInfo],
+        fundings: dict[str, dict[str, Any]],
+        notes: list[str],
+    ) -> dict[str, dict[str, Any]]:
+        """Hook: per symbol, the ccxt ticker ("ticker") and open interest ("oi") dicts
+        from the venue's bulk endpoints; subclasses add what their venue offers."""
+        extras: dict[str, dict[str, Any]] = {}
+        if self.board_tickers and self.client.has.get("fetchTickers"):
+            tickers = await self._board_bulk("fetchTickers", self.client.fetch_tickers, notes)
+            for symbol, t in tickers.items():
+                if symbol in perps:
+                    extras.setdefault(symbol, {})["ticker"] = t
+        if self.board_open_interests and self.client.has.get("fetchOpenInterests"):
+            ois = await self._board_bulk(
+                "fetchOpenInterests", self.client.fetch_open_interests, notes
+            )
+            for symbol, oi in ois.items():
+                if symbol in perps:
+                    extras.setdefault(symbol, {})["oi"] = oi
+        if self.board_oi_rotation > 0 and self.client.has.get("fetchOpenInterest"):
+            for symbol, oi in (await self._board_oi_rotation(list(fundings))).items():
+                extras.setdefault(symbol, {}).setdefault("oi", oi)
+        return extras
+
+    async def _board_oi_rotation(self, symbols: list[str]) -> dict[str, dict[str, Any]]:
+        """OI of the next `board_oi_rotation` markets (of all with ``fetch_board(full=True)``);
+        every market answers from its last fetched value meanwhile."""
+        cache: dict[str, dict[str, Any]] = self.__dict__.setdefault("_board_oi", {})
+        cursor = int(self.__dict__.get("_board_oi_cursor", 0))
+        if getattr(self, "_board_full", False):
+            due = symbols
+        else:
+            n = min(self.board_oi_rotation, len(symbols))
+            due = [symbols[(cursor + i) % len(symbols)] for i in range(n)] if symbols else []
+            self.__dict__["_board_oi_cursor"] = (cursor + n) % max(1, len(symbols))
+        gate = asyncio.Semaphore(self.board_fallback_concurrency)
+
+        async def one(symbol: str) -> None:
+            async with gate:
+                try:
+                    cache[symbol] = await self.call(
+                        "fetchOpenInterest",
+                        self.client.fetch_open_interest,
+                        symbol,
+                        dict(self.open_interest_params),
+                    )
+                except (VenueUnreachable, UnknownSymbol, ccxt_async.ExchangeError) as exc:
+                    log.debug("%s: OI of %s unavailable: %s", self.id, symbol, exc)
+
+        await asyncio.gather(*(one(s) for s in due))
+        return dict(cache)
+
+    async def _board_bulk(
+        self, what: str, fn: Callable[..., Awaitable[Any]], notes: list[str], *args: Any
+    ) -> dict[str, Any]:
+        """One optional bulk call; its failure costs the board a column, not the refresh."""
+        try:
+            return dict(await self.call(what, fn, *args) or {})
+        except (VenueUnreachable, CapabilityMissing, ccxt_async.ExchangeError) as exc:
+            notes.append(f"{what} unavailable: {_short(exc, 120)}")
+            log.warning("%s: board %s failed: %s", self.id, what, exc)
+            return {}
+
+    def board_interval(
+        self, m: MarketInfo, fr: dict[str, Any], extra: dict[str, Any]
+    ) -> float | None:
+        """Hook: the interval (hours) the venue states for this market in this refresh."""
+        return interval_hours(fr.get("interval"))
+
+    def board_quote(
+        self, m: MarketInfo, fr: dict[str, Any], extra: dict[str, Any], now: int
+    ) -> MarketQuote:
+        ticker = extra.get("ticker") or {}
+        book = extra.get("book") or ticker
+        oi = extra.get("oi") or {}
+        hours = self.board_interval(m, fr, extra)
+        if hours is not None:
+            self.set_funding_interval(m.symbol, hours)
+        mark = (
+            _float(fr.get("markPrice"))
+            or _float((extra.get("mark") or {}).get("markPrice"))
+            or _float(ticker.get("markPrice"))
+        )
+        next_time = fr.get("fundingTimestamp") or fr.get("nextFundingTimestamp")
+        ts = fr.get("timestamp")
+        return MarketQuote(
+            exchange=self.id,
+            symbol=m.symbol,
+            base=m.base,
+            timestamp=int(ts) if ts is not None else now,
+            funding_rate=_float(fr.get("fundingRate")),
+            interval_hours=hours,
+            next_funding_time=int(next_time) if next_time is not None else None,
+            predicted_rate=_float(fr.get("nextFundingRate")),
+            mark_price=mark,
+            index_price=_float(fr.get("indexPrice")),
+            basis=self.board_basis(fr),
+            bid=_float(book.get("bid")),
+            ask=_float(book.get("ask")),
+            open_interest_usd=self.board_oi_usd(m, oi, mark),
+            volume_24h_usd=self.quote_volume(m, ticker) if ticker else None,
+        )
+
+    def board_basis(self, fr: dict[str, Any]) -> float | None:
+        """Hook: a basis the venue states itself (else the board derives mark/index)."""
+        return None
+
+    def board_oi_usd(self, m: MarketInfo, oi: dict[str, Any], mark: float | None) -> float | None:
+        value = _float(oi.get("openInterestValue"))
+        if value is not None:
+            return value
+        amount = self.base_amount(m, _float(oi.get("openInterestAmount")))
+        return amount * mark if amount is not None and mark is not None else None
 
     # ----------------------------------------------------------- open interest
 

@@ -24,6 +24,23 @@ class OkxVenue(CcxtVenue):
     # /api/v5/market/books: "sz ... maximum is 400".
     max_depth: ClassVar[int] = 400
 
+    # The board: funding-rate?instId=ANY (rates, interval from the two settlement
+    # times, premium) + tickers + open-interest + mark-price, each one SWAP-wide request.
+    async def board_extras(
+        self, perps: dict[str, MarketInfo], fundings: dict[str, Any], notes: list[str]
+    ) -> dict[str, dict[str, Any]]:
+        extras = await super().board_extras(perps, fundings, notes)
+        if self.client.has.get("fetchMarkPrices"):
+            marks = await self._board_bulk("fetchMarkPrices", self.client.fetch_mark_prices, notes)
+            for symbol, mk in marks.items():
+                if symbol in perps:
+                    extras.setdefault(symbol, {})["mark"] = mk
+        return extras
+
+    def board_basis(self, fr: dict[str, Any]) -> float | None:
+        # okx states the premium (mark over index) with the funding rate
+        return _float((fr.get("info") or {}).get("premium"))
+
     def book_limit(self, limit: int | None) -> int | None:
         return None if limit is None else min(limit, self.max_depth)
 
