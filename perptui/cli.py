@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "collect": "headless collector: funding, book snapshots and OHLCV on a schedule",
     "backfill": "fetch funding and OHLCV history into the database, resumably",
     "export": "export a table to CSV or Parquet",
+    "funding": "the funding board: every perpetual's funding, or the best cross-venue carry",
     "signals": "run the signal rules over stored history",
     "backtest": "funding-carry backtest over stored funding history",
     "migrate": "copy a SQLite database into PostgreSQL, resumably",
