@@ -93,7 +93,7 @@ def _ar1_kernel(a: float, block: int) -> tuple[np.ndarray, np.ndarray]:
     return np.tril(a ** np.maximum(i[:, None] - i[None, :], 0)), a ** (i + 1)
 
 
-def _ar1(a: float, u: np.ndarray, x0: float, block: int = 256) -> np.ndarray:
+def _ar1(a: float, u: np.ndarray, x0: float, block: int = 64) -> np.ndarray:
     """x[0] = x0, x[n+1] = a x[n] + u[n], in blocks of matrix products (no per-day loop).
 
     Within a block x = a^(i+1) x_start + sum_j a^(i-j) u_j, i.e. one lower-triangular
@@ -140,12 +140,17 @@ class FairPath:
             self.day_sigma = sigma_d * np.exp(0.3 * y - 0.045)
             x = _ar1(a, self.day_sigma * z, x[0])
         else:
-            for b in range(horizon):  # one iteration per day
-                if b:
-                    y[b] = phi * y[b - 1] + scale * e[b]
+            # one iteration per day, in Python floats: the same IEEE operations in the
+            # same order as numpy scalars (bit-identical paths), at a tenth of the cost
+            ys, es = [float(e[0])], e.tolist()
+            for b in range(1, horizon):
+                ys.append(phi * ys[-1] + scale * es[b])
+            y = np.array(ys)
             self.day_sigma = sigma_d * np.exp(0.3 * y - 0.045)  # vol clustering
+            xs, sig, zs = [float(x[0])], self.day_sigma.tolist(), z.tolist()
             for b in range(horizon):
-                x[b + 1] = a * x[b] + self.day_sigma[b] * z[b]
+                xs.append(a * xs[-1] + sig[b] * zs[b])
+            x = np.array(xs)
         self.day_x = x
         self.log_p0 = math.log(asset.price)
         self._days: OrderedDict[int, np.ndarray] = OrderedDict()

@@ -73,6 +73,27 @@ class BoardState:
         return next((s for s in self.venues if s.venue == venue), None)
 
 
+def board_settings_from(config: Any) -> BoardSettings:
+    """Board settings from a perptui Config (defaults for whatever it does not set)."""
+    d = BoardSettings()
+    b = getattr(config, "board", None)
+    thresholds = getattr(config, "signals", None)
+    if not isinstance(thresholds, SignalThresholds):
+        thresholds = d.thresholds
+    if b is None:
+        return replace(d, thresholds=thresholds)
+    costs = CarryCosts(
+        taker_fee_bps=dict(getattr(b, "taker_fee_bps", {}) or {}),
+        default_fee_bps=float(getattr(b, "default_fee_bps", d.costs.default_fee_bps)),
+        holding_hours=float(getattr(b, "holding_hours", d.costs.holding_hours)),
+    )
+    return BoardSettings(
+        refresh_s=float(getattr(b, "refresh_s", d.refresh_s)),
+        costs=costs,
+        thresholds=thresholds,
+    )
+
+
 def funding_record(q: MarketQuote) -> FundingInfo:
     """The writer's record of one board observation (``funding_rates``, kind live)."""
     return FundingInfo(
@@ -125,6 +146,9 @@ class Board:
             try:
                 fetched = await venue.fetch_board(full=full)
             except Exception as exc:  # any venue failure: keep the last rows, say so
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from exc  # a client turned our cancel into this
                 log.warning("%s: board refresh failed: %s", venue.id, exc)
                 self._status[venue.id] = replace(
                     prev, last_error=f"{type(exc).__name__}: {exc}"[:200]
@@ -146,7 +170,7 @@ class Board:
                 self.writer.submit(funding_record(q))
         for key in [k for k in self._rows if k[0] == venue and k not in seen]:
             del self._rows[key]  # delisted (or no longer perpetual) since the last refresh
-        prev = self._status[venue]
+        prev = self._status.get(venue) or VenueBoardStatus(venue)
         self._status[venue] = replace(
             prev,
             markets=len(fetched.quotes),
@@ -216,13 +240,20 @@ class Board:
             asyncio.create_task(self._loop(v), name=f"board:{v.id}") for v in self.venues
         ]
 
-    async def stop(self) -> None:
-        for t in self._tasks:
+    async def stop(self, timeout_s: float = 2.0) -> None:
+        """Cancel the cadence tasks; a refresh stuck in a client that does not honour
+        cancellation promptly is abandoned after ``timeout_s``, never waited on."""
+        tasks, self._tasks = self._tasks, []
+        for t in tasks:
             t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        self._tasks = []
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout_s)
+            for t in pending:
+                log.warning("board: %s did not stop within %.1fs", t.get_name(), timeout_s)
+        for t in tasks:
+            if t.done() and not t.cancelled():
+                with contextlib.suppress(Exception):
+                    t.result()
 
     async def _loop(self, venue: Any) -> None:
         backoff = Backoff(base=2.0, cap=max(self.settings.refresh_s, 2.0))

@@ -104,6 +104,8 @@ class MonitorApp(App[int]):
         Binding("plus,equals_sign", "group(1)", "Group+", show=False),
         Binding("minus", "group(-1)", "Group-", show=False),
         Binding("question_mark", "help", "Help"),
+        # the footer is full at 80 columns; f is in the help screen and the palette
+        Binding("f", "funding_board", "Funding", show=False),
         *(Binding(str(n), f"jump({n - 1})", show=False) for n in range(1, 10)),
     ]
 
@@ -125,6 +127,7 @@ class MonitorApp(App[int]):
         self.focus_symbol: str | None = None
         self.focus_venue: str | None = None
         self.pending_focus: str | None = None  # a symbol just added: focus it when it shows
+        self.pending_focus_venue: str | None = None  # ...on this venue (from the board)
         self.last_view: HubView | None = None
         self.ticks = 0
         self.samples = 0
@@ -290,7 +293,10 @@ class MonitorApp(App[int]):
         venues = [v for s, v in wl.keys() if s == symbol]
         if not venues:
             return False
-        venue = self.focus_venue if self.focus_venue in venues else venues[0]
+        wanted = self.pending_focus_venue or self.focus_venue
+        venue = wanted if wanted in venues else venues[0]
+        if wanted in venues:
+            self.pending_focus_venue = None
         return wl.select_key(symbol, venue)
 
     # ------------------------------------------------------ funding history
@@ -402,6 +408,30 @@ class MonitorApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_funding_board(self) -> None:
+        from perptui.ui.screens.board import BoardScreen
+
+        if isinstance(self.screen, BoardScreen):
+            return
+        self.push_screen(BoardScreen(self._board_state), self._from_board)
+
+    def _board_state(self) -> object:
+        board = getattr(self.backend, "board", None)
+        return None if board is None else board.state
+
+    def _from_board(self, chosen: tuple[str, str] | None) -> None:
+        """A board row was chosen: watch that market (if not yet) and focus its venue."""
+        if not chosen:
+            return
+        symbol, venue = chosen
+        if (symbol, venue) in set(self.watchlist.keys()):
+            self.watchlist.select_key(symbol, venue)
+            return
+        self.pending_focus = symbol
+        self.pending_focus_venue = venue
+        self.run_worker(self.backend.add_symbol(symbol), group="symbols")
+        self.notify(f"watching {symbol}", timeout=2)
 
     async def action_quit(self) -> None:
         """ctrl+q and the palette's Quit also flush before leaving."""

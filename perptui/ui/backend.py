@@ -123,6 +123,8 @@ class EngineBackend:
         worker_settings: object | None = None,
         stale_after_s: float = 10.0,
         no_venue_grace_s: float = NO_VENUE_GRACE_S,
+        board_settings: object | None = None,
+        alerts: object | None = None,
     ) -> None:
         self.config = config
         self.demo = demo or emulator is not None
@@ -136,11 +138,14 @@ class EngineBackend:
         self.symbols = list(config.symbols)  # type: ignore[attr-defined]
         self.hub = Hub(self.symbols, self.venue_ids, stale_after_s=stale_after_s)
         self.no_venue_grace_s = no_venue_grace_s
+        self.alerts = alerts
         self.db_path: str | None = (
             str(config.db_path) if config.log_db else None  # type: ignore[attr-defined]
         )
         self.writer: object | None = None
         self.engine: object | None = None
+        self.board: object | None = None  # perptui.engine.board.Board, once started
+        self.board_settings = board_settings
         self.started_at: float | None = None
         self.start_error = ""
         self.stopped = False
@@ -200,6 +205,16 @@ class EngineBackend:
             book_depth=cfg.book_depth,  # type: ignore[attr-defined]
         )
         await self.engine.start()
+        # The funding board polls every perpetual of the same venues on its own cadence.
+        from perptui.engine.board import Board, board_settings_from
+
+        self.board = Board(
+            venues,
+            writer=self.writer,
+            settings=self.board_settings or board_settings_from(cfg),
+            alerts=self.alerts,
+        )
+        self.board.start()  # type: ignore[attr-defined]
 
     def _make_venue(self, venue_id: str, client: object | None) -> object:
         if self.venue_factory is not None:
@@ -218,6 +233,8 @@ class EngineBackend:
             return
         self.stopped = True
         try:
+            if self.board is not None:
+                await self.board.stop()  # type: ignore[attr-defined]
             if self.engine is not None:
                 await self.engine.stop()  # type: ignore[attr-defined]
         finally:

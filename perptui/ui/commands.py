@@ -13,6 +13,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Pause / resume", "pause", "freeze the screen; data keeps flowing"),
     ("Toggle theme", "toggle_theme", "dark / light"),
     ("Next panel", "next_panel", "compact layout: cycle the detail panel"),
+    ("Funding board", "funding_board", "every perpetual's funding and the best carry"),
     ("Help", "help", "key map"),
     ("Quit", "quit_monitor", "flush the DB writer and exit"),
 )

@@ -20,6 +20,11 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("v", "next panel (compact layout, small terminals)"),
     ("b", "the order-book ladder alone, as deep as the screen allows"),
     ("+  -", "ladder: coarser / finer price buckets (1, 2, 5, 10 .. ticks)"),
+    (
+        "f",
+        "funding board: every perpetual of every venue; s/r sort, / filter, o min OI, "
+        "c cross-venue carry, enter opens the market",
+    ),
     ("p", "pause / resume updates"),
     ("t", "toggle dark / light theme"),
     ("ctrl+p", "command palette (every action above)"),
