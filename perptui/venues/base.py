@@ -3,13 +3,31 @@
 Callers (engine workers, jobs, doctor, UI backends) only ever see this interface and the
 frozen records of `perptui.core.model`; which ccxt class sits underneath, how it pages, and how
 a venue's contracts turn into base units is the implementation's business.
+
+What an implementation promises beyond the method signatures:
+
+- **Errors** are perptui's (`perptui.errors`), never the library's: `UnknownSymbol`,
+  `CapabilityMissing`, `BookOutOfSync` (a streamed book failed its sequence/checksum
+  check), `VenueUnreachable` / `VenueTimeout` / `RateLimited` (transient, already retried
+  where the method says so) and `VenueError` for any other answer.  Keep the original
+  exception as ``__cause__``.  `asyncio.CancelledError` and `TimeoutError` pass through.
+- **Streams**: a venue that streams books says so in ``has["watchOrderBook"]`` and
+  implements `open_streams` / `drop_streams`, so the engine can notice a connection that
+  died between two watches and drop one that went silent, without knowing what a
+  connection is.  Non-streaming venues keep the defaults.
+- **Pacing**: bulk jobs wrap their requests in ``with venue.paced(pacer):``; only the
+  requests made inside that block (in this task and the tasks it starts) wait for the
+  `perptui.venues.pacing.Pacer` and report throttling to it.
+- No raw client: whatever library object sits underneath stays an implementation detail.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, ClassVar
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from perptui.core.model import (
     BookSnapshot,
@@ -19,6 +37,9 @@ from perptui.core.model import (
     OpenInterest,
     Ticker,
 )
+
+if TYPE_CHECKING:
+    from perptui.venues.pacing import Pacer
 
 # A backfill job passes this to write every page as it arrives, so a killed run loses at
 # most the page in flight. It may be sync or async.
@@ -44,8 +65,7 @@ class Venue(abc.ABC):
     history_caps_ms: ClassVar[dict[str, int]] = {}
 
     id: str  # perptui's venue id, e.g. "binance"
-    ccxt_id: str  # ccxt class name, e.g. "binanceusdm"
-    client: Any  # the ccxt (pro or async_support) instance
+    ccxt_id: str  # the underlying library's name for it, e.g. "binanceusdm" (for messages)
 
     @property
     @abc.abstractmethod
@@ -103,6 +123,44 @@ class Venue(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Release the client's sessions and sockets; safe to call twice."""
+
+    def now_ms(self) -> int:
+        """The clock history caps and a default `until` are measured against (epoch ms)."""
+        return int(time.time() * 1000)
+
+    def listed_at(self, market: MarketInfo) -> int | None:
+        """When the market was listed (epoch ms), if the venue publishes it."""
+        return None
+
+    # ----------------------------------------------------------------- streams
+
+    def open_streams(self) -> Mapping[str, int]:
+        """Stream connection name -> a token that changes whenever it is replaced.
+
+        Only open connections are listed.  The engine compares two readings: a name
+        whose token changed or that disappeared is a connection that closed in between
+        (the next watch reconnects silently, so this is the only way to see it).
+        """
+        return {}
+
+    async def drop_streams(self, idle_s: float | None = None) -> bool:
+        """Close stream connections that received nothing for ``idle_s`` seconds.
+
+        ``None`` closes every stream connection (one that answers pings but stopped
+        delivering looks alive frame-wise).  A connection that has not received its
+        first frame yet is only closed with ``None``.  The next watch reconnects,
+        resubscribes and rebuilds its books from a fresh snapshot; watches pending on a
+        closed connection fail with `VenueUnreachable` (or are cancelled).  Returns
+        whether anything was closed.
+        """
+        return False
+
+    # ------------------------------------------------------------------ pacing
+
+    @contextlib.contextmanager
+    def paced(self, pacer: Pacer) -> Iterator[None]:
+        """Pace the requests made inside the block (default: no pacing support)."""
+        yield
 
     async def __aenter__(self) -> Venue:
         return self

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
-import ccxt.async_support as ccxt_async
-
 from perptui.core.model import MarketInfo
 from perptui.errors import PerptuiError
 from perptui.venues.base import FUNDING, OHLCV
@@ -75,7 +73,7 @@ class BinanceVenue(CcxtVenue):
             return
         try:
             found = await self.call("fetchFundingIntervals", self.client.fetch_funding_intervals)
-        except (PerptuiError, ccxt_async.ExchangeError) as exc:
+        except PerptuiError as exc:
             # Not fatal: every symbol keeps the documented 8 h default.
             log.warning("%s: funding intervals unavailable, assuming 8 h: %s", self.id, exc)
             return

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import contextvars
 import difflib
+import itertools
 import logging
 import math
 import random
-from collections.abc import Awaitable, Callable, Iterable
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
-import ccxt.async_support as ccxt_async
 from ccxt.base.decimal_to_precision import DECIMAL_PLACES, SIGNIFICANT_DIGITS
 
 from perptui.core.metrics import DEPTH_BANDS
@@ -36,9 +39,11 @@ from perptui.core.model import (
     OpenInterest,
     Ticker,
 )
-from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
+from perptui.errors import CapabilityMissing, UnknownSymbol
 from perptui.symbols import resolve_symbol
 from perptui.venues.base import FUNDING, OHLCV, OnPage, Venue
+from perptui.venues.ccxt_errors import CcxtError, is_throttle, is_transient, short, translate
+from perptui.venues.pacing import Pacer
 from perptui.venues.paging import Pager
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,11 @@ T = TypeVar("T")
 # stays exact while other tasks share the same venue.
 _request_counter: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
     "perptui_venue_requests", default=None
+)
+# The pacer of the bulk job running in the current task (see `Venue.paced`); the engine's
+# own loops run in other tasks and are not slowed by it.
+_pacer: contextvars.ContextVar[Pacer | None] = contextvars.ContextVar(
+    "perptui_venue_pacer", default=None
 )
 
 HOUR_MS = 3_600_000
@@ -119,7 +129,7 @@ class CcxtVenue(Venue):
     perp_subtypes: ClassVar[frozenset[str]] = frozenset({"linear", "inverse"})
     default_funding_interval_hours: ClassVar[float | None] = None
     open_interest_params: ClassVar[dict[str, Any]] = {}
-    max_retries: ClassVar[int] = 5
+    max_retries: int = 5  # per instance too: make_venue(max_retries=0) for health checks
     retry_base_s: ClassVar[float] = 0.5
     retry_max_s: ClassVar[float] = 30.0
     retry_after_max_s: ClassVar[float] = 120.0
@@ -137,13 +147,19 @@ class CcxtVenue(Venue):
     # request each, rotating through the listing (the first refresh asks for all).
     board_oi_rotation: ClassVar[int] = 0
 
-    def __init__(self, client: Any, *, venue_id: str | None = None) -> None:
+    def __init__(
+        self, client: Any, *, venue_id: str | None = None, max_retries: int | None = None
+    ) -> None:
         self.client = client
+        if max_retries is not None:
+            self.max_retries = max_retries
         self.ccxt_id = str(client.id)
         self.id = venue_id or self.venue_id or self.ccxt_id
         self.requests_made = 0  # HTTP calls issued through this venue, retries included
         self._markets: dict[str, MarketInfo] | None = None
         self._closed = False
+        self._serials = itertools.count(1)
+        self._stream_serials: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._apply_options()
 
     def __repr__(self) -> str:
@@ -192,24 +208,29 @@ class CcxtVenue(Venue):
         Rate limits (429 / DDoSProtection), timeouts and connection errors are normal on
         public endpoints; they are retried `max_retries` times, waiting at least the
         venue's Retry-After. Anything else is not transient and is raised at once.
+        Every ccxt error leaves as its perptui kind (`ccxt_errors.translate`).
         """
         attempt = 0
+        pacer = _pacer.get()
         while True:
             self.requests_made += 1
             counter = _request_counter.get()
             if counter is not None:
                 counter[0] += 1
+            if pacer is not None:
+                await pacer.wait()
             try:
-                return await fn(*args)
-            except ccxt_async.BadSymbol as exc:
-                raise UnknownSymbol(f"{self.id}: {what}: {_short(exc)}") from exc
-            except ccxt_async.NotSupported as exc:
-                raise CapabilityMissing(f"{self.id}: {what} not supported by ccxt") from exc
-            except ccxt_async.NetworkError as exc:
+                out = await fn(*args)
+            except CcxtError as exc:
+                if pacer is not None and is_throttle(exc):
+                    pacer.on_throttled()
+                if not is_transient(exc):
+                    raise self._error(what, exc) from exc
                 if attempt >= self.max_retries:
-                    raise VenueUnreachable(
+                    raise translate(
+                        exc,
                         f"{self.id}: {what} failed after {attempt + 1} attempts "
-                        f"({type(exc).__name__}: {_short(exc)})"
+                        f"({type(exc).__name__}: {short(exc)})",
                     ) from exc
                 delay = self._retry_delay(attempt, exc)
                 log.warning(
@@ -223,12 +244,34 @@ class CcxtVenue(Venue):
                 )
                 await asyncio.sleep(delay)
                 attempt += 1
+            else:
+                if pacer is not None:
+                    pacer.on_success()
+                return out
+
+    def _error(self, what: str, exc: Exception) -> Exception:
+        """The perptui error for a ccxt error that is not worth retrying."""
+        kind = type(translate(exc))
+        if kind is CapabilityMissing:
+            return CapabilityMissing(f"{self.id}: {what} not supported by ccxt")
+        if kind is UnknownSymbol:
+            return UnknownSymbol(f"{self.id}: {what}: {short(exc)}")
+        return translate(exc, f"{self.id}: {what}: {type(exc).__name__}: {short(exc)}")
+
+    @contextlib.contextmanager
+    def paced(self, pacer: Pacer) -> Iterator[None]:
+        """Requests made inside the block (this task and tasks it starts) obey `pacer`."""
+        token = _pacer.set(pacer)
+        try:
+            yield
+        finally:
+            _pacer.reset(token)
 
     def _retry_delay(self, attempt: int, exc: Exception) -> float:
         backoff = min(self.retry_max_s, self.retry_base_s * (2**attempt))
         backoff *= random.uniform(0.75, 1.0)  # de-synchronise concurrent retriers
         # Retry-After comes with 429/503 answers; after a timeout the headers are stale
-        if isinstance(exc, ccxt_async.DDoSProtection | ccxt_async.RateLimitExceeded):
+        if is_throttle(exc):
             retry_after = self._retry_after_s()
             if retry_after is not None:
                 return min(self.retry_after_max_s, max(backoff, retry_after))
@@ -361,8 +404,54 @@ class CcxtVenue(Venue):
             )
         # Not retried here: a websocket watch is a long-lived loop the engine owns; it
         # decides how to back off and when to resync.
-        ob = await self.client.watch_order_book(m.symbol, self.watch_book_limit(limit))
+        try:
+            ob = await self.client.watch_order_book(m.symbol, self.watch_book_limit(limit))
+        except CcxtError as exc:
+            raise self._error("watchOrderBook", exc) from exc
         return self.book_snapshot(m, ob, limit)
+
+    def open_streams(self) -> Mapping[str, int]:
+        """url -> serial number of the open connection, for the ccxt.pro client's websockets.
+
+        Serial numbers, not ``id()``: a new connection may reuse a closed one's address.
+        """
+        clients = getattr(self.client, "clients", None)
+        if not isinstance(clients, dict):
+            return {}
+        current: dict[str, int] = {}
+        for url, ws in clients.items():
+            conn = getattr(ws, "connection", None)
+            if conn is not None and not getattr(conn, "closed", False):
+                current[url] = self._stream_serial(conn)
+        return current
+
+    def _stream_serial(self, conn: Any) -> int:
+        try:
+            serial = self._stream_serials.get(conn)
+            if serial is None:
+                serial = self._stream_serials[conn] = next(self._serials)
+            return serial
+        except TypeError:  # not weak-referenceable: fall back to its address
+            return id(conn)
+
+    async def drop_streams(self, idle_s: float | None = None) -> bool:
+        """Close ccxt.pro websocket clients silent for ``idle_s`` (all when None).
+
+        The client is removed from ccxt's table first, so the next watch opens a fresh
+        connection and resubscribes (ccxt rebuilds the book from a new snapshot).
+        """
+        clients = getattr(self.client, "clients", None) or {}
+        now_ms = time.time() * 1000
+        dropped = False
+        for url, ws in list(clients.items()):
+            last = getattr(ws, "last_message_at", None)
+            if idle_s is not None and (last is None or now_ms - last < idle_s * 1000):
+                continue
+            clients.pop(url, None)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), timeout=5)
+            dropped = True
+        return dropped
 
     def book_limit(self, limit: int | None) -> int | None:
         """Hook: round a requested depth to one the venue accepts."""
@@ -899,8 +988,3 @@ class CcxtVenue(Venue):
 def _round(x: float) -> float:
     """Drop binary noise from contracts x contract size (13807 x 0.01 -> 138.07)."""
     return float(f"{x:.12g}")
-
-
-def _short(exc: Exception, limit: int = 200) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
