@@ -150,6 +150,7 @@ class CcxtVenue(Venue):
     def __init__(
         self, client: Any, *, venue_id: str | None = None, max_retries: int | None = None
     ) -> None:
+        """Subclasses that add set-up take ``(client, **options)`` and pass options on."""
         self.client = client
         if max_retries is not None:
             self.max_retries = max_retries
