@@ -39,7 +39,7 @@ from perptui.core.model import (
     OpenInterest,
     Ticker,
 )
-from perptui.errors import CapabilityMissing, UnknownSymbol
+from perptui.errors import CapabilityMissing, UnknownSymbol, VenueError, VenueUnreachable
 from perptui.symbols import resolve_symbol
 from perptui.venues.base import FUNDING, OHLCV, OnPage, Venue
 from perptui.venues.ccxt_errors import CcxtError, is_throttle, is_transient, short, translate
@@ -708,7 +708,7 @@ class CcxtVenue(Venue):
                         symbol,
                         dict(self.open_interest_params),
                     )
-                except (VenueUnreachable, UnknownSymbol, ccxt_async.ExchangeError) as exc:
+                except (VenueError, UnknownSymbol) as exc:  # VenueUnreachable is a VenueError
                     log.debug("%s: OI of %s unavailable: %s", self.id, symbol, exc)
 
         await asyncio.gather(*(one(s) for s in due))
@@ -720,8 +720,8 @@ class CcxtVenue(Venue):
         """One optional bulk call; its failure costs the board a column, not the refresh."""
         try:
             return dict(await self.call(what, fn, *args) or {})
-        except (VenueUnreachable, CapabilityMissing, ccxt_async.ExchangeError) as exc:
-            notes.append(f"{what} unavailable: {_short(exc, 120)}")
+        except (VenueError, CapabilityMissing) as exc:  # VenueUnreachable is a VenueError
+            notes.append(f"{what} unavailable: {short(exc, 120)}")
             log.warning("%s: board %s failed: %s", self.id, what, exc)
             return {}
 
