@@ -68,6 +68,7 @@ class ReplaySource:
     """A monitor backend that plays a perptui database back (mode "replay")."""
 
     mode = "replay"
+    history_version = 0  # a recording does not change under the app
 
     def __init__(
         self,

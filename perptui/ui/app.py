@@ -142,6 +142,7 @@ class MonitorApp(App[int]):
         self._panels: list[Panel] = []
         self._last_fanout: tuple[int, int] | None = None
         self._history_loaded: dict[str, float] = {}
+        self._history_seen = 0
         self.register_theme(DARK)
         self.register_theme(LIGHT)
         self.initial_theme = theme if theme in THEME_NAMES else "dark"
@@ -240,7 +241,9 @@ class MonitorApp(App[int]):
         health.set_db(None if stats is None else stats[0], 0 if stats is None else stats[1])
         health.hint = self.start_error or self.backend.hint(view)
         if self.focus_symbol is not None and self.backend.db_path is not None:
-            self.refresh_funding_history(self.focus_symbol)  # throttled to once a minute
+            seen, self._history_seen = self._history_seen, self.backend.history_version
+            # Throttled to once a minute, unless the stored history just changed.
+            self.refresh_funding_history(self.focus_symbol, force=seen != self._history_seen)
         key = (id(view), now // 1000)
         if key == self._last_fanout and stats is None:
             return

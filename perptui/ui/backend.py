@@ -8,16 +8,23 @@ snapshot tests both implement it, so the app never depends on engine internals.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from perptui.engine.hub import Hub, HubView
+
+log = logging.getLogger(__name__)
 
 
 class Backend(Protocol):
     mode: str  # "live" | "demo" | "replay"
     hub: Hub
     db_path: str | None  # None: not logging
+    # Bumped when stored history changed under the app (e.g. the demo's seed
+    # backfill finished): the app re-reads its DB-backed panels at once.
+    history_version: int
 
     async def start(self) -> None:
         """Launch workers and return promptly (never waits for venues)."""
@@ -46,6 +53,7 @@ class StaticBackend:
     """A hub with no workers: for snapshot tests, replays and previews."""
 
     mode = "replay"
+    history_version = 0
 
     def __init__(
         self,
@@ -125,8 +133,14 @@ class EngineBackend:
         no_venue_grace_s: float = NO_VENUE_GRACE_S,
         board_settings: object | None = None,
         alerts: object | None = None,
+        after_start: Callable[[EngineBackend], Awaitable[None]] | None = None,
     ) -> None:
         self.config = config
+        # Run in the background once the engine is up (the demo's seed backfill);
+        # the command that assembles the app supplies it, so the UI imports no job.
+        self.after_start = after_start
+        self._after_task: asyncio.Task | None = None
+        self.history_version = 0
         self.demo = demo or emulator is not None
         self.mode = "demo" if self.demo else "live"
         self.seed = seed
@@ -215,6 +229,20 @@ class EngineBackend:
             alerts=self.alerts,
         )
         self.board.start()  # type: ignore[attr-defined]
+        if self.after_start is not None:
+            self._after_task = asyncio.create_task(self._run_after_start(), name="after-start")
+
+    async def _run_after_start(self) -> None:
+        assert self.after_start is not None
+        try:
+            await self.after_start(self)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a failed seed leaves the monitor running, says why
+            log.warning("after start: %s: %s", type(exc).__name__, exc)
+            self.start_error = f"history seed failed: {type(exc).__name__}: {exc}"
+        finally:
+            self.history_version += 1
 
     def _make_venue(self, venue_id: str, client: object | None) -> object:
         if self.venue_factory is not None:
@@ -232,6 +260,9 @@ class EngineBackend:
         if self.stopped:
             return
         self.stopped = True
+        if self._after_task is not None and not self._after_task.done():
+            self._after_task.cancel()
+            await asyncio.gather(self._after_task, return_exceptions=True)
         try:
             if self.board is not None:
                 await self.board.stop()  # type: ignore[attr-defined]
