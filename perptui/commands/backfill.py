@@ -33,7 +33,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--all",
         dest="all_symbols",
         action="store_true",
-        help="every perpetual of each venue instead of --symbols",
+        help="funding of every perpetual of each venue (OHLCV stays with --symbols)",
     )
     add_flags(p, "backfill")
     p.add_argument(

@@ -23,7 +23,7 @@ import logging
 import math
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -243,14 +243,17 @@ class Backfill:
         return self.reports
 
     async def series_for(self, venue: Any) -> list[SeriesKey]:
+        """Funding of every perpetual with ``all_symbols`` (the seed's first priority:
+        all perps), else of ``symbols``; OHLCV only ever for ``symbols``: candles for
+        a whole listing are many times the requests and rarely wanted, so they stay
+        opt-in per symbol set.  Funding first, so an interrupted run has it."""
         markets = await venue.load_markets()
         s = self.settings
-        symbols: Iterable[str] = owned(
-            s.shard, venue.id, sorted(markets) if s.all_symbols else list(s.symbols)
-        )
+        chosen = [x for x in s.symbols if x in markets] if s.all_symbols else list(s.symbols)
+        funding_set = sorted(markets) if s.all_symbols else chosen
         keys: list[SeriesKey] = []
-        for symbol in symbols:
-            for what in s.whats:
+        for what in s.whats:
+            for symbol in owned(s.shard, venue.id, funding_set if what == FUNDING else chosen):
                 keys.append(
                     SeriesKey(venue.id, symbol, what, s.timeframe if what == OHLCV else None)
                 )
