@@ -30,13 +30,16 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Se
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from perptui.core.model import (
+    BoardFetch,
     BookSnapshot,
     FetchPage,
     FundingInfo,
     MarketInfo,
+    MarketQuote,
     OpenInterest,
     Ticker,
 )
+from perptui.errors import PerptuiError, VenueError
 
 if TYPE_CHECKING:
     from perptui.venues.pacing import Pacer
@@ -161,6 +164,58 @@ class Venue(abc.ABC):
     def paced(self, pacer: Pacer) -> Iterator[None]:
         """Pace the requests made inside the block (default: no pacing support)."""
         yield
+
+    # ------------------------------------------------------------ the board
+
+    board_chunk: ClassVar[int] = 50  # markets per fetch_fundings call in the fallback
+
+    async def fetch_board(self, *, full: bool = False) -> BoardFetch:
+        """Every perpetual's funding, for the market-wide board.
+
+        This default works for any venue through `fetch_fundings`, in chunks of
+        ``board_chunk`` markets one after another (the venue's own pacing applies);
+        venues with bulk endpoints override it with one request per kind of data.
+        The quote's interval is the one the venue reported with the rate."""
+        markets = await self.load_markets()
+        symbols = sorted(markets)
+        quotes: list[MarketQuote] = []
+        notes: list[str] = []
+        # venues that count their HTTP requests keep `requests_made`
+        before = int(getattr(self, "requests_made", 0))
+        for i in range(0, len(symbols), self.board_chunk):
+            chunk = symbols[i : i + self.board_chunk]
+            try:
+                got = await self.fetch_fundings(chunk)
+            except Exception as exc:  # one chunk failing costs its rows, not the board
+                if not isinstance(exc, PerptuiError):
+                    raise
+                notes.append(f"{len(chunk)} markets: {exc}")
+                continue
+            for sym, f in got.items():
+                m = markets.get(sym)
+                quotes.append(
+                    MarketQuote(
+                        exchange=self.id,
+                        symbol=sym,
+                        base=m.base if m is not None else sym.split("/")[0],
+                        timestamp=f.timestamp,
+                        funding_rate=f.funding_rate,
+                        interval_hours=f.interval_hours,
+                        next_funding_time=f.next_funding_time,
+                        predicted_rate=f.predicted_rate,
+                        mark_price=f.mark_price,
+                        index_price=f.index_price,
+                    )
+                )
+        if not quotes and notes:
+            raise VenueError(f"{self.id}: no funding for any market ({notes[0]})")
+        return BoardFetch(
+            exchange=self.id,
+            quotes=tuple(quotes),
+            requests=int(getattr(self, "requests_made", 0)) - before,
+            bulk=False,
+            notes=tuple(notes),
+        )
 
     async def __aenter__(self) -> Venue:
         return self

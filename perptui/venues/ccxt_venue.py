@@ -39,7 +39,7 @@ from perptui.core.model import (
     OpenInterest,
     Ticker,
 )
-from perptui.errors import CapabilityMissing, UnknownSymbol, VenueError, VenueUnreachable
+from perptui.errors import CapabilityMissing, UnknownSymbol, VenueError
 from perptui.symbols import resolve_symbol
 from perptui.venues.base import FUNDING, OHLCV, OnPage, Venue
 from perptui.venues.ccxt_errors import CcxtError, is_throttle, is_transient, short, translate
@@ -142,7 +142,7 @@ class CcxtVenue(Venue):
     # (ccxt's own rate limiter paces them further).
     board_tickers: ClassVar[bool] = True  # fetchTickers for volume / bid / ask
     board_open_interests: ClassVar[bool] = True  # fetchOpenInterests where ccxt has it
-    board_fallback_concurrency: ClassVar[int] = 4
+    board_fallback_concurrency: ClassVar[int] = 4  # OI requests at once (rotation)
     # Venues without bulk open interest: markets whose OI one refresh asks for, one
     # request each, rotating through the listing (the first refresh asks for all).
     board_oi_rotation: ClassVar[int] = 0
@@ -607,22 +607,23 @@ class CcxtVenue(Venue):
     async def fetch_board(self, *, full: bool = False) -> BoardFetch:
         """Every perpetual's funding, prices, OI and volume with as few requests as the
         venue allows: one bulk funding request where ccxt has fetchFundingRates (else
-        a paced request per market), plus the venue's bulk tickers / open interest.
+        the contract's chunked fallback), plus the venue's bulk tickers / open interest.
         ``full``: also fill every column that otherwise fills in over several refreshes
         (open interest on venues without a bulk endpoint), at one request per market.
 
         The funding interval of each quote is what the venue says in this refresh
         (`board_interval` hook); a market whose interval the venue did not state gets
         None, never a remembered value."""
+        if not self.client.has.get("fetchFundingRates"):
+            # no bulk endpoint: the contract's paced fallback over fetch_fundings (which
+            # a venue subclass may have specialised)
+            return await super().fetch_board(full=full)
         perps = await self.load_markets()
         before = self.requests_made
         notes: list[str] = []
-        bulk = bool(self.client.has.get("fetchFundingRates"))
-        if bulk:
-            raw = await self.call("fetchFundingRates", self.client.fetch_funding_rates)
-            fundings = {s: fr for s, fr in (raw or {}).items() if s in perps}
-        else:
-            fundings = await self._board_fundings_one_by_one(list(perps), notes)
+        bulk = True
+        raw = await self.call("fetchFundingRates", self.client.fetch_funding_rates)
+        fundings = {s: fr for s, fr in (raw or {}).items() if s in perps}
         self._board_full = full
         extras = await self.board_extras(perps, fundings, notes)
         now = self.now_ms()
@@ -638,27 +639,6 @@ class CcxtVenue(Venue):
             bulk=bulk,
             notes=tuple(notes),
         )
-
-    async def _board_fundings_one_by_one(
-        self, symbols: list[str], notes: list[str]
-    ) -> dict[str, dict[str, Any]]:
-        self.require("fetchFundingRate")
-        gate = asyncio.Semaphore(self.board_fallback_concurrency)
-
-        async def one(symbol: str) -> tuple[str, dict[str, Any] | None]:
-            async with gate:
-                try:
-                    fr = await self.call("fetchFundingRate", self.client.fetch_funding_rate, symbol)
-                except (VenueUnreachable, CapabilityMissing, UnknownSymbol) as exc:
-                    log.warning("%s: board funding for %s failed: %s", self.id, symbol, exc)
-                    return symbol, None
-                return symbol, fr
-
-        results = await asyncio.gather(*(one(s) for s in symbols))
-        out = {s: fr for s, fr in results if fr is not None}
-        if len(out) < len(symbols):
-            notes.append(f"{len(symbols) - len(out)} of {len(symbols)} markets gave no funding")
-        return out
 
     async def board_extras(
         self,
