@@ -220,7 +220,7 @@ def _setup_logging(args: argparse.Namespace, command: str | None) -> None:
         logging_setup.configure(log_file=config.log_file, **options)
         return
     try:
-        logging_setup.configure(log_file=default_log_path(), **options)
+        logging_setup.configure(log_file=default_log_path(), create_dir=True, **options)
     except ConfigError:
         # An unwritable default log location must not stop the app; an
         # explicit --log-file that fails does (above).

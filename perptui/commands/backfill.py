@@ -9,9 +9,10 @@ from typing import Any
 
 from perptui.config.settings import add_flags
 from perptui.config.values import PORT, SEED, Number
-from perptui.errors import ConfigError
+from perptui.errors import ConfigError, VenueUnreachable
 
 DAYS = Number(0, 3650, above=True, unit="days")
+DB_STALL_S = 30.0  # how long a locked database may stall the backfill before it fails
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -108,7 +109,9 @@ async def run_backfill(
     console = Console()
     if not console.is_terminal:
         console.width = max(console.width, 140)  # logs and pipes: no wrapped table cells
-    writer = Writer(config.db_path, batch_rows=500)
+    # A database another process keeps locked fails the run after a bounded wait
+    # (one line, exit 2) rather than retrying forever.
+    writer = Writer(config.db_path, batch_rows=500, stall_timeout_s=DB_STALL_S, close_wait_s=5.0)
     await writer.start()
     started = time.monotonic()
     try:
@@ -122,6 +125,12 @@ async def run_backfill(
                 reports = await job.run()
     finally:
         await writer.close()
+    if not reports and job.venue_errors and len(job.venue_errors) == len(session.venues):
+        # Nothing could even be listed: one line, like any other bad input.
+        raise VenueUnreachable(
+            "backfill: no venue could be used: "
+            + "; ".join(f"{v}: {err}" for v, err in job.venue_errors.items())
+        )
     console.print(summary_table(reports, job.venue_errors, time.monotonic() - started))
     failed = [r for r in reports if r.error] or list(job.venue_errors)
     return 1 if failed and not any(r.stored_rows for r in reports) else 0

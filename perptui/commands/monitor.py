@@ -27,12 +27,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _check_db(config) -> None:
-    """Fail before the screen opens if the DB path is unusable (StoreError, exit 2)."""
+    """Fail before the screen opens if the DB path is unusable (StoreError, exit 2).
+
+    verify=True: a damaged database is refused here (one line, exit 2) instead of
+    the monitor opening with "DB off" after the writer trips over it.
+    """
     if not config.log_db:
         return
     from perptui.store.db import connect_sync
 
-    conn = connect_sync(config.db_path)
+    conn = connect_sync(config.db_path, verify=True)
     conn.close()
 
 

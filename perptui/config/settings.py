@@ -130,7 +130,12 @@ SETTINGS: tuple[Setting, ...] = (
         switch=False,
     ),
     _S(
-        "theme", Choice(("dark", "light")), "dark", "colour theme", "--theme", commands=("monitor", "replay")
+        "theme",
+        Choice(("dark", "light")),
+        "dark",
+        "colour theme",
+        "--theme",
+        commands=("monitor", "replay"),
     ),
     _S(
         "ui_hz",

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from perptui.core.shard import Shard, owned
-from perptui.errors import CapabilityMissing, PerptuiError, UnknownSymbol
+from perptui.errors import CapabilityMissing, PerptuiError, StoreError, UnknownSymbol
 from perptui.store.backend import DB_ERRORS
 from perptui.store.db import connect_sync
 from perptui.store.read import series_gaps, timeframe_ms
@@ -195,6 +195,10 @@ class BackfillSettings:
     all_symbols: bool = False
     shard: Shard | None = None  # one collector of a fleet: only the markets it owns
     max_failures: int = 6  # consecutive failed attempts (no progress) before giving up
+    # Loading a venue's markets: the venue layer already retries each call with
+    # backoff (~15 s), so a second round is the last; an unreachable venue must end
+    # the run in a bounded time, not after half an hour of retries.
+    market_attempts: int = 2
     retry_base_s: float = 2.0
     retry_max_s: float = 60.0
 
@@ -271,9 +275,11 @@ class Backfill:
             except (UnknownSymbol, CapabilityMissing) as exc:
                 self.venue_errors[venue.id] = str(exc)
                 return
+            except StoreError:
+                raise  # the database, not the venue: retrying the venue cannot help
             except (PerptuiError, OSError) as exc:
                 failures += 1
-                if failures >= s.max_failures:
+                if failures >= s.market_attempts:
                     self.venue_errors[venue.id] = f"{type(exc).__name__}: {exc}"
                     log.warning("backfill: %s: giving up: %s", venue.id, exc)
                     return
@@ -344,7 +350,9 @@ class Backfill:
                 report.skipped = True
                 report.notes.append(str(exc))
                 break
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, StoreError):
+                # cancelled, or the database gave up (the writer's bounded wait):
+                # retrying the venue cannot help either
                 report.requests += pacer.requests - before_req
                 raise
             except (PerptuiError, OSError) as exc:

@@ -80,8 +80,20 @@ def timeframe_ms(timeframe: str) -> int:
     return int(m.group(1)) * _TF_UNITS_MS[m.group(2)]
 
 
+# Epoch ms of 9999-12-31 (and its mirror): beyond it a "time" is a typo that would
+# overflow SQLite's 64-bit integers or pandas' nanosecond timestamps.
+MAX_TIME_MS = 253_402_300_799_999
+
+
 def to_ms(value: TimeLike) -> int | None:
     """Epoch ms from ms ints, datetimes / Timestamps (naive = UTC) or ISO strings."""
+    ms = _to_ms(value)
+    if ms is not None and not -MAX_TIME_MS <= ms <= MAX_TIME_MS:
+        raise ValueError(f"not a time: {value!r} is out of range (years 1-9999)")
+    return ms
+
+
+def _to_ms(value: TimeLike) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool):
@@ -89,6 +101,8 @@ def to_ms(value: TimeLike) -> int | None:
     if isinstance(value, int | np.integer):
         return int(value)
     if isinstance(value, float | np.floating):
+        if not np.isfinite(value):
+            raise ValueError(f"not a time: {value!r}")
         return int(value)
     if isinstance(value, str):
         text = value.strip()

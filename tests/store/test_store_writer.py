@@ -372,7 +372,7 @@ async def test_locked_database_is_retried_not_lost(tmp_path: Path, monkeypatch) 
 async def test_close_reports_rows_it_could_not_write(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(store_db, "BUSY_TIMEOUT_MS", 20)
     path = tmp_path / "stuck.db"
-    w = Writer(path, batch_rows=10, flush_interval=0.02, retry_delays=(0.01,))
+    w = Writer(path, batch_rows=10, flush_interval=0.02, retry_delays=(0.01,), close_wait_s=0.2)
     await w.start()
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
