@@ -30,6 +30,7 @@ from perptui.config.settings import add_flags
 from perptui.errors import PerptuiError
 
 PROG = "perptui"
+MAX_MESSAGE = 600  # characters of an error line
 DEFAULT_COMMAND = "monitor"
 
 # name -> one-line help, in the order `perptui --help` lists them.
@@ -61,6 +62,8 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         text = " ".join(message.split())
+        if len(text) > MAX_MESSAGE:
+            text = text[: MAX_MESSAGE - 40] + f"... ({len(text):,} characters)"
         self.exit(2, f"{PROG}: {text} (see `{self.prog} --help`)\n")
 
 
@@ -243,6 +246,8 @@ def _say(message: str, secrets: Sequence[str]) -> None:
     from perptui.logging_setup import redact
 
     line = " ".join(redact(str(message), secrets).split()) or "error"
+    if len(line) > MAX_MESSAGE:  # a 10 kB value echoed back helps nobody
+        line = line[: MAX_MESSAGE - 40] + f"... ({len(line):,} characters)"
     print(f"{PROG}: {line}", file=sys.stderr)
 
 

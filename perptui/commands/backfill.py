@@ -104,6 +104,8 @@ async def run_backfill(
 
     from perptui.jobs import open_venues
     from perptui.jobs.backfill import Backfill
+    from perptui.jobs.preflight import require_listed
+    from perptui.store.db import check_usable
     from perptui.store.writer import Writer
 
     console = Console()
@@ -111,8 +113,8 @@ async def run_backfill(
         console.width = max(console.width, 140)  # logs and pipes: no wrapped table cells
     # A database another process keeps locked fails the run after a bounded wait
     # (one line, exit 2) rather than retrying forever.
+    check_usable(config.db_path)  # before any network I/O; writes nothing
     writer = Writer(config.db_path, batch_rows=500, stall_timeout_s=DB_STALL_S, close_wait_s=5.0)
-    await writer.start()
     started = time.monotonic()
     try:
         async with open_venues(
@@ -120,6 +122,16 @@ async def run_backfill(
         ) as session:
             for note in session.notes:
                 console.print(f"[yellow]{note}[/yellow]")
+            failed = await require_listed(
+                session.venues, () if settings.all_symbols else settings.symbols
+            )
+            if session.venues and len(failed) == len(session.venues):
+                # Nothing could even be listed: one line, before the database is touched.
+                raise VenueUnreachable(
+                    "backfill: no venue could be used: "
+                    + "; ".join(f"{v}: {err}" for v, err in failed.items())
+                )
+            await writer.start()
             with BackfillProgress(console, enabled=progress and console.is_terminal) as bar:
                 job = Backfill(session.venues, writer, settings, on_progress=bar.hook)
                 reports = await job.run()

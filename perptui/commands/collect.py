@@ -97,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
 async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
     from perptui.jobs import open_venues
     from perptui.jobs.collect import Collector, ObservedWriter, open_journal
+    from perptui.jobs.preflight import require_listed
     from perptui.store.backend import redact
+    from perptui.store.db import check_usable
     from perptui.store.writer import Writer
 
     stop = asyncio.Event()
@@ -106,8 +108,8 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
 
+    check_usable(config.db_path)  # before any network I/O; writes nothing
     raw = Writer(config.db_path)
-    await raw.start()
     journal = open_journal(args.observed_log)
     writer = ObservedWriter(raw, journal)
     started = time.monotonic()
@@ -122,6 +124,9 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
         ) as session:
             for note in session.notes:
                 print(f"perptui collect: {note}", file=sys.stderr)
+            # unknown / spot / unlisted symbols: exit 2 now, not a run that collects nothing
+            await require_listed(session.venues, settings.symbols)
+            await raw.start()
             where = "the emulator" if session.emulator is not None else "live venues"
             part = f"shard {settings.shard} of " if settings.shard is not None else ""
             print(

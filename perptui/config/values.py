@@ -116,6 +116,8 @@ class Number(Kind):
             text = v.strip()
             if len(text) > 64:
                 raise BadValue(f"must be {want}, got a {len(text)}-character string")
+            if not text.isascii():  # float() would take "１０" (full-width digits) as 10
+                raise BadValue(f"must be {want} in ASCII digits, got {_short(text)}")
             try:
                 v = int(text) if self.integer else float(text)
             except ValueError:

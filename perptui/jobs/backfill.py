@@ -30,7 +30,13 @@ from typing import Any
 import numpy as np
 
 from perptui.core.shard import Shard, owned
-from perptui.errors import CapabilityMissing, PerptuiError, StoreError, UnknownSymbol
+from perptui.errors import (
+    CapabilityMissing,
+    PerptuiError,
+    RateLimited,
+    StoreError,
+    UnknownSymbol,
+)
 from perptui.store.backend import DB_ERRORS
 from perptui.store.db import connect_sync
 from perptui.store.read import series_gaps, timeframe_ms
@@ -196,15 +202,20 @@ class BackfillSettings:
     shard: Shard | None = None  # one collector of a fleet: only the markets it owns
     max_failures: int = 6  # consecutive failed attempts (no progress) before giving up
     # Loading a venue's markets: the venue layer already retries each call with
-    # backoff (~15 s), so a second round is the last; an unreachable venue must end
-    # the run in a bounded time, not after half an hour of retries.
-    market_attempts: int = 2
+    # backoff (~15 s), so that round is the only one; an unreachable venue must end
+    # the run in a bounded time (a re-run resumes), not after minutes of retries.
+    market_attempts: int = 1
     retry_base_s: float = 2.0
     retry_max_s: float = 60.0
 
     def retry_delay(self, failures: int) -> float:
         """Seconds to wait after `failures` consecutive failures (doubling, capped)."""
         return min(self.retry_max_s, self.retry_base_s * 2 ** max(0, failures - 1))
+
+
+def _rate_limited(exc: BaseException) -> bool:
+    """Whether a failure is the venue saying "slow down" (429/418): it is there."""
+    return isinstance(exc, RateLimited)
 
 
 class Backfill:
@@ -279,7 +290,9 @@ class Backfill:
                 raise  # the database, not the venue: retrying the venue cannot help
             except (PerptuiError, OSError) as exc:
                 failures += 1
-                if failures >= s.market_attempts:
+                # rate limited: the venue is there and asks us to wait; keep going
+                limit = s.max_failures if _rate_limited(exc) else s.market_attempts
+                if failures >= limit:
                     self.venue_errors[venue.id] = f"{type(exc).__name__}: {exc}"
                     log.warning("backfill: %s: giving up: %s", venue.id, exc)
                     return

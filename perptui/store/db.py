@@ -325,7 +325,10 @@ def check_sqlite_file(
         raise StoreError(f"{label} is corrupt: {problem}")
     limit = FULL_CHECK_MAX_BYTES if full_check_max_bytes is None else full_check_max_bytes
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        # the same wait for another process's lock as every other connection
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000
+        )
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open database at {label}: {exc}") from exc
     try:
@@ -349,6 +352,20 @@ def check_sqlite_file(
         raise StoreError(f"{label} is corrupt: {detail}")
     if foreign:
         raise StoreError(foreign)
+
+
+def check_usable(path: str | os.PathLike[str]) -> None:
+    """StoreError if a job could not write `path`; reads only, creates nothing.
+
+    For jobs that check their inputs (symbols, venues) before opening the writer,
+    so a run refused for bad input leaves no new or changed file behind.
+    """
+    if is_postgres(path) or os.fspath(path) == MEMORY:
+        return
+    label = os.fspath(path)
+    p = Path(label)
+    if _check_location(p, label, readonly=False):
+        check_sqlite_file(p, label, quick_check=False)
 
 
 def _apply_pragmas_sync(conn: sqlite3.Connection) -> None:

@@ -120,8 +120,11 @@ def _to_ms(value: TimeLike) -> int | None:
         raise TypeError(f"not a time: {value!r}")
     if ts is pd.NaT:
         raise ValueError(f"not a time: {value!r}")
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return int(ts.value // 1_000_000)
+    try:
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        return int(ts.value // 1_000_000)
+    except (OverflowError, pd.errors.OutOfBoundsDatetime) as exc:
+        raise ValueError(f"not a time: {value!r} (out of range)") from exc
 
 
 @contextlib.contextmanager

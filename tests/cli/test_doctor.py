@@ -61,10 +61,17 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 def test_db_ok_and_to_be_created(tmp_path: Path) -> None:
     import sqlite3
 
+    from perptui.store.db import connect_sync
+
     good = tmp_path / "good.db"
-    sqlite3.connect(good).execute("CREATE TABLE t (x)").connection.commit()
+    connect_sync(good).close()
     assert check_db(good).ok
     assert check_db(good).detail.startswith("ok (")
+    # a SQLite file that is not perptui's fails here as it fails every other command
+    foreign = tmp_path / "foreign.db"
+    sqlite3.connect(foreign).execute("CREATE TABLE t (x)").connection.commit()
+    check = check_db(foreign)
+    assert not check.ok and "not a perptui database" in check.detail
     new = check_db(tmp_path / "new.db")
     assert new.ok and new.detail == "will be created"
     assert not (tmp_path / "new.db").exists()  # doctor never creates the file
