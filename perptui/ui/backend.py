@@ -219,8 +219,17 @@ class EngineBackend:
             book_depth=cfg.book_depth,  # type: ignore[attr-defined]
         )
         await self.engine.start()
-        # The funding board polls every perpetual of the same venues on its own cadence.
+        # The funding board polls every perpetual of the same venues on its own cadence;
+        # its signals go to the writer and, when [alerts] names a receiver, outside.
+        from perptui.engine.alerts import Alerts, alert_settings_from
         from perptui.engine.board import Board, board_settings_from
+
+        if self.alerts is None:
+            alert_settings = alert_settings_from(cfg)
+            if alert_settings.enabled:
+                self.alerts = Alerts(alert_settings)
+        if self.alerts is not None:
+            await self.alerts.start()  # type: ignore[attr-defined]
 
         self.board = Board(
             venues,
@@ -266,6 +275,8 @@ class EngineBackend:
         try:
             if self.board is not None:
                 await self.board.stop()  # type: ignore[attr-defined]
+            if self.alerts is not None:
+                await self.alerts.stop()  # type: ignore[attr-defined]
             if self.engine is not None:
                 await self.engine.stop()  # type: ignore[attr-defined]
         finally:
