@@ -18,7 +18,7 @@ from pathlib import Path
 
 from perptui.emulator import universe
 
-VENUES: tuple[str, ...] = ("binance", "bybit", "okx")
+VENUES: tuple[str, ...] = ("binance", "bybit", "okx", "hyperliquid", "dydx", "gmx")
 
 # Listing date of every emulated market: history (candles, funding) starts here.
 LISTING_MS = 1_640_995_200_000  # 2022-01-01T00:00:00Z
@@ -272,6 +272,10 @@ def venue_markets(venue: str) -> tuple[VenueMarket, ...]:
         table = dict(_BYBIT)
     elif venue == "okx":
         table = dict(_OKX)
+    elif venue in ("hyperliquid", "dydx", "gmx"):
+        from perptui.emulator.dex_catalog import dex_venue_markets
+
+        return dex_venue_markets(venue)
     else:
         raise KeyError(f"unknown emulator venue {venue!r}")
     for base in universe.TAIL_BASES:

@@ -597,7 +597,14 @@ class Ticker24h:
     trades: int
 
 
-_VENUE_VOLUME_SHARE = {"binance": 1.0, "bybit": 0.55, "okx": 0.45}
+_VENUE_VOLUME_SHARE = {
+    "binance": 1.0,
+    "bybit": 0.55,
+    "okx": 0.45,
+    "hyperliquid": 0.35,
+    "dydx": 0.08,
+    "gmx": 0.05,
+}
 
 
 class MarketSim:
@@ -616,11 +623,19 @@ class MarketSim:
         wanted = set(symbols) if symbols is not None else set(DEFAULT_SYMBOLS)
         self._markets: dict[str, dict[str, VenueMarket]] = {}
         self._by_id: dict[str, dict[str, VenueMarket]] = {}
+        # a USDT symbol asks for the base on venues that quote it in USDC / USD (the DEXs)
+        wanted_bases = {s.split("/", 1)[0] for s in wanted if "/" in s}
         for v in self.venues:
-            ms = [m for m in venue_markets(v) if m.symbol in wanted]
+            ms = [
+                m
+                for m in venue_markets(v)
+                if m.symbol in wanted or (m.quote != "USDT" and m.base in wanted_bases)
+            ]
             self._markets[v] = {m.symbol: m for m in ms}
             self._by_id[v] = {m.venue_id: m for m in ms}
-        unknown = wanted - {s for v in self.venues for s in self._markets[v]}
+        served = {s for v in self.venues for s in self._markets[v]}
+        served |= {f"{m.base}/USDT:USDT" for v in self.venues for m in self._markets[v].values()}
+        unknown = wanted - served
         if unknown and symbols is not None:  # the default universe spans venues unevenly
             raise KeyError(f"emulator has no market for {sorted(unknown)}")
         self._fair: dict[str, FairPath] = {}
@@ -633,7 +648,13 @@ class MarketSim:
         return list(self._markets[venue].values())
 
     def market(self, venue: str, symbol: str) -> VenueMarket:
-        return self._markets[venue][symbol]
+        found = self._markets[venue].get(symbol)
+        if found is None:  # BTC/USDT:USDT names the base on a USDC / USD venue
+            base = symbol.split("/", 1)[0]
+            found = next((m for m in self._markets[venue].values() if m.base == base), None)
+            if found is None or found.quote == "USDT":
+                raise KeyError(symbol)
+        return found
 
     def market_by_id(self, venue: str, venue_id: str) -> VenueMarket | None:
         return self._by_id[venue].get(venue_id)
@@ -949,6 +970,10 @@ class MarketSim:
         b = self._books.get(key)
         if b is None:
             m = self.market(venue, symbol)
+            symbol = m.symbol
+            key = (venue, symbol)
+            b = self._books.get(key)
+        if b is None:
             b = SimBook(
                 m,
                 self.seed,

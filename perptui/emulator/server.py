@@ -27,6 +27,9 @@ WIRE_MODULES: dict[str, str] = {
     "binance": "perptui.emulator.binance",
     "bybit": "perptui.emulator.bybit",
     "okx": "perptui.emulator.okx",
+    "hyperliquid": "perptui.emulator.hyperliquid",
+    "dydx": "perptui.emulator.dydx",
+    "gmx": "perptui.emulator.gmx",
 }
 
 
