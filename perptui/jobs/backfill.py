@@ -24,7 +24,7 @@ import math
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -218,6 +218,15 @@ def _rate_limited(exc: BaseException) -> bool:
     return isinstance(exc, RateLimited)
 
 
+def _venue_symbol(venue: Any, requested: str) -> str:
+    """The venue's symbol answering `requested`; unchanged when it lists none (run_series
+    then reports the series as not listed)."""
+    try:
+        return venue.market(requested).symbol
+    except UnknownSymbol:
+        return requested
+
+
 class Backfill:
     """Backfill `settings.whats` for every venue x symbol into the writer's database.
 
@@ -265,6 +274,8 @@ class Backfill:
         markets = await venue.load_markets()
         s = self.settings
         chosen = [x for x in s.symbols if x in markets] if s.all_symbols else list(s.symbols)
+        # the venue's own market for each request (BTC/USDT:USDT -> BTC/USDC:USDC on a DEX)
+        chosen = list(dict.fromkeys(_venue_symbol(venue, x) for x in chosen))
         funding_set = sorted(markets) if s.all_symbols else chosen
         keys: list[SeriesKey] = []
         for what in s.whats:
@@ -315,6 +326,8 @@ class Backfill:
         pacer = pacer_for(venue)
         try:
             m = venue.market(key.symbol)
+            if m.symbol != key.symbol:  # stored and compared under the venue's own symbol
+                key = replace(key, symbol=m.symbol)
             step = step_ms_for(venue, key.symbol, key.what, s.timeframe)
         except UnknownSymbol as exc:
             report = SeriesReport(key, s.since, s.until, DAY_MS, skipped=True)

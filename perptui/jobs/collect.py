@@ -35,7 +35,7 @@ from perptui.core.shard import Shard, owned
 from perptui.engine.engine import Engine
 from perptui.engine.hub import Hub
 from perptui.engine.workers import WorkerSettings
-from perptui.errors import PerptuiError
+from perptui.errors import PerptuiError, UnknownSymbol
 from perptui.jobs.backfill import FUNDING, OHLCV, Backfill, BackfillSettings
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,15 @@ class Collector:
         if self.settings.all_symbols:
             return owned(self.settings.shard, venue.id, sorted(markets))
         mine = owned(self.settings.shard, venue.id, list(self.settings.symbols))
-        return [s for s in mine if s in markets]
+        out: list[str] = []
+        for requested in mine:
+            try:  # the venue's own market for the request (BTC/USDC:USDC on a DEX)
+                symbol = venue.market(requested).symbol
+            except UnknownSymbol:
+                continue
+            if symbol in markets and symbol not in out:
+                out.append(symbol)
+        return out
 
     async def _funding_schedule(self, venue: Any) -> None:
         sched = self.stats.schedules[venue.id]
