@@ -95,6 +95,7 @@ class _Conn:
     books: dict[str, _Book] = field(default_factory=dict)
     batched: dict[str, bool] = field(default_factory=dict)
     pending: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    pending_steps: dict[str, int] = field(default_factory=dict)  # updates held per ticker
 
 
 class _Book(ChannelFanout["_Conn"]):
@@ -123,6 +124,7 @@ class DydxWire(VenueWire):
         super().__init__(ctx)
         self.channels = DepthChannels(self.book_for)
         self._books: dict[str, _Book] = {}
+        self._conns: dict[int, _Conn] = {}
 
     # ------------------------------------------------------------------ protocol
     def client_config(self) -> ClientConfig:
@@ -287,6 +289,7 @@ class DydxWire(VenueWire):
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         conn = _Conn(WsSession(self, request, ws), str(uuid.uuid4()))
+        self._conns[id(conn)] = conn
         conn.session.on_close(lambda: self._drop(conn))
         self._send(conn, {"type": "connected"})
         await conn.session.run(lambda text: self._on_text(conn, text))
@@ -302,7 +305,12 @@ class DydxWire(VenueWire):
         conn.message_id += 1
         conn.session.send(out)
 
+    def held_updates(self) -> int:
+        """Book updates waiting in partial batches (sent once a batch fills)."""
+        return sum(n for c in self._conns.values() for n in c.pending_steps.values())
+
     def _drop(self, conn: _Conn) -> None:
+        self._conns.pop(id(conn), None)
         for book in conn.books.values():
             book.remove(conn)
         conn.books.clear()
@@ -345,7 +353,7 @@ class DydxWire(VenueWire):
             book.add(conn)
             conn.books[m.venue_id] = book
         conn.batched[m.venue_id] = bool(msg.get("batched"))
-        conn.pending[m.venue_id] = []
+        conn.pending[m.venue_id], conn.pending_steps[m.venue_id] = [], 0
         bids, asks = book.channel.snapshot()
         contents = {
             "bids": [{"price": m.fmt_price(p), "size": m.fmt_qty(q)} for p, q in bids],
@@ -368,8 +376,9 @@ class DydxWire(VenueWire):
         pending = conn.pending.setdefault(tid, [])
         # batched contents are one side per element, as the recorded batch shows
         pending.extend({side: rows} for side, rows in part.items())
-        if len(pending) >= BATCH_STEPS:
-            conn.pending[tid] = []
+        conn.pending_steps[tid] = conn.pending_steps.get(tid, 0) + 1
+        if conn.pending_steps[tid] >= BATCH_STEPS:
+            conn.pending[tid], conn.pending_steps[tid] = [], 0
             self._send(conn, {"type": "channel_batch_data", **base, "contents": pending})
 
 

@@ -118,11 +118,16 @@ async def test_dydx_resubscribe_after_lost_deltas_resets_the_book(emu: Emulator)
             except ccxt_async.NetworkError:
                 continue
         emu.pause()
-        bids, asks = await _published(emu, sym)
-        ob = v.client.orderbooks[sym]
-        got = [tuple(x[:2]) for x in ob["bids"]], [tuple(x[:2]) for x in ob["asks"]]
-        emu.resume()
-    assert got == (bids, asks)  # exactly the snapshot: no stale level survived
+        try:
+            want = await _published(emu, sym)
+            # frames already sent land; then the book is exactly the venue's: no stale level
+            await wait_for(lambda: _levels(v.client.orderbooks[sym]) == want, timeout=10)
+        finally:
+            emu.resume()
+
+
+def _levels(ob) -> tuple[list, list]:
+    return [tuple(x[:2]) for x in ob["bids"]], [tuple(x[:2]) for x in ob["asks"]]
 
 
 async def test_dydx_batched_stream_is_applied(emu: Emulator) -> None:
@@ -135,12 +140,17 @@ async def test_dydx_batched_stream_is_applied(emu: Emulator) -> None:
             await asyncio.wait_for(client.watch_order_book(sym, None, {"batched": True}), 10)
         await wait_for(lambda: client.orderbooks[sym]["nonce"] >= 4)
         emu.pause()
-        await asyncio.sleep(0.3)  # frames in flight land
-        bids, asks = await _published(emu, sym)
-        ob = client.orderbooks[sym]
-        got = [tuple(x[:2]) for x in ob["bids"]], [tuple(x[:2]) for x in ob["asks"]]
-        emu.resume()
-    assert got == (bids, asks)
+        try:
+            wire = emu.server.wires["dydx"]
+            # step until no connection holds a partial batch: all published updates are sent
+            for _ in range(10):
+                if not wire.held_updates():
+                    break
+                emu.step("dydx")
+            want = await _published(emu, sym)
+            await wait_for(lambda: _levels(client.orderbooks[sym]) == want, timeout=10)
+        finally:
+            emu.resume()
 
 
 async def test_error_shapes(emu: Emulator) -> None:
