@@ -14,7 +14,7 @@ import pytest
 from emulator_helpers import wait_for
 
 from perptui.emulator import Emulator
-from perptui.errors import CapabilityMissing
+from perptui.errors import CapabilityMissing, VenueUnreachable
 from perptui.venues import make_venue
 
 SYMBOLS = ["BTC/USDT:USDT", "ETH/USDT:USDT"]
@@ -77,7 +77,7 @@ async def test_hyperliquid_ws_pushes_full_snapshots_equal_to_the_book(emu: Emula
         for _ in range(3):
             try:
                 await asyncio.wait_for(v.watch_order_book("BTC"), 10)
-            except ccxt_async.NetworkError:
+            except (VenueUnreachable, ccxt_async.NetworkError):
                 errors += 1
         emu.pause()
         await asyncio.sleep(0.6)
@@ -115,7 +115,7 @@ async def test_dydx_resubscribe_after_lost_deltas_resets_the_book(emu: Emulator)
             try:
                 await asyncio.wait_for(v.watch_order_book("BTC"), 10)
                 resubscribed = v.client.orderbooks[sym]["nonce"] == 1  # the new snapshot
-            except ccxt_async.NetworkError:
+            except (VenueUnreachable, ccxt_async.NetworkError):
                 continue
         emu.pause()
         try:
