@@ -87,8 +87,7 @@ BAD_TEXT = {
     "theme": ["", "solarized", UNICODE, LONG],
     "log_db": ["maybe", "2", UNICODE],
     "collect.timeframe": ["0m", "0h", "1y", "-1h", "1.5h", "", UNICODE, LONG, "99999M"],
-    "board.taker_fee_bps": ["", "binance", "binance:-1", "binance:abc", "bin ance:4", UNICODE,
-                            LONG],  # fmt: skip
+    "board.taker_fee_bps": ["", "binance", "binance:-1", "binance:abc", "bin ance:4", LONG],
     "alerts.webhook": ["", "ftp://x", "http://", "not a url", UNICODE, LONG],
     "alerts.command": ["", LONG],
     "alerts.rules": ["", "nope", "funding_arb:2", "funding_arb:x", UNICODE, LONG],
