@@ -3,10 +3,10 @@ path as ``perptui --demo`` (EngineBackend -> venues -> Board), driven with Pilot
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections import Counter
 from pathlib import Path
+
+from emulator_helpers import wait_for
 
 from perptui.config import Config
 from perptui.emulator import Emulator
@@ -15,15 +15,6 @@ from perptui.ui.backend import EngineBackend
 from perptui.ui.screens.board import BoardScreen
 
 SIZE = (140, 40)
-
-
-async def wait_for(pred, timeout: float = 60.0, step: float = 0.1) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        await asyncio.sleep(step)
-    return pred()
 
 
 async def test_board_shows_the_whole_market_sorts_filters_and_opens_a_market() -> None:
@@ -41,14 +32,13 @@ async def test_board_shows_the_whole_market_sorts_filters_and_opens_a_market() -
         app = MonitorApp(backend, hz=5, load_funding_history=False)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("f")
-            assert await wait_for(lambda: isinstance(app.screen, BoardScreen), 5)
+            await wait_for(lambda: isinstance(app.screen, BoardScreen), 5)
             board: BoardScreen = app.screen  # type: ignore[assignment]
 
             def venues_shown() -> Counter[str]:
                 return Counter(r.venue for r in board.shown_rows)
 
-            assert await wait_for(lambda: len(venues_shown()) == 3 and board.table.row_count
-                                  >= 450), venues_shown()  # fmt: skip
+            await wait_for(lambda: len(venues_shown()) == 3 and board.table.row_count >= 450, 60)
             assert board.table.row_count == len(board.shown_rows)
             aprs = [r.apr for r in board.shown_rows if r.apr is not None]
             assert aprs == sorted(aprs, reverse=True)  # default: best carry first
@@ -72,11 +62,11 @@ async def test_board_shows_the_whole_market_sorts_filters_and_opens_a_market() -
             target = board.shown_rows[-1]
             board.table.move_cursor(row=len(board.shown_rows) - 1)
             await pilot.press("enter")
-            assert await wait_for(lambda: not isinstance(app.screen, BoardScreen), 5)
+            await wait_for(lambda: not isinstance(app.screen, BoardScreen), 5)
             # the market is added to the watchlist and focused on the chosen venue
-            assert await wait_for(
+            await wait_for(
                 lambda: (app.focus_symbol, app.focus_venue) == (target.symbol, target.venue), 20
-            ), (app.focus_symbol, app.focus_venue)
+            )
             await pilot.press("q")
     finally:
         await emu.stop()
