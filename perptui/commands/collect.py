@@ -59,6 +59,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "can share one database",
     )
     p.add_argument("--no-signals", action="store_true", help="do not evaluate signal rules")
+    p.add_argument(
+        "--board",
+        action="store_true",
+        help="also poll every perpetual's funding (the board: one bulk request per venue "
+        "every [board] refresh_s), logging it and the market-wide signals ([alerts] too)",
+    )
     # journal of every record handed to the writer (tests prove nothing observed is lost)
     p.add_argument("--observed-log", default=None, help=argparse.SUPPRESS)
     return p
@@ -139,7 +145,12 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
             collector = Collector(
                 session.venues, writer, settings, thresholds=getattr(config, "signals", None)
             )
-            await collector.run(stop, args.duration)
+            async with contextlib.AsyncExitStack() as extra:
+                if args.board:
+                    from perptui.engine.board import board_running
+
+                    await extra.enter_async_context(board_running(session.venues, writer, config))
+                await collector.run(stop, args.duration)
     finally:
         await raw.close()  # commits everything accepted, even on an error above
         if journal is not None:

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -266,6 +266,25 @@ class Board:
             else:
                 wait = backoff.failure()
             await asyncio.sleep(max(0.0, wait))
+
+
+@contextlib.asynccontextmanager
+async def board_running(venues: Sequence[Any], writer: Any, config: Any) -> AsyncIterator[Board]:
+    """A started Board (and the [alerts] dispatcher, when configured) for a job's
+    lifetime: ``collect --board`` logs every perpetual's funding and the market-wide
+    signals headless, as the monitor does."""
+    from perptui.engine.alerts import Alerts, alert_settings_from
+
+    settings = alert_settings_from(config)
+    alerts = await Alerts(settings).start() if settings.enabled else None
+    board = Board(venues, writer=writer, settings=board_settings_from(config), alerts=alerts)
+    board.start()
+    try:
+        yield board
+    finally:
+        await board.stop()
+        if alerts is not None:
+            await alerts.stop()
 
 
 def _episode_key(s: Signal) -> tuple[str, str, str]:
