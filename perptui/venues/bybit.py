@@ -58,11 +58,16 @@ class BybitVenue(CcxtVenue):
 
     # websocket orderbook.{depth} topics for linear: 1, 50, 200, 1000 levels
     watch_depths: ClassVar[tuple[int, ...]] = (1, 50, 200, 1000)
+    # The stream the monitor and collect watch when they ask for no depth: ccxt's
+    # default is the 50-level topic, which on a liquid book stops well short of the
+    # 1 % band.  The 1000-level topic reaches it and, pushed every 200 ms instead of
+    # every 20 ms, costs fewer messages, not more.
+    stream_depth: ClassVar[int] = 1000
 
     def book_limit(self, limit: int | None) -> int | None:
         return None if limit is None else min(limit, self.max_depth)
 
     def watch_book_limit(self, limit: int | None) -> int | None:
         if limit is None:
-            return None
+            return self.stream_depth
         return next((n for n in self.watch_depths if n >= limit), self.watch_depths[-1])

@@ -786,8 +786,9 @@ def test_watch_depth_rounds_to_a_topic_the_venue_offers() -> None:
     from perptui.venues.bybit import BybitVenue
 
     bybit = BybitVenue.__new__(BybitVenue)
+    # No depth asked: the deepest linear topic (1000), not ccxt's 50-level default.
     assert [bybit.watch_book_limit(n) for n in (None, 1, 20, 50, 51, 5000)] == [
-        None,
+        1000,
         1,
         50,
         50,
