@@ -12,7 +12,7 @@ from the simulator (open interest, candle volume) are divided by ``ctVal``.
 
 The ``books`` channel (400 levels) sends a snapshot on subscribe, then updates with
 ``seqId`` / ``prevSeqId`` (``prevSeqId`` of a snapshot is -1) and the CRC-32 ``checksum`` of
-the top 25 levels (:mod:`perptui.emulator.okx_checksum`). ccxt.pro 4.5.90 checks the
+the top 25 levels (:mod:`perptui.core.okx_checksum`). ccxt.pro 4.5.90 checks the
 seqId chain (InvalidNonce, then resubscribes on the next watch) but not the checksum.
 """
 
@@ -29,6 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
+from perptui.core.okx_checksum import CHECKSUM_DEPTH, okx_checksum
 from perptui.emulator.book_stream import (
     ChannelFanout,
     DepthChannel,
@@ -38,7 +39,6 @@ from perptui.emulator.book_stream import (
 )
 from perptui.emulator.catalog import LISTING_MS, VenueMarket
 from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS
-from perptui.emulator.okx_checksum import CHECKSUM_DEPTH, okx_checksum
 from perptui.emulator.venue_base import (
     ClientConfig,
     VenueWire,

@@ -5,17 +5,58 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
+import ccxt.pro as ccxt_pro
+
 from perptui.core.model import MarketInfo
 from perptui.errors import PerptuiError
 from perptui.venues.base import FUNDING, OHLCV
+from perptui.venues.book_guard import GuardedBooks
 from perptui.venues.ccxt_venue import CcxtVenue, interval_hours
 
 log = logging.getLogger(__name__)
 
 
+class BinancePro(GuardedBooks, ccxt_pro.binanceusdm):
+    """ccxt.pro binanceusdm with the crossed-book guard.
+
+    ccxt.pro already keeps binance's futures sync rules: the REST snapshot's
+    ``lastUpdateId`` against the buffered diffs' ``U``/``u``, then each diff's ``pu`` equal
+    to the previous ``u`` (else ChecksumError, the book and the subscription dropped, and
+    the next watch refetches a snapshot). What it lacks is the guard every perptui venue
+    shares: a crossed or locked book is out of sync however it got there. Raising from
+    `handle_order_book_message` joins ccxt's own failure path for a broken chain; the
+    book stays crossed until ccxt resets it from a new snapshot, so every diff applied to
+    it meanwhile raises again before ccxt could resolve a watcher with it. A crossed REST
+    snapshot fails before ccxt applies it.
+    """
+
+    async def watch_order_book_for_symbols(
+        self, symbols: list[str], limit: int | None = None, params: dict | None = None
+    ) -> Any:
+        await self.before_book_watch(symbols)
+        return await super().watch_order_book_for_symbols(symbols, limit, params or {})
+
+    def handle_order_book_message(self, client: Any, message: Any, orderbook: Any) -> Any:
+        result = super().handle_order_book_message(client, message, orderbook)
+        error = self.crossed_error(orderbook)
+        if error is not None:
+            self.book_failures["crossed"] = self.book_failures.get("crossed", 0) + 1
+            raise error
+        return result
+
+    async def fetch_rest_order_book_safe(self, symbol: str, limit: Any = None, params: Any = None):
+        snapshot = await super().fetch_rest_order_book_safe(symbol, limit, params or {})
+        error = self.crossed_error({**snapshot, "symbol": symbol})
+        if error is not None:
+            self.book_failures["crossed"] = self.book_failures.get("crossed", 0) + 1
+            raise error
+        return snapshot
+
+
 class BinanceVenue(CcxtVenue):
     venue_id = "binance"
     ccxt_class = "binanceusdm"
+    pro_client_class = BinancePro
     ccxt_options: ClassVar[dict[str, Any]] = {
         "defaultType": "swap",
         "defaultSubType": "linear",

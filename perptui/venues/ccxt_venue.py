@@ -112,6 +112,7 @@ class CcxtVenue(Venue):
     Class attributes (override in subclasses, cryptofeed style):
 
     - ``venue_id`` / ``ccxt_class``: perptui's id and the ccxt class to instantiate.
+    - ``pro_client_class``: the validating ccxt.pro subclass used for streaming.
     - ``ccxt_options``: merged into the client's ``options`` (market type, categories).
     - ``page_limits`` / ``history_caps_ms``: see `Venue`.
     - ``ascending_history``: history kinds for which the venue returns the *oldest* rows
@@ -124,6 +125,9 @@ class CcxtVenue(Venue):
 
     venue_id: ClassVar[str | None] = None
     ccxt_class: ClassVar[str | None] = None
+    # The ccxt.pro subclass that validates this venue's streamed books (sequence,
+    # checksum, crossed guard); None: the stock ccxt.pro class.
+    pro_client_class: ClassVar[type | None] = None
     ccxt_options: ClassVar[dict[str, Any]] = {}
     ascending_history: ClassVar[frozenset[str]] = frozenset()
     perp_subtypes: ClassVar[frozenset[str]] = frozenset({"linear", "inverse"})

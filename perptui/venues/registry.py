@@ -110,6 +110,19 @@ def _credentials(credentials: Any) -> dict[str, str]:
     return out
 
 
+def upgrade_client(client: Any, cls: type[CcxtVenue]) -> None:
+    """Give an injected stock ccxt.pro client the venue's validating subclass.
+
+    The emulator (and tests) build plain ccxt.pro clients pointed at 127.0.0.1; the
+    venue's subclass only overrides methods and adds no constructor state, so switching
+    this one instance's class keeps every setting the caller made and patches nothing
+    global.
+    """
+    pro_class = cls.pro_client_class
+    if pro_class is not None and type(client) in pro_class.__bases__:
+        client.__class__ = pro_class
+
+
 def make_venue(
     exchange_id: str,
     *,
@@ -124,7 +137,8 @@ def make_venue(
     """A Venue for `exchange_id` ("binance", "bybit", "okx" or any ccxt id).
 
     `client` injects a preconfigured ccxt instance (the emulator's `connect()` hands one
-    pointed at 127.0.0.1); otherwise ccxt.pro is used when `pro` and ccxt.pro has the
+    pointed at 127.0.0.1; a stock ccxt.pro client of a named venue is upgraded to its
+    validating subclass); otherwise ccxt.pro is used when `pro` and ccxt.pro has the
     exchange, else ccxt.async_support. Credentials go into ccxt's config only.
     `max_retries` overrides the venue's transient-error retries (0: one attempt, as a
     health check wants); `rest_hostport` sends every REST request to that loopback
@@ -152,7 +166,12 @@ def make_venue(
             "enableLastResponseHeaders": True,  # Retry-After for 429 backoff
         }
         config.update(_credentials(credentials))
-        client = getattr(module, ccxt_name)(config)
+        client_class = getattr(module, ccxt_name)
+        if use_pro and cls is not None and cls.pro_client_class is not None:
+            client_class = cls.pro_client_class
+        client = client_class(config)
+    elif cls is not None:
+        upgrade_client(client, cls)
     if rest_hostport is not None:
         point_rest_at(client, rest_hostport)
     venue = (cls or CcxtVenue)(
