@@ -30,6 +30,7 @@ from ws_replay import (
 )
 
 from perptui.core.model import BookSnapshot
+from perptui.errors import BookOutOfSync
 from perptui.venues.bybit import BybitPro
 from perptui.venues.okx import OkxPro
 
@@ -54,8 +55,8 @@ async def watch_until(
         while not books or not done(books[-1]):
             try:
                 books.append(await venue.watch_order_book(symbol))
-            except ccxt.InvalidNonce as exc:
-                errors.append(type(exc).__name__)
+            except BookOutOfSync as exc:  # the venue's error; the ccxt one is its cause
+                errors.append(type(exc.__cause__).__name__)
                 assert len(errors) < 5, errors
     return books, errors
 
