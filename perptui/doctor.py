@@ -115,14 +115,17 @@ def environment_info(config: Config) -> tuple[tuple[str, str], ...]:
 # --------------------------------------------------------------------------- database
 
 
-def check_db(path: Path, *, default_path: Path | None = None) -> DbCheck:
-    """Can perptui use this DB file?  Read-only: never creates or migrates anything.
+def check_db(path: Path | str, *, default_path: Path | None = None) -> DbCheck:
+    """Can perptui use this DB file (or PostgreSQL URL)?  Read-only: never creates or migrates.
 
     What counts as an intact database is the store's call (``check_sqlite_file``);
     this adds the location checks without touching the file system.
     """
+    from perptui.store.backend import is_postgres
     from perptui.store.db import check_sqlite_file
 
+    if is_postgres(path):
+        return _check_pg(str(path))
     path = Path(path)
     label = f"database {path}"
     if path.is_dir():
@@ -149,6 +152,43 @@ def check_db(path: Path, *, default_path: Path | None = None) -> DbCheck:
     if not os.access(parent, os.W_OK | os.X_OK):
         return DbCheck(path, False, f"{label}: directory {parent} is read-only")
     return DbCheck(path, True, "will be created")
+
+
+def _check_pg(url: str) -> DbCheck:
+    """Connect and read the schema version; nothing is created or changed."""
+    import asyncio
+
+    from perptui.store import pg
+    from perptui.store.backend import redact
+    from perptui.store.db import LATEST_VERSION
+
+    label = redact(url)
+
+    async def probe() -> DbCheck:
+        conn = await pg.open_connection(url, timeout=5.0)
+        try:
+            version, mode = await pg.schema_state(conn)
+            server = conn.get_server_version()
+        finally:
+            await conn.close()
+        where = f"PostgreSQL {server.major}"
+        if version > LATEST_VERSION:
+            return DbCheck(
+                label,  # type: ignore[arg-type]
+                False,
+                f"{label} has schema version {version}, newer than this perptui knows "
+                f"({LATEST_VERSION}); upgrade perptui",
+            )
+        if mode is None:
+            return DbCheck(label, True, f"ok ({where}; tables will be created)")  # type: ignore[arg-type]
+        return DbCheck(label, True, f"ok ({where}, schema {version}, {mode} partitions)")  # type: ignore[arg-type]
+
+    try:
+        return asyncio.run(probe())
+    except StoreError as exc:
+        return DbCheck(label, False, str(exc))  # type: ignore[arg-type]
+    except Exception as exc:  # permissions on the schema table, a server going away
+        return DbCheck(label, False, f"cannot use {label}: {exc}")  # type: ignore[arg-type]
 
 
 def _human_size(n: int) -> str:
@@ -347,7 +387,8 @@ def find_problems(
 
 async def run_checks(config: Config, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> DoctorReport:
     env = environment_info(config)
-    database = check_db(config.db_path, default_path=default_db_path())
+    # in a thread: a PostgreSQL probe runs its own short event loop
+    database = await asyncio.to_thread(check_db, config.db_path, default_path=default_db_path())
     venues = await _check_venues(config, timeout_s)
     problems = find_problems(database, venues, config.symbols)
     return DoctorReport(

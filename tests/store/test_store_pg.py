@@ -279,3 +279,16 @@ async def test_outage_buffers_within_bound_and_loses_nothing_accepted(
         candle(i).timestamp for i, ok in zip(range(1, 121), accepted, strict=True) if ok
     }
     assert stored == wanted
+
+
+def test_doctor_checks_a_postgresql_url_without_changing_it(pg_url: str) -> None:
+    from perptui.doctor import check_db
+
+    fresh = check_db(pg_url)
+    assert fresh.ok and "tables will be created" in fresh.detail
+    assert asyncio.run(fetch(pg_url, "SELECT to_regclass('perptui_schema')")) == [(None,)]
+    store_db.connect_sync(pg_url).close()  # a reader sets the schema up
+    ready = check_db(pg_url)
+    assert ready.ok and f"schema {store_db.LATEST_VERSION}, native partitions" in ready.detail
+    down = check_db("postgresql://u:pw@127.0.0.1:1/x")
+    assert not down.ok and "cannot reach PostgreSQL" in down.detail and "pw" not in down.detail
