@@ -99,7 +99,15 @@ async def open_connection(url: str, *, timeout: float = CONNECT_TIMEOUT_S) -> as
 
 async def schema_state(conn: asyncpg.Connection) -> tuple[int, str | None]:
     """(version, partitioning mode); (0, None) when perptui has never set this database up."""
-    if await conn.fetchval("SELECT to_regclass($1)", SCHEMA_TABLE) is None:
+    # A catalog scan, not to_regclass(): that answers from the backend's relation
+    # cache, which a waiter on the advisory lock has not refreshed, so it would not
+    # see the table another process created while it waited.
+    exists = await conn.fetchval(
+        "SELECT 1 FROM pg_catalog.pg_class WHERE relname = $1 "
+        "AND relnamespace = current_schema()::regnamespace",
+        SCHEMA_TABLE,
+    )
+    if not exists:
         return 0, None
     row = await conn.fetchrow(f"SELECT version, partitioning FROM {SCHEMA_TABLE}")
     if row is None:

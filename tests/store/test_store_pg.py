@@ -91,6 +91,17 @@ async def test_new_database_gets_schema_version_and_partitions(pg_url: str) -> N
     await conn.close()
 
 
+async def test_collectors_starting_at_once_on_a_new_database_set_it_up_once(pg_url: str) -> None:
+    """N collectors on one fresh database: one creates the schema, the others wait and use it."""
+    got = await asyncio.gather(*(pg.connect(pg_url) for _ in range(6)), return_exceptions=True)
+    errors = [g for g in got if isinstance(g, BaseException)]
+    for g in got:
+        if not isinstance(g, BaseException):
+            await g[0].close()
+    assert errors == []
+    assert await fetch(pg_url, "SELECT version FROM perptui_schema") == [(store_db.LATEST_VERSION,)]
+
+
 async def test_writer_creates_partitions_ahead_and_rows_land_in_them(pg_url: str) -> None:
     async with Writer(pg_url) as w:
         for i in range(3):
