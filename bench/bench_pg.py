@@ -331,8 +331,8 @@ def run(quick: bool) -> list[str]:
         else "did NOT exit within 30 s of SIGTERM (killed; writer counters unknown)"
     )
     lines.append(
-        f"pg collect --all, books for all {c['symbols']} emulated perps of binance/bybit/okx "
-        f"({c['books']} books, {c['snapshots']:,} snapshots stored of {c['observed']:,} observed, "
+        f"pg collect --all, books for every emulated perp of binance/bybit/okx "
+        f"({c['symbols']} symbols; {c['books']} books, {c['snapshots']:,} snapshots stored of {c['observed']:,} observed, "
         f"{c['wall']:.0f} s): collector CPU {c['cpu_frac'] * 100:.0f}% of one core (steady state), "
         f"{end}; writer lag p50 {c['lag_p50_ms']:.0f} ms / p99 {c['lag_p99_ms']:.0f} ms / "
         f"max {c['lag_max_ms']:.0f} ms"
