@@ -121,7 +121,8 @@ def test_migrate_command_and_its_bad_input(tmp_path: Path, pg_url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", [["export", "--table", "funding"], ["signals"], ["collect", "--duration", "1"]]
+    "command",
+    [["export", "--table", "funding"], ["signals"], ["--demo", "collect", "--duration", "1"]],
 )
 def test_commands_on_an_unusable_postgresql_url_exit_2_in_one_line(
     command: list[str], pg_url: str
