@@ -216,6 +216,13 @@ async def _foreign_tables(conn: asyncpg.Connection) -> list[str]:
     return sorted(r["table_name"] for r in rows)
 
 
+def _newer(label: str, version: int, latest: int) -> StoreError:
+    return StoreError(
+        f"{label} has schema version {version}, newer than this perptui knows "
+        f"({latest}); upgrade perptui"
+    )
+
+
 async def migrate(conn: asyncpg.Connection, label: str, latest: int = LATEST_VERSION) -> str:
     """Create or upgrade perptui's schema; returns the partitioning mode.
 
@@ -227,10 +234,7 @@ async def migrate(conn: asyncpg.Connection, label: str, latest: int = LATEST_VER
     except asyncpg.InsufficientPrivilegeError as exc:
         raise StoreError(f"no permission to read perptui's tables in {label}: {_why(exc)}") from exc
     if version > latest:
-        raise StoreError(
-            f"{label} has schema version {version}, newer than this perptui knows "
-            f"({latest}); upgrade perptui"
-        )
+        raise _newer(label, version, latest)
     if version == latest and mode is not None:
         return mode
     try:
@@ -238,10 +242,7 @@ async def migrate(conn: asyncpg.Connection, label: str, latest: int = LATEST_VER
             await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK_SCHEMA)
             version, mode = await schema_state(conn)  # re-read under the lock
             if version > latest:
-                raise StoreError(
-                    f"{label} has schema version {version}, newer than this perptui knows "
-                    f"({latest}); upgrade perptui"
-                )
+                raise _newer(label, version, latest)
             if version == latest and mode is not None:
                 return mode
             if mode is None:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from pg_helpers import fetch
+from pg_helpers import write_all as write
 
 from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
 from perptui.jobs.migrate import migrate_sqlite
 from perptui.store import load_funding, load_ohlcv, load_signals, load_snapshots
-from perptui.store.writer import Writer
 
 SYM = "BTC/USDT:USDT"
 T0 = 1_704_067_200_000
@@ -36,15 +36,6 @@ def history() -> list:
     ]
     out += [Signal("funding_arb", "okx", SYM, T0 + HOUR, "short", 0.0012, 0.001, {"r": 1})]
     return out  # fmt: skip
-
-
-def write(path: Path, records: list) -> None:
-    async def go() -> None:
-        async with Writer(path, batch_rows=500) as w:
-            for r in records:
-                await w.put(r)
-
-    asyncio.run(go())
 
 
 def run_migrate(*args, **kwargs):

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 import uuid
 
 import pytest
-from pg_helpers import admin, fetch, with_login
+from pg_helpers import admin, fetch, wait_for, with_login
 
 from perptui.core.model import BookSnapshot, Candle
 from perptui.errors import StoreError
@@ -30,14 +29,6 @@ def candle(i: int, close: float = 1.5) -> Candle:
 
 def snap(ts: int, exchange: str = "okx") -> BookSnapshot:
     return BookSnapshot(exchange, SYM, ts, ((100.0, 1.0),), ((100.2, 2.0),))
-
-
-async def wait_for(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 # -- schema ----------------------------------------------------------------------------
@@ -278,7 +269,7 @@ async def test_outage_buffers_within_bound_and_loses_nothing_accepted(
         # The server refuses this database for a while, and kills the writer's link.
         await _cut(pg_server, pg_url, block=True)
         accepted = [w.submit(candle(i)) for i in range(1, 121)]
-        await wait_for(lambda: w.failed_attempts >= 2)
+        await wait_for(lambda: w.failed_attempts >= 2, timeout=10.0)
         assert w.queue_depth <= 50 + 20  # the queue bound, plus the batch in hand
         assert accepted.count(False) == w.dropped > 0
         assert w.running

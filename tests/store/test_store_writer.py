@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pg_helpers import wait_for
 
 from perptui.core import metrics
 from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
@@ -34,14 +35,6 @@ def rows(path: Path | str, sql: str) -> list[tuple]:
         return [tuple(r) for r in conn.execute(sql).fetchall()]
     finally:
         conn.close()
-
-
-async def wait_for(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def book(ts: int, levels: int = 50, mid: float = 100.0) -> BookSnapshot:
