@@ -17,6 +17,7 @@ traceback only with ``-v``) and exits 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -258,8 +259,27 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, ModuleType | No
     return parser.parse_args(prepared), module
 
 
+def _stop_quietly_on_sigterm() -> None:
+    """SIGTERM before the collector's own handler is installed (start-up) exits 0.
+
+    Under systemd a stop can come at any moment; nothing is written before the
+    collector's writer starts, so ending at once is the clean stop.  Once running,
+    ``perptui collect`` installs its own handler, which drains the writer first.
+    """
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    with contextlib.suppress(ValueError, OSError):  # not the main thread
+        signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from_process = argv is None  # the real command line, not a caller (tests) in-process
     argv = list(sys.argv[1:] if argv is None else argv)
+    if from_process and _find_command(argv)[0] == "collect":
+        _stop_quietly_on_sigterm()
     args: argparse.Namespace | None = None
     verbose = any(a in ("-v", "--verbose") or a.startswith("-vv") for a in argv)
     try:

@@ -53,6 +53,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--seed", type=SEED.argtype("--seed"), default=0, help="emulator seed for --demo"
     )
     p.add_argument(
+        "--ack-log",
+        default=None,
+        metavar="PATH",
+        help="append the key of every record once committed (JSON lines, fsynced per batch)",
+    )
+    p.add_argument(
         "--no-progress", action="store_true", help="no progress bars (one line per series)"
     )
     return p
@@ -87,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
             emulator_port=args.emulator_port,
             seed=args.seed,
             progress=not args.no_progress,
+            ack_log=args.ack_log,
         )
     )
 
@@ -99,10 +106,12 @@ async def run_backfill(
     emulator_port: int | None,
     seed: int,
     progress: bool,
+    ack_log: str | None = None,
 ) -> int:
     from rich.console import Console
 
     from perptui.jobs import open_venues
+    from perptui.jobs.ack import open_ack
     from perptui.jobs.backfill import Backfill
     from perptui.jobs.preflight import require_listed
     from perptui.store.db import check_usable
@@ -114,7 +123,14 @@ async def run_backfill(
     # A database another process keeps locked fails the run after a bounded wait
     # (one line, exit 2) rather than retrying forever.
     check_usable(config.db_path)  # before any network I/O; writes nothing
-    writer = Writer(config.db_path, batch_rows=500, stall_timeout_s=DB_STALL_S, close_wait_s=5.0)
+    ack = open_ack(ack_log)
+    writer = Writer(
+        config.db_path,
+        batch_rows=500,
+        stall_timeout_s=DB_STALL_S,
+        close_wait_s=5.0,
+        on_commit=ack,
+    )
     started = time.monotonic()
     try:
         async with open_venues(
@@ -136,7 +152,11 @@ async def run_backfill(
                 job = Backfill(session.venues, writer, settings, on_progress=bar.hook)
                 reports = await job.run()
     finally:
-        await writer.close()
+        try:
+            await writer.close()
+        finally:
+            if ack is not None:
+                ack.close()
     if not reports and job.venue_errors and len(job.venue_errors) == len(session.venues):
         # Nothing could even be listed: one line, like any other bad input.
         raise VenueUnreachable(

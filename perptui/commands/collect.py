@@ -65,6 +65,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="also poll every perpetual's funding (the board: one bulk request per venue "
         "every [board] refresh_s), logging it and the market-wide signals ([alerts] too)",
     )
+    p.add_argument(
+        "--ack-log",
+        default=None,
+        metavar="PATH",
+        help="append the key of every record once committed (JSON lines, fsynced per batch)",
+    )
     # journal of every record handed to the writer (tests prove nothing observed is lost)
     p.add_argument("--observed-log", default=None, help=argparse.SUPPRESS)
     return p
@@ -102,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
     from perptui.jobs import open_venues
+    from perptui.jobs.ack import open_ack
     from perptui.jobs.collect import Collector, ObservedWriter, open_journal
     from perptui.jobs.preflight import require_listed
     from perptui.store.backend import redact
@@ -115,7 +122,8 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
 
     check_usable(config.db_path)  # before any network I/O; writes nothing
-    raw = Writer(config.db_path)
+    ack = open_ack(args.ack_log)
+    raw = Writer(config.db_path, on_commit=ack)
     journal = open_journal(args.observed_log)
     writer = ObservedWriter(raw, journal)
     started = time.monotonic()
@@ -155,6 +163,8 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
         await raw.close()  # commits everything accepted, even on an error above
         if journal is not None:
             journal.close()
+        if ack is not None:
+            ack.close()
     line = collector.status_line() if collector is not None else ""
     print(
         f"perptui collect: stopped after {time.monotonic() - started:.0f}s; "

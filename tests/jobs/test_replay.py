@@ -197,7 +197,10 @@ def test_replay_cli_bad_input_is_one_line_and_leaves_the_file_alone(
         ["--db", str(tmp_path / "missing.db"), "replay"],
     ):
         r = subprocess.run(
-            [sys.executable, "-m", "perptui", *args], env=env, capture_output=True, text=True,
+            [sys.executable, "-m", "perptui", *args],
+            env=env,
+            capture_output=True,
+            text=True,
             timeout=60,
         )
         assert r.returncode == 2, (args, r.stderr)
