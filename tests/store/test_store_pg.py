@@ -294,3 +294,20 @@ def test_doctor_checks_a_postgresql_url_without_changing_it(pg_url: str) -> None
     assert ready.ok and f"schema {store_db.LATEST_VERSION}, native partitions" in ready.detail
     down = check_db("postgresql://u:pw@127.0.0.1:1/x")
     assert not down.ok and "cannot reach PostgreSQL" in down.detail and "pw" not in down.detail
+
+
+def test_the_monitors_funding_history_panel_reads_postgresql(pg_url: str) -> None:
+    """Several collectors' rows in one database: the panel shows every venue's history."""
+    from pg_helpers import write_all
+
+    from perptui.core.model import FundingRecord
+    from perptui.ui.app import load_funding_history
+
+    write_all(pg_url, [FundingRecord("okx", SYM, T0 + k * 8 * 3_600_000, 0.0001) for k in range(3)])
+    write_all(
+        pg_url, [FundingRecord("bybit", SYM, T0 + k * 8 * 3_600_000, 0.0002) for k in range(2)]
+    )
+    history, note = load_funding_history(pg_url, SYM)
+    assert note == "settled"
+    assert {v: len(h) for v, h in history.items()} == {"okx": 3, "bybit": 2}
+    assert history["bybit"][0] == (T0, 0.0002)
