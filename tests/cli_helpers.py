@@ -41,3 +41,16 @@ def has(module: str, attr: str | None = None) -> bool:
     except ImportError:
         return False
     return attr is None or hasattr(mod, attr)
+
+
+def isolate_config_env(monkeypatch, home: Path) -> Path:
+    """No user config, no real credentials: platformdirs and env point into `home`."""
+    import os
+
+    for var in list(os.environ):
+        if var.startswith("PERPTUI_") or var.endswith(("_API_KEY", "_API_SECRET", "_API_PASSWORD")):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))
+    monkeypatch.setenv("HOME", str(home / "home"))
+    return home
