@@ -17,6 +17,7 @@ traceback only with ``-v``) and exits 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -30,6 +31,7 @@ from perptui.config.settings import add_flags
 from perptui.errors import PerptuiError
 
 PROG = "perptui"
+MAX_MESSAGE = 600  # characters of an error line
 DEFAULT_COMMAND = "monitor"
 
 # name -> one-line help, in the order `perptui --help` lists them.
@@ -40,8 +42,10 @@ COMMANDS: dict[str, str] = {
     "collect": "headless collector: funding, book snapshots and OHLCV on a schedule",
     "backfill": "fetch funding and OHLCV history into the database, resumably",
     "export": "export a table to CSV or Parquet",
+    "funding": "the funding board: every perpetual's funding, or the best cross-venue carry",
     "signals": "run the signal rules over stored history",
     "backtest": "funding-carry backtest over stored funding history",
+    "migrate": "copy a SQLite database into PostgreSQL, resumably",
     "replay": "replay a logged database in the monitor (play, pause, seek, speed)",
     "serve": "serve the monitor in a web browser (textual-serve)",
 }
@@ -55,6 +59,8 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         text = " ".join(message.split())
+        if len(text) > MAX_MESSAGE:
+            text = text[: MAX_MESSAGE - 40] + f"... ({len(text):,} characters)"
         self.exit(2, f"{PROG}: {text} (see `{self.prog} --help`)\n")
 
 
@@ -200,7 +206,7 @@ def _setup_logging(args: argparse.Namespace, command: str | None) -> None:
         logging_setup.configure(log_file=config.log_file, **options)
         return
     try:
-        logging_setup.configure(log_file=default_log_path(), **options)
+        logging_setup.configure(log_file=default_log_path(), create_dir=True, **options)
     except ConfigError:
         # An unwritable default log location must not stop the app; an
         # explicit --log-file that fails does (above).
@@ -223,6 +229,8 @@ def _say(message: str, secrets: Sequence[str]) -> None:
     from perptui.logging_setup import redact
 
     line = " ".join(redact(str(message), secrets).split()) or "error"
+    if len(line) > MAX_MESSAGE:  # a 10 kB value echoed back helps nobody
+        line = line[: MAX_MESSAGE - 40] + f"... ({len(line):,} characters)"
     print(f"{PROG}: {line}", file=sys.stderr)
 
 
@@ -233,8 +241,27 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, ModuleType | No
     return parser.parse_args(prepared), module
 
 
+def _stop_quietly_on_sigterm() -> None:
+    """SIGTERM before the collector's own handler is installed (start-up) exits 0.
+
+    Under systemd a stop can come at any moment; nothing is written before the
+    collector's writer starts, so ending at once is the clean stop.  Once running,
+    ``perptui collect`` installs its own handler, which drains the writer first.
+    """
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    with contextlib.suppress(ValueError, OSError):  # not the main thread
+        signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from_process = argv is None  # the real command line, not a caller (tests) in-process
     argv = list(sys.argv[1:] if argv is None else argv)
+    if from_process and _find_command(argv)[0] == "collect":
+        _stop_quietly_on_sigterm()
     args: argparse.Namespace | None = None
     verbose = any(a in ("-v", "--verbose") or a.startswith("-vv") for a in argv)
     try:

@@ -187,11 +187,12 @@ async def run_headless(
             console.print(f"[dim]emulator listening on 127.0.0.1:{port}[/dim]")
         venues = await build_venues(config, emu)
         if getattr(config, "log_db", False):
+            from perptui.store.backend import redact
             from perptui.store.writer import Writer
 
             writer = Writer(config.db_path)
             await writer.start()
-            console.print(f"[dim]logging to {config.db_path}[/dim]")
+            console.print(f"[dim]logging to {redact(config.db_path)}[/dim]")
         hub = Hub(config.symbols, [v.id for v in venues])
         engine = Engine(
             venues,

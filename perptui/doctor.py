@@ -13,7 +13,6 @@ import importlib.metadata
 import logging
 import os
 import platform
-import re
 import sys
 import time
 from collections.abc import Sequence
@@ -24,7 +23,15 @@ from typing import Any
 from perptui import __version__
 from perptui.config import Config, default_db_path
 from perptui.core.text import one_line
-from perptui.errors import PerptuiError, StoreError, UnknownSymbol
+from perptui.errors import (
+    PerptuiError,
+    RateLimited,
+    StoreError,
+    UnknownSymbol,
+    VenueError,
+    VenueTimeout,
+    VenueUnreachable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +40,6 @@ UNREACHABLE = "unreachable (network down or blocked) — try `perptui --demo`"
 # Test-only: send every REST request of the checked venues to this loopback
 # address instead of the exchange (tests must never leave 127.0.0.1).
 REDIRECT_ENV = "PERPTUI_DOCTOR_REDIRECT"
-_LOOPBACK = re.compile(r"^(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$")
 
 
 class DoctorFailed(PerptuiError):
@@ -87,15 +93,9 @@ def _dist_version(name: str) -> str:
 
 def environment_info(config: Config) -> tuple[tuple[str, str], ...]:
     try:
-        import ccxt.async_support as ccxt_async
+        from perptui.venues import library_summary
 
-        ccxt_line = f"{ccxt_async.__version__} ({len(ccxt_async.exchanges)} exchanges"
-        try:
-            import ccxt.pro  # noqa: F401
-
-            ccxt_line += ", ccxt.pro available)"
-        except ImportError:
-            ccxt_line += ", no ccxt.pro: REST polling only)"
+        ccxt_line = library_summary()
     except ImportError:
         ccxt_line = "not installed"
     if config.config_file is not None:
@@ -116,14 +116,17 @@ def environment_info(config: Config) -> tuple[tuple[str, str], ...]:
 # --------------------------------------------------------------------------- database
 
 
-def check_db(path: Path, *, default_path: Path | None = None) -> DbCheck:
-    """Can perptui use this DB file?  Read-only: never creates or migrates anything.
+def check_db(path: Path | str, *, default_path: Path | None = None) -> DbCheck:
+    """Can perptui use this DB file (or PostgreSQL URL)?  Read-only: never creates or migrates.
 
     What counts as an intact database is the store's call (``check_sqlite_file``);
     this adds the location checks without touching the file system.
     """
+    from perptui.store.backend import is_postgres
     from perptui.store.db import check_sqlite_file
 
+    if is_postgres(path):
+        return _check_pg(str(path))
     path = Path(path)
     label = f"database {path}"
     if path.is_dir():
@@ -152,6 +155,43 @@ def check_db(path: Path, *, default_path: Path | None = None) -> DbCheck:
     return DbCheck(path, True, "will be created")
 
 
+def _check_pg(url: str) -> DbCheck:
+    """Connect and read the schema version; nothing is created or changed."""
+    import asyncio
+
+    from perptui.store import pg
+    from perptui.store.backend import redact
+    from perptui.store.db import LATEST_VERSION
+
+    label = redact(url)
+
+    async def probe() -> DbCheck:
+        conn = await pg.open_connection(url, timeout=5.0)
+        try:
+            version, mode = await pg.schema_state(conn)
+            server = conn.get_server_version()
+        finally:
+            await conn.close()
+        where = f"PostgreSQL {server.major}"
+        if version > LATEST_VERSION:
+            return DbCheck(
+                label,  # type: ignore[arg-type]
+                False,
+                f"{label} has schema version {version}, newer than this perptui knows "
+                f"({LATEST_VERSION}); upgrade perptui",
+            )
+        if mode is None:
+            return DbCheck(label, True, f"ok ({where}; tables will be created)")  # type: ignore[arg-type]
+        return DbCheck(label, True, f"ok ({where}, schema {version}, {mode} partitions)")  # type: ignore[arg-type]
+
+    try:
+        return asyncio.run(probe())
+    except StoreError as exc:
+        return DbCheck(label, False, str(exc))  # type: ignore[arg-type]
+    except Exception as exc:  # permissions on the schema table, a server going away
+        return DbCheck(label, False, f"cannot use {label}: {exc}")  # type: ignore[arg-type]
+
+
 def _human_size(n: int) -> str:
     size = float(n)
     for unit in ("B", "KB", "MB", "GB"):
@@ -164,53 +204,19 @@ def _human_size(n: int) -> str:
 # --------------------------------------------------------------------------- venues
 
 
-def redirect_client_to(client: Any, hostport: str) -> None:
-    """Point every REST base URL of a ccxt client at ``http://hostport`` (loopback only)."""
-    if not _LOOPBACK.match(hostport):
-        raise PerptuiError(f"{REDIRECT_ENV} must be a loopback host:port, got {hostport!r}")
-
-    def rewrite(node: Any) -> Any:
-        if isinstance(node, str):
-            return re.sub(r"^(https?|wss?)://[^/]+", f"http://{hostport}", node)
-        if isinstance(node, dict):
-            return {k: rewrite(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [rewrite(v) for v in node]
-        return node
-
-    client.urls = dict(client.urls)
-    client.urls["api"] = rewrite(client.urls.get("api"))
-
-
 def _classify(exc: BaseException, timeout_s: float) -> tuple[str, bool]:
     """(detail, network_down) for an error raised while loading markets."""
-    try:
-        import ccxt
-    except ImportError:  # pragma: no cover - ccxt is a dependency
-        ccxt = None
-    if (
-        ccxt is not None
-        and isinstance(exc, PerptuiError)
-        and isinstance(exc.__cause__, ccxt.BaseError)
-    ):
-        # The venue layer wraps ccxt's error (e.g. VenueUnreachable after retries);
-        # the ccxt class underneath says best what went wrong.
-        exc = exc.__cause__
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, TimeoutError | VenueTimeout):
         return f"unreachable (no answer within {timeout_s:g} s) — try `perptui --demo`", True
-    if ccxt is not None:
-        if isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
-            return "reachable but refusing requests (rate limited or banned)", False
-        if isinstance(exc, ccxt.RequestTimeout):
-            return f"unreachable (no answer within {timeout_s:g} s) — try `perptui --demo`", True
-        if isinstance(exc, ccxt.NetworkError):
-            return UNREACHABLE, True
-        if isinstance(exc, ccxt.BaseError):
-            return f"error: {type(exc).__name__}: {one_line(exc)}", False
-    from perptui.errors import VenueUnreachable
-
+    if isinstance(exc, RateLimited):
+        return "reachable but refusing requests (rate limited or banned)", False
     if isinstance(exc, VenueUnreachable):
         return UNREACHABLE, True
+    if type(exc) is VenueError:
+        # The venue layer keeps the library's error underneath; its class and message
+        # say best what the venue answered.
+        cause = exc.__cause__ or exc
+        return f"error: {type(cause).__name__}: {one_line(cause)}", False
     if isinstance(exc, PerptuiError):
         return one_line(exc), False
     if isinstance(exc, OSError):
@@ -224,20 +230,13 @@ async def check_venue(
     symbols: Sequence[str],
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
-    redirect: str | None = None,
 ) -> VenueCheck:
     """Load a venue's perpetual markets once, look up the symbols, always close it."""
     venue_id = venue.id
     creds = config.credentials_for(venue_id)
     key_set = bool(creds and creds.has_key)
-    if hasattr(venue, "max_retries"):
-        # One attempt: a health check reports a dead network at once instead of
-        # backing off for a minute the way a long-running worker should.
-        venue.max_retries = 0
     started = time.monotonic()
     try:
-        if redirect:
-            redirect_client_to(venue.client, redirect)
         try:
             # The ccxt timeout covers each request; this bounds the whole load.
             markets = await asyncio.wait_for(venue.load_markets(), timeout_s + 1.0)
@@ -284,7 +283,9 @@ async def _close_quietly(venue: Any) -> None:
         log.debug("doctor: closing %s failed: %r", getattr(venue, "id", venue), exc)
 
 
-async def _make_venues(ids: Sequence[str], timeout_s: float, clients: dict[str, Any]) -> list[Any]:
+async def _make_venues(
+    ids: Sequence[str], timeout_s: float, clients: dict[str, Any], redirect: str | None = None
+) -> list[Any]:
     """One Venue per id, or UnknownExchange before any network I/O (closing the rest)."""
     from perptui.venues import make_venue
 
@@ -292,9 +293,18 @@ async def _make_venues(ids: Sequence[str], timeout_s: float, clients: dict[str, 
     try:
         for v in ids:
             # No credentials: doctor reads public data only, and a health check
-            # must never send a key anywhere.
+            # must never send a key anywhere.  One attempt: a health check reports a
+            # dead network at once instead of backing off for a minute the way a
+            # long-running worker should.
             made.append(
-                make_venue(v, client=clients.get(v), pro=False, timeout_ms=int(timeout_s * 1000))
+                make_venue(
+                    v,
+                    client=clients.get(v),
+                    pro=False,
+                    timeout_ms=int(timeout_s * 1000),
+                    max_retries=0,
+                    rest_hostport=redirect,
+                )
             )
     except BaseException:
         for venue in made:
@@ -304,20 +314,17 @@ async def _make_venues(ids: Sequence[str], timeout_s: float, clients: dict[str, 
 
 
 async def _check_all(config: Config, venues: Sequence[Any], timeout_s: float) -> list[VenueCheck]:
-    redirect = None if config.demo else (os.environ.get(REDIRECT_ENV) or None)
     return list(
         await asyncio.gather(
-            *(
-                check_venue(v, config, config.symbols, timeout_s=timeout_s, redirect=redirect)
-                for v in venues
-            )
+            *(check_venue(v, config, config.symbols, timeout_s=timeout_s) for v in venues)
         )
     )
 
 
 async def _check_venues(config: Config, timeout_s: float) -> list[VenueCheck]:
     if not config.demo:
-        venues = await _make_venues(config.venues, timeout_s, {})
+        redirect = os.environ.get(REDIRECT_ENV) or None
+        venues = await _make_venues(config.venues, timeout_s, {}, redirect)
         return await _check_all(config, venues, timeout_s)
     return await _check_venues_demo(config, timeout_s)
 
@@ -376,8 +383,8 @@ def find_problems(
 
 async def run_checks(config: Config, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> DoctorReport:
     env = environment_info(config)
-    # A postgresql:// URL reaches check_db as if it were a path: doctor checks SQLite files only.
-    database = check_db(config.db_path, default_path=default_db_path())  # type: ignore[arg-type]
+    # in a thread: a PostgreSQL probe runs its own short event loop
+    database = await asyncio.to_thread(check_db, config.db_path, default_path=default_db_path())
     venues = await _check_venues(config, timeout_s)
     problems = find_problems(database, venues, config.symbols)
     return DoctorReport(

@@ -61,12 +61,23 @@ class RedactSecrets(logging.Filter):
 
 
 def rotating_file_handler(
-    path: Path, *, max_bytes: int = MAX_BYTES, backups: int = BACKUP_COUNT
+    path: Path,
+    *,
+    max_bytes: int = MAX_BYTES,
+    backups: int = BACKUP_COUNT,
+    create_dir: bool = False,
 ) -> logging.handlers.RotatingFileHandler:
-    """A size-rotated log file; a path we cannot open is the user's to fix."""
+    """A size-rotated log file; a path we cannot open is the user's to fix.
+
+    ``create_dir`` is for perptui's own default location only: a directory missing
+    from a path the user typed is a typo to report, not a tree to create.
+    """
     path = Path(path).expanduser()
+    if not create_dir and not path.parent.is_dir():
+        raise ConfigError(f"log file {path}: cannot open: directory {path.parent} does not exist")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if create_dir:
+            path.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.handlers.RotatingFileHandler(
             path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
         )
@@ -91,6 +102,7 @@ def configure(
     secrets: Iterable[str] = (),
     console: bool = True,
     stream: TextIO | None = None,
+    create_dir: bool = False,
 ) -> list[logging.Handler]:
     """(Re)install perptui's handlers on the root logger and return them.
 
@@ -110,7 +122,7 @@ def configure(
         ch.setFormatter(logging.Formatter("perptui: %(levelname)s %(name)s: %(message)s"))
         handlers.append(ch)
     if log_file is not None:
-        fh = rotating_file_handler(log_file)
+        fh = rotating_file_handler(log_file, create_dir=create_dir)
         fh.setLevel(logging.DEBUG if verbosity >= 2 else logging.INFO)
         handlers.append(fh)
     for h in handlers:

@@ -31,3 +31,16 @@ def make_corrupt_sqlite(path: Path) -> Path:
         fh.seek(4096 * 3)
         fh.write(b"\xab" * 4096 * 4)
     return path
+
+
+def isolate_config_env(monkeypatch, home: Path) -> Path:
+    """No user config, no real credentials: platformdirs and env point into `home`."""
+    import os
+
+    for var in list(os.environ):
+        if var.startswith("PERPTUI_") or var.endswith(("_API_KEY", "_API_SECRET", "_API_PASSWORD")):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))
+    monkeypatch.setenv("HOME", str(home / "home"))
+    return home

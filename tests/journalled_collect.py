@@ -18,29 +18,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from perptui import cli
-from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
 from perptui.jobs import collect as collect_job
+from perptui.jobs.collect import record_key
 
 TESTS_DIR = Path(__file__).resolve().parent
-
-
-def record_key(record: Any) -> dict[str, Any]:
-    """The store's unique key of a record, as JSON-friendly fields."""
-    # Each kind names its table (and series column); the (x, s, ts) tail is common.
-    head: dict[str, Any]
-    if isinstance(record, FundingInfo):
-        head = {"t": "funding", "kind": "live"}
-    elif isinstance(record, FundingRecord):
-        head = {"t": "funding", "kind": "settled"}
-    elif isinstance(record, BookSnapshot):
-        head = {"t": "snapshots"}
-    elif isinstance(record, Candle):
-        head = {"t": "ohlcv", "tf": record.timeframe}
-    elif isinstance(record, Signal):
-        head = {"t": "signals", "kind": record.kind}
-    else:
-        return {"t": type(record).__name__}
-    return {**head, "x": record.exchange, "s": record.symbol, "ts": record.timestamp}
 
 
 def command(

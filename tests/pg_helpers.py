@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -21,6 +22,27 @@ import pytest
 BACKENDS = ("sqlite", "postgresql")  # what backend-parametrised tests run on
 ENV_URL = "PERPTUI_TEST_PG_URL"
 ENV_REQUIRE = "PERPTUI_REQUIRE_PG"
+
+
+def write_all(location: str | os.PathLike[str], records: list, batch_rows: int = 500) -> None:
+    """Put every record through a real Writer into either backend, and close it."""
+    from perptui.store.writer import Writer
+
+    async def go() -> None:
+        async with Writer(location, batch_rows=batch_rows) as w:
+            for r in records:
+                await w.put(r)
+
+    asyncio.run(go())
+
+
+async def wait_for(predicate, timeout: float = 5.0) -> None:
+    """Poll a condition on the loop (no fixed sleeps in tests)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
 
 
 def _unavailable(why: str) -> None:

@@ -131,6 +131,7 @@ class StaticBackend:
     """A hub with no workers: for snapshot tests, replays and previews."""
 
     mode = "replay"
+    history_version = 0
 
     def __init__(
         self,

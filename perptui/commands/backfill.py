@@ -10,9 +10,10 @@ from typing import Any
 from perptui.config.settings import add_flags
 from perptui.config.values import PORT, SEED, Number
 from perptui.core.units import DAY_MS, utc_text
-from perptui.errors import ConfigError
+from perptui.errors import ConfigError, VenueUnreachable
 
 DAYS = Number(0, 3650, above=True, unit="days")
+DB_STALL_S = 30.0  # how long a locked database may stall the backfill before it fails
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -34,7 +35,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--all",
         dest="all_symbols",
         action="store_true",
-        help="every perpetual of each venue instead of --symbols",
+        help="funding of every perpetual of each venue (OHLCV stays with --symbols)",
     )
     add_flags(p, "backfill")
     p.add_argument(
@@ -51,6 +52,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--seed", type=SEED.argtype("--seed"), default=0, help="emulator seed for --demo"
+    )
+    p.add_argument(
+        "--ack-log",
+        default=None,
+        metavar="PATH",
+        help="append the key of every record once committed (JSON lines, fsynced per batch)",
     )
     p.add_argument(
         "--no-progress", action="store_true", help="no progress bars (one line per series)"
@@ -87,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
             emulator_port=args.emulator_port,
             seed=args.seed,
             progress=not args.no_progress,
+            ack_log=args.ack_log,
         )
     )
 
@@ -99,18 +107,31 @@ async def run_backfill(
     emulator_port: int | None,
     seed: int,
     progress: bool,
+    ack_log: str | None = None,
 ) -> int:
     from rich.console import Console
 
     from perptui.jobs import open_venues
+    from perptui.jobs.ack import open_ack
     from perptui.jobs.backfill import Backfill
+    from perptui.jobs.preflight import require_listed
+    from perptui.store.db import check_usable
     from perptui.store.writer import Writer
 
     console = Console()
     if not console.is_terminal:
         console.width = max(console.width, 140)  # logs and pipes: no wrapped table cells
-    writer = Writer(config.db_path, batch_rows=500)
-    await writer.start()
+    # A database another process keeps locked fails the run after a bounded wait
+    # (one line, exit 2) rather than retrying forever.
+    check_usable(config.db_path)  # before any network I/O; writes nothing
+    ack = open_ack(ack_log)
+    writer = Writer(
+        config.db_path,
+        batch_rows=500,
+        stall_timeout_s=DB_STALL_S,
+        close_wait_s=5.0,
+        on_commit=ack,
+    )
     started = time.monotonic()
     try:
         async with open_venues(
@@ -118,11 +139,31 @@ async def run_backfill(
         ) as session:
             for note in session.notes:
                 console.print(f"[yellow]{note}[/yellow]")
+            failed = await require_listed(
+                session.venues, () if settings.all_symbols else settings.symbols
+            )
+            if session.venues and len(failed) == len(session.venues):
+                # Nothing could even be listed: one line, before the database is touched.
+                raise VenueUnreachable(
+                    "backfill: no venue could be used: "
+                    + "; ".join(f"{v}: {err}" for v, err in failed.items())
+                )
+            await writer.start()
             with BackfillProgress(console, enabled=progress and console.is_terminal) as bar:
                 job = Backfill(session.venues, writer, settings, on_progress=bar.hook)
                 reports = await job.run()
     finally:
-        await writer.close()
+        try:
+            await writer.close()
+        finally:
+            if ack is not None:
+                ack.close()
+    if not reports and job.venue_errors and len(job.venue_errors) == len(session.venues):
+        # Nothing could even be listed: one line, like any other bad input.
+        raise VenueUnreachable(
+            "backfill: no venue could be used: "
+            + "; ".join(f"{v}: {err}" for v, err in job.venue_errors.items())
+        )
     console.print(summary_table(reports, job.venue_errors, time.monotonic() - started))
     failed = any(r.error for r in reports) or bool(job.venue_errors)
     return 1 if failed and not any(r.stored_rows for r in reports) else 0

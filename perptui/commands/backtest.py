@@ -9,7 +9,6 @@ from typing import Any
 from perptui.config.settings import add_flags
 from perptui.config.values import Number
 from perptui.errors import ConfigError, StoreError
-from perptui.store.backend import location_exists
 
 THRESHOLD = Number(0, 1)
 NOTIONAL = Number(0, 1e15, above=True)
@@ -68,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         load_backtest_input,
         run_backtest,
     )
+    from perptui.store.backend import redact
+    from perptui.store.db import require_database
     from perptui.store.read import to_ms
 
     config = load_config(args)
@@ -78,13 +79,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from None
     if args.venue2 and args.venue2 == args.venue:
         raise ConfigError("--venue2 must differ from --venue")
-    if not location_exists(config.db_path):
-        raise StoreError(f"database {config.db_path} does not exist (run `perptui backfill`)")
+    require_database(config.db_path, "run `perptui backfill`")
     inp = load_backtest_input(config.db_path, args.venue, symbol, args.venue2, since, until)
     for venue, df in ((args.venue, inp.a), (args.venue2, inp.b)):
         if venue and (df is None or df.empty):
             raise StoreError(
-                f"no settled funding for {venue} {symbol} in {config.db_path} "
+                f"no settled funding for {venue} {symbol} in {redact(config.db_path)} "
                 f"(run `perptui backfill --what funding --venues {venue} --symbols {args.symbol}`)"
             )
     try:

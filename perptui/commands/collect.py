@@ -59,6 +59,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "can share one database",
     )
     p.add_argument("--no-signals", action="store_true", help="do not evaluate signal rules")
+    p.add_argument(
+        "--board",
+        action="store_true",
+        help="also poll every perpetual's funding (the board: one bulk request per venue "
+        "every [board] refresh_s), logging it and the market-wide signals ([alerts] too)",
+    )
+    p.add_argument(
+        "--ack-log",
+        default=None,
+        metavar="PATH",
+        help="append the key of every record once committed (JSON lines, fsynced per batch)",
+    )
     return p
 
 
@@ -94,8 +106,11 @@ def run(args: argparse.Namespace) -> int:
 
 async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
     from perptui.jobs import open_venues
+    from perptui.jobs.ack import open_ack
     from perptui.jobs.collect import Collector, ObservedWriter
+    from perptui.jobs.preflight import require_listed
     from perptui.store.backend import redact
+    from perptui.store.db import check_usable
     from perptui.store.writer import Writer
 
     stop = asyncio.Event()
@@ -104,8 +119,9 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
 
-    raw = Writer(config.db_path)
-    await raw.start()
+    check_usable(config.db_path)  # before any network I/O; writes nothing
+    ack = open_ack(args.ack_log)
+    raw = Writer(config.db_path, on_commit=ack)
     writer = ObservedWriter(raw)
     started = time.monotonic()
     collector = None
@@ -119,6 +135,9 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
         ) as session:
             for note in session.notes:
                 print(f"perptui collect: {note}", file=sys.stderr)
+            # unknown / spot / unlisted symbols: exit 2 now, not a run that collects nothing
+            await require_listed(session.venues, settings.symbols)
+            await raw.start()
             where = "the emulator" if session.emulator is not None else "live venues"
             part = f"shard {settings.shard} of " if settings.shard is not None else ""
             print(
@@ -131,9 +150,16 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
             collector = Collector(
                 session.venues, writer, settings, thresholds=getattr(config, "signals", None)
             )
-            await collector.run(stop, args.duration)
+            async with contextlib.AsyncExitStack() as extra:
+                if args.board:
+                    from perptui.engine.board import board_running
+
+                    await extra.enter_async_context(board_running(session.venues, writer, config))
+                await collector.run(stop, args.duration)
     finally:
         await raw.close()  # commits everything accepted, even on an error above
+        if ack is not None:
+            ack.close()
     line = collector.status_line() if collector is not None else ""
     print(
         f"perptui collect: stopped after {time.monotonic() - started:.0f}s; "

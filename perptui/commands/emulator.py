@@ -8,7 +8,7 @@ import signal
 import sys
 
 from perptui.config.values import SEED, Number
-from perptui.emulator.catalog import DEFAULT_SYMBOLS, VENUES
+from perptui.emulator.catalog import MAJOR_SYMBOLS, VENUES
 from perptui.emulator.faults import Fault, parse_spec
 from perptui.emulator.server import available_venues
 from perptui.errors import ConfigError
@@ -94,7 +94,9 @@ async def _serve(args: argparse.Namespace) -> int:
     for venue in emu.venues:
         print(f"  {venue:8s} REST {emu.http_base(venue)}   WS {emu.ws_base(venue)}", flush=True)
     print(f"  control  http://127.0.0.1:{port}/_emulator/faults", flush=True)
-    print(f"  symbols  {', '.join(s.split('/')[0] for s in DEFAULT_SYMBOLS)}", flush=True)
+    majors = ", ".join(s.split("/")[0] for s in MAJOR_SYMBOLS)
+    tail = len({m.symbol for v in emu.venues for m in emu.sim.markets(v)} - set(MAJOR_SYMBOLS))
+    print(f"  symbols  {majors} and {tail} more perpetuals", flush=True)
     for fault in args.fault:
         print(f"  fault    {fault.venue or '*'}/{fault.kind} {fault.to_json()}", flush=True)
     stop = asyncio.Event()

@@ -27,12 +27,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _check_db(config) -> None:
-    """Fail before the screen opens if the DB path is unusable (StoreError, exit 2)."""
+    """Fail before the screen opens if the DB path is unusable (StoreError, exit 2).
+
+    verify=True: a damaged database is refused here (one line, exit 2) instead of
+    the monitor opening with "DB off" after the writer trips over it.
+    """
     if not config.log_db:
         return
     from perptui.store.db import connect_sync
 
-    conn = connect_sync(config.db_path)
+    conn = connect_sync(config.db_path, verify=True)
     conn.close()
 
 
@@ -51,7 +55,18 @@ def run(args: argparse.Namespace) -> int:
     from perptui.ui.app import MonitorApp
     from perptui.ui.backend import EngineBackend
 
-    backend = EngineBackend(config, demo=config.demo, seed=args.seed)
+    seeded = config.demo and config.log_db
+    backend = EngineBackend(
+        config, demo=config.demo, seed=args.seed, after_start=seed_history if seeded else None
+    )
     app = MonitorApp(backend, hz=config.ui_hz, theme=config.theme)
     result = app.run()
     return int(result or 0)
+
+
+async def seed_history(backend) -> None:
+    """--demo: a few days of funding and candles from the emulator, so every panel
+    has history within seconds of the first start (perptui.jobs.seed)."""
+    from perptui.jobs.seed import seed_demo_history
+
+    await seed_demo_history(backend.emulator, backend.writer, backend.venue_ids, backend.symbols)

@@ -10,8 +10,7 @@ from dataclasses import asdict
 from typing import Any
 
 from perptui.config.values import Number
-from perptui.errors import ConfigError, StoreError
-from perptui.store.backend import location_exists
+from perptui.errors import ConfigError
 
 LIMIT = Number(0, 10_000_000, integer=True)
 
@@ -48,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from perptui.config import load_config
     from perptui.jobs import parse_list
     from perptui.jobs.report import funding_signals, imbalance_signals, signals_table
+    from perptui.store.backend import redact
+    from perptui.store.db import require_database
     from perptui.store.read import to_ms
 
     config = load_config(args)
@@ -58,8 +59,7 @@ def run(args: argparse.Namespace) -> int:
         since, until = to_ms(args.since), to_ms(args.until)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"--since/--until: {exc}") from None
-    if not location_exists(config.db_path):
-        raise StoreError(f"database {config.db_path} does not exist (run `perptui backfill`)")
+    require_database(config.db_path, "run `perptui backfill`")
     thr = config.signals
     # --venues / --symbols narrow the search only when given on the command line or env
     venues = list(config.venues) if getattr(args, "venues", None) else None
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(signals_table(found, limit=args.limit or None))
     if args.save and found:
         asyncio.run(_save(config.db_path, found))
-        print(f"{len(found)} signals saved to {config.db_path}", file=sys.stderr)
+        print(f"{len(found)} signals saved to {redact(config.db_path)}", file=sys.stderr)
     return 0
 
 

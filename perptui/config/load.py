@@ -15,6 +15,8 @@ from types import MappingProxyType
 from typing import Any
 
 from perptui.config.records import (
+    AlertsConfig,
+    BoardConfig,
     CollectCadence,
     Config,
     Credentials,
@@ -103,16 +105,18 @@ def merge_credentials(
 
 def build_config(values: Mapping[str, Any], **extra: Any) -> Config:
     """The Config for layered setting values (missing keys take their defaults)."""
-    by_section: dict[str | None, dict[str, Any]] = {None: {}, "signals": {}, "collect": {}}
+    records = {
+        "signals": SignalThresholds,
+        "collect": CollectCadence,
+        "board": BoardConfig,
+        "alerts": AlertsConfig,
+    }
+    by_section: dict[str | None, dict[str, Any]] = {None: {}, **{k: {} for k in records}}
     for s in SETTINGS:
         if s.key in values:
             by_section[s.section][s.attr] = values[s.key]
-    return Config(
-        **by_section[None],
-        signals=SignalThresholds(**by_section["signals"]),
-        collect=CollectCadence(**by_section["collect"]),
-        **extra,
-    )
+    sections = {name: rec(**by_section[name]) for name, rec in records.items()}
+    return Config(**by_section[None], **sections, **extra)
 
 
 def load_config(args: Any = None, env: Mapping[str, str] | None = None) -> Config:

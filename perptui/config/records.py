@@ -87,6 +87,33 @@ class CollectCadence:
     catchup_hours: float = default_of("collect.catchup_hours")
 
 
+@dataclass(frozen=True, slots=True)
+class BoardConfig:
+    """The funding board's cadence and carry costs (``[board]``)."""
+
+    refresh_s: float = default_of("board.refresh_s")
+    default_fee_bps: float = default_of("board.default_fee_bps")
+    taker_fee_bps: Mapping[str, float] = field(
+        default_factory=lambda: MappingProxyType(dict(default_of("board.taker_fee_bps")))
+    )
+    holding_hours: float = default_of("board.holding_hours")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsConfig:
+    """Where signals are sent outside the terminal, and how often (``[alerts]``)."""
+
+    webhook: str | None = field(default=default_of("alerts.webhook"), repr=False)
+    command: str | None = default_of("alerts.command")
+    rules: Mapping[str, float | None] = field(
+        default_factory=lambda: MappingProxyType(dict(default_of("alerts.rules")))
+    )
+    max_per_hour: int = default_of("alerts.max_per_hour")
+    min_interval_s: float = default_of("alerts.min_interval_s")
+    quiet_hours: tuple[int, int] | None = default_of("alerts.quiet_hours")
+    retries: int = default_of("alerts.retries")
+
+
 @dataclass(frozen=True)
 class Config:
     venues: tuple[str, ...] = default_of("venues")
@@ -100,6 +127,8 @@ class Config:
     book_depth: int = default_of("book_depth")
     signals: SignalThresholds = field(default_factory=SignalThresholds)
     collect: CollectCadence = field(default_factory=CollectCadence)
+    board: BoardConfig = field(default_factory=BoardConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     log_file: Path | None = None
     demo: bool = False
     verbose: int = 0

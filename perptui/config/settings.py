@@ -26,16 +26,21 @@ from perptui.config.values import (
     Choice,
     DbTarget,
     FilePath,
+    HourRange,
+    HttpUrl,
     Kind,
     Number,
+    RuleThresholds,
     Symbols,
+    Text,
     Timeframe,
+    VenueNumbers,
     Venues,
 )
 from perptui.core.signals import SignalThresholds
 
 GLOBAL = ("*",)
-SECTIONS = ("signals", "collect")
+SECTIONS = ("signals", "collect", "board", "alerts")
 DEFAULT_VENUES: tuple[str, ...] = ("binance", "bybit", "okx")
 DEFAULT_SYMBOLS: tuple[str, ...] = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT")
 _SIG = SignalThresholds()  # the [signals] record owns its defaults (perptui.core.signals)
@@ -87,6 +92,8 @@ class Setting:
 
 
 def _show(v: Any) -> str:
+    if isinstance(v, dict):
+        return ",".join(k if x is None else f"{k}:{_show(x)}" for k, x in v.items()) or "none"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, tuple):
@@ -130,7 +137,12 @@ SETTINGS: tuple[Setting, ...] = (
         switch=False,
     ),
     _S(
-        "theme", Choice(("dark", "light")), "dark", "colour theme", "--theme", commands=("monitor", "replay")
+        "theme",
+        Choice(("dark", "light")),
+        "dark",
+        "colour theme",
+        "--theme",
+        commands=("monitor", "replay"),
     ),
     _S(
         "ui_hz",
@@ -239,6 +251,67 @@ SETTINGS: tuple[Setting, ...] = (
         "window each catch-up looks back over",
         "--catchup-hours",
         commands=("collect",),
+    ),
+)
+
+SETTINGS += (
+    # ---- [board]: the market-wide funding board
+    _S(
+        "board.refresh_s",
+        Number(10, 3600, unit="s"),
+        60.0,
+        "funding board refresh per venue (one bulk request where the venue has one)",
+    ),
+    _S(
+        "board.default_fee_bps",
+        Number(0, 100, unit="bps"),
+        5.0,
+        "taker fee per fill of a venue not in taker_fee_bps (carry net of fees)",
+    ),
+    _S(
+        "board.taker_fee_bps",
+        VenueNumbers(Number(0, 100)),
+        {},
+        "taker fee per fill per venue, e.g. binance:4.5,bybit:5.5",
+    ),
+    _S(
+        "board.holding_hours",
+        Number(1, 24 * 3650, unit="h"),
+        168.0,
+        "holding period the carry's entry+exit cost is spread over",
+    ),
+    # ---- [alerts]: signals outside the terminal
+    _S("alerts.webhook", HttpUrl(), None, "POST each alert as JSON to this URL"),
+    _S(
+        "alerts.command",
+        Text("command line"),
+        None,
+        "run this command per alert (JSON on stdin and in $PERPTUI_ALERT; no shell)",
+    ),
+    _S(
+        "alerts.rules",
+        RuleThresholds(),
+        {"funding_arb": None, "divergence": None, "price_divergence": None},
+        "rules that alert, each with an optional minimum |value|",
+    ),
+    _S(
+        "alerts.max_per_hour",
+        Number(1, 10_000, integer=True),
+        30,
+        "at most this many alerts an hour",
+    ),
+    _S(
+        "alerts.min_interval_s",
+        Number(0, 7 * 86_400, unit="s"),
+        900.0,
+        "the same rule on the same market alerts at most once per this",
+    ),
+    _S("alerts.quiet_hours", HourRange(), None, "no alerts in these hours (UTC)"),
+    _S(
+        "alerts.retries",
+        Number(0, 20, integer=True),
+        3,
+        "retries of a failed webhook or command (doubling waits)",
     ),
 )
 

@@ -8,6 +8,7 @@ question (``perptui.venues``); this module only decides the unified spelling.
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 from perptui.config.values import BadValue, venue_id
@@ -17,13 +18,17 @@ from perptui.symbols import DEFAULT_QUOTE, parse_symbol
 # Longest unified symbol on any venue is ~40 characters; 100 leaves room, and a
 # 10 kB paste fails here in one line instead of in a regex or a file name.
 MAX_SYMBOL_LEN = 100
+_UNIFIED = re.compile(r"^[A-Z0-9._\-]+/[A-Z0-9._\-]+(:[A-Z0-9._\-]+)?$")
 
 
 def normalize_symbol(raw: str, *, quote: str = DEFAULT_QUOTE) -> str:
     """Typed text -> unified symbol request (rules in `perptui.symbols.parse_symbol`)."""
     if len(raw.strip()) > MAX_SYMBOL_LEN:
         raise ValueError(f"not a symbol: a {len(raw.strip())}-character string")
-    return parse_symbol(raw, quote=quote)
+    symbol = parse_symbol(raw, quote=quote)
+    if not _UNIFIED.match(symbol):  # e.g. "0:/0": a ':' inside the base
+        raise ValueError(f"not a symbol: {raw!r} (use the unified form, e.g. BTC/USDT:USDT)")
+    return symbol
 
 
 # venues with their own adapter instead of a ccxt class (perptui.venues.registry.OWN_ADAPTERS)

@@ -116,6 +116,8 @@ class Number(Kind):
             text = v.strip()
             if len(text) > 64:
                 raise BadValue(f"must be {want}, got a {len(text)}-character string")
+            if not text.isascii():  # float() would take "１０" (full-width digits) as 10
+                raise BadValue(f"must be {want} in ASCII digits, got {_short(text)}")
             try:
                 v = int(text) if self.integer else float(text)
             except ValueError:
@@ -317,3 +319,105 @@ class Timeframe(Kind):
 
 PORT = Number(1, 65535, integer=True)
 SEED = Number(0, 2**32 - 1, integer=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Text(Kind):
+    """A non-empty string (a command line, a name)."""
+
+    what: str = "text"
+    metavar = "TEXT"
+
+    def describe(self) -> str:
+        return self.what
+
+    def parse(self, v: Any) -> str:
+        return text_value(v)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpUrl(Kind):
+    """An http(s) URL with a host (a webhook)."""
+
+    metavar = "URL"
+
+    def describe(self) -> str:
+        return "http(s) URL"
+
+    def parse(self, v: Any) -> str:
+        s = text_value(v)
+        parts = urlsplit(s)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise BadValue(f"must be an http:// or https:// URL with a host, got {_short(s)}")
+        return s
+
+
+@dataclass(frozen=True, slots=True)
+class VenueNumbers(Kind):
+    """Per-venue numbers: a TOML table ``{binance = 4.5}`` or ``"binance:4.5,okx:5"``."""
+
+    number: Number = Number(0, 1000)
+    metavar = "LIST"
+
+    def describe(self) -> str:
+        return f"venue:number pairs ({self.number.describe()} each)"
+
+    def parse(self, v: Any) -> dict[str, float]:
+        if isinstance(v, dict):
+            items = list(v.items())
+        else:
+            items = []
+            for part in str_list(v):
+                name, sep, value = part.partition(":")
+                if not sep:
+                    raise BadValue(f"must be venue:number pairs, got {_short(part)}")
+                items.append((name, value))
+        out: dict[str, float] = {}
+        for name, value in items:
+            out[venue_id(str(name).strip())] = float(self.number.parse(value))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class HourRange(Kind):
+    """Whole hours UTC ``"22-7"`` (end exclusive, may wrap midnight)."""
+
+    metavar = "H-H"
+
+    def describe(self) -> str:
+        return "hours UTC start-end, e.g. 22-7"
+
+    def parse(self, v: Any) -> tuple[int, int]:
+        s = text_value(v) if not isinstance(v, list) else "-".join(str(x) for x in v)
+        m = re.fullmatch(r"\s*(\d{1,2})\s*-\s*(\d{1,2})\s*", s)
+        if not m or int(m.group(1)) > 23 or int(m.group(2)) > 24:
+            raise BadValue(f"must be start-end hours UTC like 22-7, got {_short(s)}")
+        return int(m.group(1)), int(m.group(2))
+
+
+@dataclass(frozen=True, slots=True)
+class RuleThresholds(Kind):
+    """Signal kinds to alert on, each with an optional minimum |value|:
+    ``"funding_arb:0.002,divergence"`` (no number: the rule's own threshold)."""
+
+    kinds: tuple[str, ...] = ("funding_arb", "divergence", "price_divergence", "imbalance")
+    metavar = "LIST"
+
+    def describe(self) -> str:
+        return f"list of {'/'.join(self.kinds)}[:min |value|]"
+
+    def parse(self, v: Any) -> dict[str, float | None]:
+        if isinstance(v, dict):  # a TOML table {funding_arb = 0.002}
+            pairs = [(str(k), None if x is None else x) for k, x in v.items()]
+        else:
+            pairs = []
+            for part in str_list(v):
+                name, sep, value = part.partition(":")
+                pairs.append((name, value if sep else None))
+        out: dict[str, float | None] = {}
+        for name, value in pairs:
+            name = name.strip()
+            if name not in self.kinds:
+                raise BadValue(f"unknown rule {_short(name)} (known: {', '.join(self.kinds)})")
+            out[name] = None if value is None else float(Number(0, 1).parse(value))
+        return out

@@ -118,3 +118,39 @@ class FetchPage:
     requests: int
     reached_cap: bool = False  # venue's history cap stopped us before `since`
     note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MarketQuote:
+    """One perpetual's market-wide snapshot from a venue's bulk endpoints (the board).
+
+    Every field the venue did not give is None; ``interval_hours`` is the interval the
+    venue stated in this very refresh, never a remembered or assumed one.
+    """
+
+    exchange: str
+    symbol: str
+    base: str
+    timestamp: int
+    funding_rate: float | None
+    interval_hours: float | None
+    next_funding_time: int | None
+    predicted_rate: float | None = None
+    mark_price: float | None = None
+    index_price: float | None = None
+    basis: float | None = None  # where the venue states it (okx premium), else None
+    bid: float | None = None
+    ask: float | None = None
+    open_interest_usd: float | None = None
+    volume_24h_usd: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BoardFetch:
+    """A venue's whole-market refresh: the quotes and what it cost in requests."""
+
+    exchange: str
+    quotes: tuple[MarketQuote, ...]
+    requests: int
+    bulk: bool  # funding came from one bulk request (False: paced per-symbol fallback)
+    notes: tuple[str, ...] = ()

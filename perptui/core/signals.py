@@ -261,6 +261,63 @@ def price_divergence(
     ]
 
 
+def executable_divergence(
+    tops: Mapping[str, tuple[float | None, float | None]],
+    fees: Mapping[str, float] | None = None,
+    threshold: float = 0.0,
+    *,
+    symbol: str = "",
+    now_ms: int = 0,
+) -> list[Signal]:
+    """Cross-venue price divergence that can be traded: ``{venue: (best bid, best ask)}``.
+
+    Buying at one venue's best ask and selling at another's best bid earns
+    ``bid / ask - 1`` before costs; ``fees`` (taker fee per venue, a fraction, 0 when
+    absent) are paid on both fills.  The signal fires when the best such edge net of
+    fees exceeds ``threshold``: "long <ask venue> / short <bid venue>".  Mids that
+    differ by less than the spreads (the venues' books overlap) never fire, however
+    far apart the mids are in basis points.  Crossed or one-sided tops are skipped.
+    """
+    fee = fees or {}
+    usable = {
+        v: (float(b), float(a))
+        for v, (b, a) in tops.items()
+        if b is not None and a is not None and math.isfinite(b) and math.isfinite(a) and 0 < b <= a
+    }
+    best: tuple[float, float, str, str] | None = None
+    for buy, (_, ask) in usable.items():
+        for sell, (bid, _) in usable.items():
+            if buy == sell:
+                continue
+            gross = bid / ask - 1.0
+            net = gross - fee.get(buy, 0.0) - fee.get(sell, 0.0)
+            if best is None or (net, gross) > (best[0], best[1]):
+                best = (net, gross, buy, sell)
+    if best is None or not best[0] > threshold:
+        return []
+    net, gross, buy, sell = best
+    return [
+        _venue_pair_signal(
+            "price_divergence",
+            buy,
+            sell,
+            symbol=symbol,
+            timestamp=int(now_ms),
+            value=net,
+            threshold=threshold,
+            inputs={
+                "buy_ask": usable[buy][1],
+                "sell_bid": usable[sell][0],
+                "gross_edge": gross,
+                "buy_fee": fee.get(buy, 0.0),
+                "sell_fee": fee.get(sell, 0.0),
+                "net_edge": net,
+                "venues": len(usable),
+            },
+        )
+    ]
+
+
 # --------------------------------------------------------------------------- imbalance
 
 

@@ -37,6 +37,8 @@ def parse_moment(text: str, reference_ms: int) -> int:
     s = text.strip()
     if not s:
         raise MomentError("empty time (use HH:MM, -15m or ISO 8601)")
+    if len(s) > 100:
+        raise MomentError(f"not a time: a {len(s)}-character string")
     if re.fullmatch(r"\d+", s):
         value = int(s)
         if value >= _MAX_MS:

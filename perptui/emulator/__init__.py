@@ -1,4 +1,5 @@
-"""Loopback emulator of the binance USDⓈ-M, bybit v5 linear and okx v5 swap market-data APIs.
+"""Loopback emulator of the binance USDⓈ-M, bybit v5 linear, okx v5 swap, Hyperliquid,
+dYdX v4 indexer and GMX v2 market-data APIs.
 
     emu = Emulator(seed=0)
     port = await emu.start()            # one aiohttp server on 127.0.0.1
@@ -103,6 +104,14 @@ class Emulator:
         if venue not in self.server.wires:
             raise KeyError(f"venue {venue!r} not emulated here; have {', '.join(self.venues)}")
         cfg = self.server.wires[venue].client_config()
+        if cfg.ccxt_id == "gmx":  # not in ccxt: perptui's own REST transport, same switch
+            from perptui.venues.gmx import HttpTransport
+
+            transport = HttpTransport(
+                self.http_base(venue), float(config.get("timeout", 10_000)) / 1000
+            )
+            self._clients.append(transport)
+            return transport
         if pro:
             import ccxt.pro as ccxt_mod
         else:
@@ -145,6 +154,14 @@ class Emulator:
     @property
     def stats(self) -> dict[str, int]:
         return self.ctx.stats
+
+    def requests(self, venue: str | None = None) -> dict[str, int]:
+        """REST requests served so far by path (``"binance /fapi/v1/premiumIndex"``)."""
+        return {
+            f"{v} /{p}": n
+            for (v, p), n in sorted(self.ctx.request_log.items())
+            if venue is None or v == venue
+        }
 
 
 __all__ = ["Clock", "Emulator", "FaultPlan", "MarketSim", "TruthBook"]

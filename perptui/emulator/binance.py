@@ -22,8 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from perptui.emulator.catalog import LISTING_MS, VenueMarket
-from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS
-from perptui.emulator.sim_book import BookDiff, SimBook
+from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS, BookDiff, SimBook
 from perptui.emulator.venue_base import (
     ClientConfig,
     VenueWire,
@@ -504,18 +503,16 @@ class BinanceWire(VenueWire):
         return self._one_or_all(q, self._book_ticker_entry)
 
     def _book_ticker_entry(self, m: VenueMarket, now: int) -> dict[str, Any]:
-        book = self.sim.book(self.name, m.symbol)
-        book.refresh(now)
-        bid = book.wire_levels("bids", 1)[0]
-        ask = book.wire_levels("asks", 1)[0]
+        top = self.sim.top_of_book(self.name, m.symbol, now)
+        book = self.sim.live_book(self.name, m.symbol)
         return {
             "symbol": m.venue_id,
-            "bidPrice": bid[0],
-            "bidQty": bid[1],
-            "askPrice": ask[0],
-            "askQty": ask[1],
+            "bidPrice": m.fmt_price(top.bid),
+            "bidQty": m.fmt_qty(top.bid_lots),
+            "askPrice": m.fmt_price(top.ask),
+            "askQty": m.fmt_qty(top.ask_lots),
             "time": now,
-            "lastUpdateId": book.last_id,
+            "lastUpdateId": book.last_id if book is not None else 1_000_000 + now // 1000,
         }
 
     # ------------------------------------------------------------------ WebSocket

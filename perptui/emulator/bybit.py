@@ -365,10 +365,9 @@ class BybitWire(VenueWire):
         sim = self.sim
         t24 = sim.ticker_24h(self.name, m.symbol, now)
         fnow = sim.funding_now(self.name, m.symbol, now)
-        book = sim.book(self.name, m.symbol)
-        book.refresh(now)
-        (bid,) = book.wire_levels("bids", 1) or [["", ""]]
-        (ask,) = book.wire_levels("asks", 1) or [["", ""]]
+        top = sim.top_of_book(self.name, m.symbol, now)
+        bid = (m.fmt_price(top.bid), m.fmt_qty(top.bid_lots))
+        ask = (m.fmt_price(top.ask), m.fmt_qty(top.ask_lots))
         oi = sim.open_interest(self.name, m.symbol, now)
         change = t24.last / t24.open - 1 if t24.open else 0.0
         return {
@@ -387,6 +386,9 @@ class BybitWire(VenueWire):
             "volume24h": fmt_qty(m, t24.volume),
             "fundingRate": fmt_rate(fnow.rate),
             "nextFundingTime": str(fnow.next_time),
+            # live v5 tickers carry the market's current interval (the recordings predate it)
+            "fundingIntervalHour": str(m.funding_interval_h),
+            "fundingCap": "0.005" if m.funding_interval_h >= 8 else "0.02",
             "predictedDeliveryPrice": "",
             "basisRate": "",
             "deliveryFeeRate": "",

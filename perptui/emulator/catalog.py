@@ -9,13 +9,16 @@ contract size and amount limits override the built-ins; the emulator never *need
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
-VENUES: tuple[str, ...] = ("binance", "bybit", "okx")
+from perptui.emulator import universe
+
+VENUES: tuple[str, ...] = ("binance", "bybit", "okx", "hyperliquid", "dydx", "gmx")
 
 # Listing date of every emulated market: history (candles, funding) starts here.
 LISTING_MS = 1_640_995_200_000  # 2022-01-01T00:00:00Z
@@ -176,7 +179,25 @@ _FUNDING_INTERVAL_H: dict[str, dict[str, int]] = {
     "okx": {"SUI": 4, "OP": 4},
 }
 
+# The hand-tuned majors above; the long tail (``universe``) is added to ASSETS below.
+MAJORS: tuple[str, ...] = tuple(ASSETS)
+for _base in universe.TAIL_BASES:
+    _t = universe.tail_asset(_base)
+    ASSETS[_base] = Asset(_base, _t.price, _t.vol, _t.oi_usd, _t.volume_usd)
+
+# Everything an emulated venue lists by default: majors first, then the tail.
 DEFAULT_SYMBOLS: tuple[str, ...] = tuple(f"{b}/USDT:USDT" for b in ASSETS)
+MAJOR_SYMBOLS: tuple[str, ...] = tuple(f"{b}/USDT:USDT" for b in MAJORS)
+
+
+def _tail_row(venue: str, base: str) -> tuple[str, ...]:
+    """(tick, lot, min, max[, contract size]) of a generated market."""
+    price = ASSETS[base].price
+    tick, lot = universe.steps(price)
+    if venue == "okx":  # okx sizes in contracts of ~10 USDT each
+        exp = max(-3, min(6, round(math.log10(10.0 / price))))
+        return (tick, "1", "1", "100000", universe._pow10(exp))
+    return (tick, lot, lot, str(int(5e6 / price / float(lot)) * Decimal(lot)))
 
 
 def venue_market_id(venue: str, base: str, quote: str = "USDT") -> str:
@@ -251,10 +272,19 @@ def venue_markets(venue: str) -> tuple[VenueMarket, ...]:
         table = dict(_BYBIT)
     elif venue == "okx":
         table = dict(_OKX)
+    elif venue in ("hyperliquid", "dydx", "gmx"):
+        from perptui.emulator.dex_catalog import dex_venue_markets
+
+        return dex_venue_markets(venue)
     else:
         raise KeyError(f"unknown emulator venue {venue!r}")
+    for base in universe.TAIL_BASES:
+        if universe.listed_on(venue, base):
+            table[base] = _tail_row(venue, base)
     overrides = _fixture_overrides(venue)
-    intervals = _FUNDING_INTERVAL_H.get(venue, {})
+    intervals = dict(_FUNDING_INTERVAL_H.get(venue, {}))
+    for base in universe.TAIL_BASES:
+        intervals.setdefault(base, universe.tail_interval(venue, base))
     out: list[VenueMarket] = []
     for base, row in table.items():
         tick, lot, min_qty, max_qty = (Decimal(x) for x in row[:4])

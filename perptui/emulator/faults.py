@@ -28,6 +28,7 @@ Flags (``perptui emulator --fault ...``) use ``[venue/]kind[:value][,key=value..
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from dataclasses import asdict, dataclass, field
@@ -75,7 +76,10 @@ def parse_duration_ms(text: str | int | float) -> int:
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s|min|m|h|d)?\s*", text)
     if not m:
         raise ValueError(f"bad duration {text!r} (use e.g. 250ms, 30s, 5m, 24h)")
-    return int(float(m.group(1)) * _UNITS_MS[m.group(2) or "ms"])
+    value = float(m.group(1)) * _UNITS_MS[m.group(2) or "ms"]
+    if not math.isfinite(value) or value > 366 * 86_400_000:
+        raise ValueError(f"bad duration {text!r} (at most a year)")
+    return int(value)
 
 
 def parse_spec(spec: str) -> Fault:

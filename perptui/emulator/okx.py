@@ -12,7 +12,7 @@ from the simulator (open interest, candle volume) are divided by ``ctVal``.
 
 The ``books`` channel (400 levels) sends a snapshot on subscribe, then updates with
 ``seqId`` / ``prevSeqId`` (``prevSeqId`` of a snapshot is -1) and the CRC-32 ``checksum`` of
-the top 25 levels (:mod:`perptui.emulator.okx_checksum`). ccxt.pro 4.5.90 checks the
+the top 25 levels (:mod:`perptui.core.okx_checksum`). ccxt.pro 4.5.90 checks the
 seqId chain (InvalidNonce, then resubscribes on the next watch) but not the checksum.
 
 Why one file of ~700 lines: it is the whole of one venue's wire format (REST, WS framing,
@@ -33,6 +33,7 @@ from typing import Any
 
 from aiohttp import web
 
+from perptui.core.okx_checksum import CHECKSUM_DEPTH, okx_checksum
 from perptui.emulator.book_stream import (
     ChannelFanout,
     DepthChannel,
@@ -42,7 +43,6 @@ from perptui.emulator.book_stream import (
 )
 from perptui.emulator.catalog import LISTING_MS, VenueMarket
 from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS
-from perptui.emulator.okx_checksum import CHECKSUM_DEPTH, okx_checksum
 from perptui.emulator.venue_base import (
     ClientConfig,
     VenueWire,
@@ -363,10 +363,9 @@ class OkxWire(VenueWire):
     def ticker_entry(self, m: VenueMarket, now: int) -> dict[str, Any]:
         """One ``market/ticker(s)`` row (field set of the recorded ticker; swap units)."""
         t24 = self.sim.ticker_24h(self.name, m.symbol, now)
-        book = self.sim.book(self.name, m.symbol)
-        book.refresh(now)
-        bid = book.levels("bids", 1)
-        ask = book.levels("asks", 1)
+        top = self.sim.top_of_book(self.name, m.symbol, now)
+        bid = [(top.bid, top.bid_lots)]
+        ask = [(top.ask, top.ask_lots)]
         return {
             "instType": "SWAP",
             "instId": m.venue_id,

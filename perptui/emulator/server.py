@@ -26,6 +26,9 @@ WIRE_MODULES: dict[str, str] = {
     "binance": "perptui.emulator.binance",
     "bybit": "perptui.emulator.bybit",
     "okx": "perptui.emulator.okx",
+    "hyperliquid": "perptui.emulator.hyperliquid",
+    "dydx": "perptui.emulator.dydx",
+    "gmx": "perptui.emulator.gmx",
 }
 
 
@@ -157,6 +160,7 @@ class EmulatorServer:
         if wire is None or request.headers.get("Upgrade", "").lower() == "websocket":
             return await handler(request)
         self.ctx.stats["rest_requests"] += 1
+        self.ctx.request_log[(wire.name, request.path.split("/", 2)[-1])] += 1
         faults = self.ctx.faults
         venue = wire.name
         delay = faults.latency_s(venue)
@@ -186,6 +190,7 @@ class EmulatorServer:
                 "venues": list(self.wires),
                 "now": self.ctx.clock.now_ms(),
                 "stats": self.ctx.stats,
+                "requests": {f"{v} /{p}": n for (v, p), n in sorted(self.ctx.request_log.items())},
                 "paused": self.paused,
                 # CPU seconds of the serving process, for benchmarks run out of process
                 "cpu_s": time.process_time(),

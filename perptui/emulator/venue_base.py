@@ -9,7 +9,7 @@ exposes it as the module attribute ``WIRE``. The server builds one instance per 
 * routes every WebSocket upgrade under ``/<venue>/...`` to :meth:`VenueWire.ws_handler`;
 * steps the venue's subscribed books every ``book_cadence_ms`` (divided by the emulator's
   speed factor) — each step calls the listeners that the wire attached to
-  ``SimBook.listeners`` with a :class:`~perptui.emulator.sim_book.BookDiff`;
+  ``SimBook.listeners`` with a :class:`~perptui.emulator.market.BookDiff`;
 * answers REST faults (latency, 429, 418, 5xx) for the venue *before* its handlers run,
   using :meth:`VenueWire.error_response` so the error has the venue's own shape.
 
@@ -29,6 +29,7 @@ import itertools
 import json
 import re
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -37,8 +38,7 @@ from aiohttp import WSMsgType, web
 
 from perptui.emulator.catalog import VenueMarket
 from perptui.emulator.faults import FaultPlan
-from perptui.emulator.market import Clock, MarketSim
-from perptui.emulator.sim_book import SimBook
+from perptui.emulator.market import Clock, MarketSim, SimBook
 
 # Error kinds a wire must be able to express in its venue's shape.
 ERROR_KINDS = ("bad_symbol", "bad_param", "rate_limit", "ban", "server_error", "not_found")
@@ -50,6 +50,9 @@ class WireContext:
     faults: FaultPlan
     clock: Clock
     stats: dict[str, int] = field(default_factory=lambda: {"ws_messages": 0, "rest_requests": 0})
+    # REST requests served per (venue, path below the venue prefix), e.g.
+    # ("binance", "fapi/v1/premiumIndex"): what a client really asked, for request budgets
+    request_log: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)

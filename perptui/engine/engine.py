@@ -266,8 +266,15 @@ class Engine:
                 continue
             fundings = {v: m.funding for v, m in per_venue.items() if m.funding is not None}
             level.extend(sigrules.funding_divergence(fundings, thr, now_ms=now_ms))
-            mids = {v: (None if m.stale else m.mid) for v, m in per_venue.items()}
-            level.extend(sigrules.price_divergence(mids, thr, symbol=symbol, now_ms=now_ms))
+            # executable prices only: one venue's bid above another's ask, net of fees
+            tops = {
+                v: (None, None)
+                if m.stale or m.metrics is None
+                else (m.metrics.best_bid, m.metrics.best_ask)
+                for v, m in per_venue.items()
+            }
+            fees = dict.fromkeys(per_venue, thr.fee_bps * 1e-4)
+            level.extend(sigrules.executable_divergence(tops, fees, symbol=symbol, now_ms=now_ms))
 
         rearm_ms = self.rearm_s * 1000
         current: set[tuple[str, str, str, str]] = set()

@@ -2,7 +2,7 @@
 
 One :class:`VenueWorker` per venue owns:
 
-* a book loop per watched symbol: ccxt.pro ``watch_order_book`` when the venue
+* a book loop per watched symbol: ``watch_order_book`` when the venue
   streams books, otherwise REST ``fetch_order_book`` polling, re-armed only after
   the previous poll finished (never two requests of one loop in flight);
 * pollers for funding (+ mark/index), open interest, tickers and recent OHLCV,
@@ -12,6 +12,9 @@ Network faults are normal: every loop classifies the error, reports it in the
 hub's feed health ("reconnecting", resync and reconnect counters, last error),
 backs off with jitter and tries again.  Only cancellation ends a loop, and an
 unknown symbol ends just that symbol's loops with a note in the venue's health.
+
+The worker sees only the `perptui.venues.base.Venue` contract: perptui's error kinds,
+``open_streams`` / ``drop_streams`` for the stream watchdog, never the library below.
 """
 
 from __future__ import annotations
@@ -23,16 +26,23 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Any
-
-from ccxt.base import errors as cx
+from typing import TYPE_CHECKING, Any
 
 from perptui.core.model import FundingInfo, MarketInfo
 from perptui.core.text import one_line
 from perptui.core.units import timeframe_ms
 from perptui.engine.backoff import Backoff
 from perptui.engine.hub import Hub
-from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
+from perptui.errors import (
+    BookOutOfSync,
+    CapabilityMissing,
+    RateLimited,
+    UnknownSymbol,
+    VenueUnreachable,
+)
+
+if TYPE_CHECKING:
+    from perptui.venues.base import Venue
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +55,7 @@ class WorkerSettings:
     book_limit: int | None = None  # None: the venue's default stream depth
     rest_book_limit: int = 100
     book_poll_s: float = 1.0  # REST polling cadence when not streaming
-    # Streaming: at most one book per this interval is taken from ccxt (which keeps
+    # Streaming: at most one book per this interval is taken from the venue (which keeps
     # applying every diff in the background).  The UI samples at 4-10 Hz, so
     # converting 40+ updates/s per symbol into records would only burn CPU.
     book_min_interval_s: float = 0.2
@@ -81,27 +91,27 @@ def classify(exc: BaseException) -> str:
     capability the venue cannot do this at all: stop this loop, say so
     other     anything else (bad payload, exchange error): back off and retry
     """
-    if isinstance(exc, cx.InvalidNonce):  # includes ChecksumError
+    if isinstance(exc, BookOutOfSync):
         return "resync"
-    if isinstance(exc, cx.DDoSProtection | cx.RateLimitExceeded):
+    if isinstance(exc, RateLimited):
         return "rate"
-    if isinstance(exc, UnknownSymbol | cx.BadSymbol):
+    if isinstance(exc, UnknownSymbol):
         return "symbol"
-    if isinstance(exc, CapabilityMissing | cx.NotSupported):
+    if isinstance(exc, CapabilityMissing):
         return "capability"
-    if isinstance(exc, cx.NetworkError | VenueUnreachable | OSError | TimeoutError):
+    if isinstance(exc, VenueUnreachable | OSError | TimeoutError):
         return "network"
     return "other"
 
 
 def describe(exc: BaseException) -> str:
-    """A short one-line error for the health bar (ccxt messages can be long JSON)."""
+    """A short one-line error for the health bar (venue messages can be long JSON)."""
     text = one_line(exc, 160)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def retry_after_s(exc: BaseException) -> float:
-    """Best-effort Retry-After hint; ccxt does not expose headers on exceptions."""
+    """Best-effort Retry-After hint from the error, 0 when it carries none."""
     value = getattr(exc, "retry_after", None)
     try:
         return float(value) if value is not None else 0.0
@@ -112,9 +122,9 @@ def retry_after_s(exc: BaseException) -> float:
 def _cancelled_by_peer(exc: BaseException) -> bool:
     """A CancelledError that does not mean *this* task is being cancelled.
 
-    ccxt cancels the pending futures of a websocket client when that client is
-    closed (e.g. our watchdog drops a stalled connection shared by several
-    symbols); the other symbols' loops must treat that as a disconnect.
+    A venue may cancel the pending watches of a stream connection when it is closed
+    (e.g. our watchdog drops a stalled connection shared by several symbols); the
+    other symbols' loops must treat that as a disconnect.
     """
     if not isinstance(exc, asyncio.CancelledError):
         return False
@@ -164,7 +174,7 @@ class _Feed:
         self.set(state, describe(exc))
         if kind == "resync":
             self.hub.count_resync(self.venue)
-            # ccxt already dropped the local book and will refetch the snapshot on
+            # The venue already dropped the local book and refetches the snapshot on
             # the next watch; retry promptly unless resyncs keep failing.
             return min(self.backoff.failure(), 0.2 * self.failures)
         if kind == "network":
@@ -185,7 +195,7 @@ class VenueWorker:
 
     def __init__(
         self,
-        venue: Any,  # perptui.venues.base.Venue
+        venue: Venue,
         hub: Hub,
         symbols: Iterable[str],
         settings: WorkerSettings | None = None,
@@ -215,8 +225,7 @@ class VenueWorker:
         self._streaming = bool(self.settings.use_ws and self._has("watchOrderBook"))
 
     def _has(self, capability: str) -> bool:
-        has = getattr(self.venue, "has", None) or {}
-        return bool(has.get(capability))
+        return bool((self.venue.has or {}).get(capability))
 
     # -------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -320,7 +329,7 @@ class VenueWorker:
             return
         try:
             info = self.venue.market(symbol)
-        except (UnknownSymbol, cx.BadSymbol) as exc:
+        except UnknownSymbol as exc:
             text = str(exc)
             hint = text[text.find("did you mean") :] if "did you mean" in text else ""
             self._skip(symbol, "not listed" + (f"; {hint}" if hint else ""))
@@ -348,8 +357,8 @@ class VenueWorker:
                 try:
                     if self._streaming:
                         if self._ws_lost():
-                            # The socket died while this loop was between watches (ccxt
-                            # reconnects silently on the next watch): show it.
+                            # The socket died while this loop was between watches (the
+                            # venue reconnects silently on the next watch): show it.
                             self.hub.count_reconnect(self.id)
                             feed.set("reconnecting", "websocket connection lost; reconnecting")
                         book = await asyncio.wait_for(
@@ -364,7 +373,7 @@ class VenueWorker:
                 except asyncio.CancelledError as exc:
                     if not _cancelled_by_peer(exc):
                         raise
-                    await asyncio.sleep(feed.failed(cx.NetworkError("stream reset")))
+                    await asyncio.sleep(feed.failed(VenueUnreachable("stream reset")))
                     continue
                 except TimeoutError as exc:
                     if self._streaming:
@@ -398,7 +407,7 @@ class VenueWorker:
                 if self._streaming:
                     # Connections that delivered this book are known good; a later
                     # _ws_lost() compares against them.
-                    self._ws_seen.update(self._ws_live())
+                    self._ws_seen.update(self.venue.open_streams())
                 if not self._streaming:
                     await asyncio.sleep(s.book_poll_s)
                 elif s.book_min_interval_s > 0:
@@ -410,33 +419,21 @@ class VenueWorker:
                 del self._book_tasks[symbol]
 
     def _ws_lost(self) -> bool:
-        """True once for each websocket connection that closed since the last call.
+        """True once for each stream connection that closed since the last call.
 
-        Compares the live connections of the ccxt client with those seen last
-        time; several book loops share a connection, and whichever notices first
-        reports the loss, once.
+        Compares the venue's open stream connections with those seen last time;
+        several book loops share a connection, and whichever notices first reports
+        the loss, once.
         """
-        current = self._ws_live()
-        lost = any(current.get(url) != conn_id for url, conn_id in self._ws_seen.items())
+        current = dict(self.venue.open_streams())
+        lost = any(current.get(name) != token for name, token in self._ws_seen.items())
         self._ws_seen = current
         return lost
 
-    def _ws_live(self) -> dict[str, int]:
-        """url -> id of the open connection, for the ccxt client's websockets."""
-        clients = getattr(getattr(self.venue, "client", None), "clients", None)
-        if not isinstance(clients, dict):
-            return {}
-        current: dict[str, int] = {}
-        for url, ws in clients.items():
-            conn = getattr(ws, "connection", None)
-            if conn is not None and not getattr(conn, "closed", False):
-                current[url] = id(conn)
-        return current
-
     async def _drop_stalled_ws(self, force: bool = False) -> bool:
-        """Close websocket connections that received nothing for stale_after_s.
+        """Drop stream connections that received nothing for stale_after_s.
 
-        ccxt re-subscribes (and resyncs books from a fresh snapshot) on the next
+        The venue re-subscribes (and resyncs books from a fresh snapshot) on the next
         watch call.  Connections that still carry frames are left alone - a quiet
         book on a live connection is just quiet - unless ``force`` (the book has
         been silent for several watchdog periods: a server that answers pings but
@@ -447,19 +444,8 @@ class VenueWorker:
         now = time.monotonic()
         if now - self._last_ws_drop < self.settings.stale_after_s:
             return False
-        client = getattr(self.venue, "client", None)
-        clients = getattr(client, "clients", None) or {}
-        now_ms = time.time() * 1000
-        limit_ms = self.settings.stale_after_s * 1000
-        dropped = False
-        for url, ws in list(clients.items()):
-            last = getattr(ws, "last_message_at", None)
-            if not force and (last is None or now_ms - last < limit_ms):
-                continue
-            clients.pop(url, None)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), timeout=5)
-            dropped = True
+        idle_s = None if force else self.settings.stale_after_s
+        dropped = await self.venue.drop_streams(idle_s)
         if dropped:
             self._last_ws_drop = time.monotonic()
         return dropped
@@ -532,7 +518,7 @@ class VenueWorker:
             # premiumIndex, bybit tickers); per-symbol otherwise.
             try:
                 got = await self.venue.fetch_fundings(symbols)
-            except (CapabilityMissing, cx.NotSupported):
+            except CapabilityMissing:
                 self._fundings_bulk = False
             else:
                 for sym, f in got.items():

@@ -8,9 +8,10 @@ midway resumes where its last committed page ended (pages are written oldest fir
 what is stored is always a contiguous prefix of each window).
 
 Requests: the venue layer pages with the venue's largest page (ceil(rows / page) per
-window). Pacing: ccxt's own throttle keeps each client under the venue's ``rateLimit``;
-on top of it a per-venue :class:`Pacer` widens the spacing when the venue answers 429
-and narrows it again on success, and a series whose retries were exhausted waits and
+window). Pacing: the client's own throttle keeps it under the venue's ``rateLimit``;
+on top of it a per-venue `perptui.venues.pacing.Pacer`, applied through ``venue.paced``
+to this job's requests only, widens the spacing when the venue answers 429 and narrows
+it again on success, and a series whose retries were exhausted waits and
 resumes from the database instead of failing the run. Venues run concurrently; within a
 venue, series run one after another (one request in flight per venue).
 """
@@ -18,21 +19,27 @@ venue, series run one after another (one request in flight per venue).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-import ccxt.async_support as ccxt_async
 import numpy as np
 
 from perptui.core.shard import Shard, owned
 from perptui.core.units import DAY_MS, HOUR_MS, timeframe_ms, utc_text
-from perptui.errors import CapabilityMissing, PerptuiError, UnknownSymbol
+from perptui.errors import (
+    CapabilityMissing,
+    PerptuiError,
+    RateLimited,
+    StoreError,
+    UnknownSymbol,
+)
 from perptui.store.backend import DB_ERRORS
 from perptui.store.db import connect_sync
 from perptui.store.read import series_gaps
+from perptui.venues.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -44,74 +51,16 @@ DEFAULT_FUNDING_STEP_MS = 8 * HOUR_MS
 
 # --------------------------------------------------------------------------- pacing
 
-
-class Pacer:
-    """Spacing between one venue's requests, widened by 429s and relaxed by successes.
-
-    ccxt's throttle already keeps a client at its documented ``rateLimit``; this adds
-    the reaction to the venue saying "too many": each 429 widens the spacing by ``grow``
-    (at least ``floor_s``, at most ``max_s``), each success shrinks it by ``relax``, so
-    sporadic 429s settle near the floor and a sustained run of them backs off fast.
-    """
-
-    def __init__(
-        self, *, floor_s: float = 0.25, max_s: float = 10.0, grow: float = 1.6, relax: float = 0.8
-    ) -> None:
-        self.grow = grow
-        self.interval_s = 0.0
-        self.floor_s = floor_s
-        self.max_s = max_s
-        self.relax = relax
-        self.requests = 0  # HTTP attempts, retries included
-        self.throttled = 0  # 429 / DDoS answers seen
-        self._next_at = 0.0
-
-    async def wait(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        if self._next_at > now:
-            await asyncio.sleep(self._next_at - now)
-        self._next_at = max(now, self._next_at) + self.interval_s
-
-    def on_throttled(self) -> None:
-        self.throttled += 1
-        self.slow_down()
-
-    def slow_down(self) -> None:
-        self.interval_s = min(self.max_s, max(self.floor_s, self.interval_s * self.grow))
-
-    def on_success(self) -> None:
-        self.interval_s *= self.relax
-        if self.interval_s < 0.01:
-            self.interval_s = 0.0
+# One Pacer per venue object, kept across jobs: collect runs a fresh Backfill for every
+# catch-up, and the spacing a venue's 429s taught must carry over to the next one.
+_PACERS: weakref.WeakKeyDictionary[Any, Pacer] = weakref.WeakKeyDictionary()
 
 
 def pacer_for(venue: Any) -> Pacer:
-    """The venue's Pacer, installed on first use around every ccxt call it makes."""
-    existing = getattr(venue, "_perptui_pacer", None)
-    if isinstance(existing, Pacer):
-        return existing
-    pacer = Pacer()
-    with contextlib.suppress(Exception):
-        venue.client.enableRateLimit = True  # ccxt's own per-client throttle
-    original = venue.call
-
-    async def call(what: str, fn: Callable[..., Any], *args: Any) -> Any:
-        async def paced(*a: Any) -> Any:
-            await pacer.wait()
-            pacer.requests += 1
-            try:
-                out = await fn(*a)
-            except ccxt_async.DDoSProtection:  # 429 / rate limit / ban answers
-                pacer.on_throttled()
-                raise
-            pacer.on_success()
-            return out
-
-        return await original(what, paced, *args)
-
-    venue.call = call
-    venue._perptui_pacer = pacer
+    """The venue's Pacer for backfill requests (created on first use)."""
+    pacer = _PACERS.get(venue)
+    if pacer is None:
+        pacer = _PACERS[venue] = Pacer()
     return pacer
 
 
@@ -249,12 +198,30 @@ class BackfillSettings:
     all_symbols: bool = False
     shard: Shard | None = None  # one collector of a fleet: only the markets it owns
     max_failures: int = 6  # consecutive failed attempts (no progress) before giving up
+    # Loading a venue's markets: the venue layer already retries each call with
+    # backoff (~15 s), so that round is the only one; an unreachable venue must end
+    # the run in a bounded time (a re-run resumes), not after minutes of retries.
+    market_attempts: int = 1
     retry_base_s: float = 2.0
     retry_max_s: float = 60.0
 
     def retry_delay(self, failures: int) -> float:
         """Seconds to wait after `failures` consecutive failures (doubling, capped)."""
         return min(self.retry_max_s, self.retry_base_s * 2 ** max(0, failures - 1))
+
+
+def _rate_limited(exc: BaseException) -> bool:
+    """Whether a failure is the venue saying "slow down" (429/418): it is there."""
+    return isinstance(exc, RateLimited)
+
+
+def _venue_symbol(venue: Any, requested: str) -> str:
+    """The venue's symbol answering `requested`; unchanged when it lists none (run_series
+    then reports the series as not listed)."""
+    try:
+        return venue.market(requested).symbol
+    except UnknownSymbol:
+        return requested
 
 
 class Backfill:
@@ -297,14 +264,19 @@ class Backfill:
         return self.reports
 
     async def series_for(self, venue: Any) -> list[SeriesKey]:
+        """Funding of every perpetual with ``all_symbols`` (the seed's first priority:
+        all perps), else of ``symbols``; OHLCV only ever for ``symbols``: candles for
+        a whole listing are many times the requests and rarely wanted, so they stay
+        opt-in per symbol set.  Funding first, so an interrupted run has it."""
         markets = await venue.load_markets()
         s = self.settings
-        symbols: Iterable[str] = owned(
-            s.shard, venue.id, sorted(markets) if s.all_symbols else list(s.symbols)
-        )
+        chosen = [x for x in s.symbols if x in markets] if s.all_symbols else list(s.symbols)
+        # the venue's own market for each request (BTC/USDT:USDT -> BTC/USDC:USDC on a DEX)
+        chosen = list(dict.fromkeys(_venue_symbol(venue, x) for x in chosen))
+        funding_set = sorted(markets) if s.all_symbols else chosen
         keys: list[SeriesKey] = []
-        for symbol in symbols:
-            for what in s.whats:
+        for what in s.whats:
+            for symbol in owned(s.shard, venue.id, funding_set if what == FUNDING else chosen):
                 keys.append(
                     SeriesKey(venue.id, symbol, what, s.timeframe if what == OHLCV else None)
                 )
@@ -316,14 +288,19 @@ class Backfill:
         failures = 0
         while True:
             try:
-                keys = await self.series_for(venue)
+                with venue.paced(pacer):
+                    keys = await self.series_for(venue)
                 break
             except (UnknownSymbol, CapabilityMissing) as exc:
                 self.venue_errors[venue.id] = str(exc)
                 return
-            except (PerptuiError, ccxt_async.BaseError, OSError) as exc:
+            except StoreError:
+                raise  # the database, not the venue: retrying the venue cannot help
+            except (PerptuiError, OSError) as exc:
                 failures += 1
-                if failures >= s.max_failures:
+                # rate limited: the venue is there and asks us to wait; keep going
+                limit = s.max_failures if _rate_limited(exc) else s.market_attempts
+                if failures >= limit:
                     self.venue_errors[venue.id] = f"{type(exc).__name__}: {exc}"
                     log.warning("backfill: %s: giving up: %s", venue.id, exc)
                     return
@@ -337,10 +314,17 @@ class Backfill:
             self._emit(key, "done", report=report)
 
     async def run_series(self, venue: Any, key: SeriesKey) -> SeriesReport:
+        """Fetch what the store lacks of one series; its requests obey the venue's Pacer."""
+        with venue.paced(pacer_for(venue)):
+            return await self._run_series(venue, key)
+
+    async def _run_series(self, venue: Any, key: SeriesKey) -> SeriesReport:
         s = self.settings
         pacer = pacer_for(venue)
         try:
             m = venue.market(key.symbol)
+            if m.symbol != key.symbol:  # stored and compared under the venue's own symbol
+                key = replace(key, symbol=m.symbol)
             step = step_ms_for(venue, key.symbol, key.what, s.timeframe)
         except UnknownSymbol as exc:
             report = SeriesReport(key, s.since, s.until, DAY_MS, skipped=True)
@@ -351,7 +335,7 @@ class Backfill:
             since = -(-since // step) * step  # first candle opening at or after `since`
         report = SeriesReport(key, since, until, step)
         cap = (getattr(venue, "history_caps_ms", {}) or {}).get(key.what)
-        now = int(venue.client.milliseconds())
+        now = int(venue.now_ms())
         if cap is not None and since < now - cap:
             report.reached_cap = True
             report.notes.append(f"{venue.id} keeps {key.what} history for {cap / DAY_MS:g} days")
@@ -389,10 +373,12 @@ class Backfill:
                 report.skipped = True
                 report.notes.append(str(exc))
                 break
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, StoreError):
+                # cancelled, or the database gave up (the writer's bounded wait):
+                # retrying the venue cannot help either
                 report.requests += pacer.requests - before_req
                 raise
-            except (PerptuiError, ccxt_async.BaseError, OSError) as exc:
+            except (PerptuiError, OSError) as exc:
                 # Retries inside the venue layer are exhausted (e.g. a burst of 429s):
                 # wait, slow the venue down, and resume from what is stored.
                 report.requests += pacer.requests - before_req

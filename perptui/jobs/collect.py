@@ -28,13 +28,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from perptui.core.model import FundingInfo
+from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
 from perptui.core.shard import Shard, owned
 from perptui.core.units import HOUR_MS
 from perptui.engine.engine import Engine
 from perptui.engine.hub import Hub
 from perptui.engine.workers import WorkerSettings
-from perptui.errors import PerptuiError
+from perptui.errors import PerptuiError, UnknownSymbol
 from perptui.jobs.backfill import FUNDING, OHLCV, Backfill, BackfillSettings
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,25 @@ class CollectSettings:
     signals: bool = True
     status_every_s: float = 60.0
     shard: Shard | None = None  # K/N: this collector's part of the (venue, symbol) universe
+
+
+def record_key(record: Any) -> dict[str, Any]:
+    """The store's unique key of a record, as JSON-friendly fields."""
+    # Each kind names its table (and series column); the (x, s, ts) tail is common.
+    head: dict[str, Any]
+    if isinstance(record, FundingInfo):
+        head = {"t": "funding", "kind": "live"}
+    elif isinstance(record, FundingRecord):
+        head = {"t": "funding", "kind": "settled"}
+    elif isinstance(record, BookSnapshot):
+        head = {"t": "snapshots"}
+    elif isinstance(record, Candle):
+        head = {"t": "ohlcv", "tf": record.timeframe}
+    elif isinstance(record, Signal):
+        head = {"t": "signals", "kind": record.kind}
+    else:
+        return {"t": type(record).__name__}
+    return {**head, "x": record.exchange, "s": record.symbol, "ts": record.timestamp}
 
 
 class ObservedWriter:
@@ -193,7 +212,15 @@ class Collector:
         if self.settings.all_symbols:
             return owned(self.settings.shard, venue.id, sorted(markets))
         mine = owned(self.settings.shard, venue.id, list(self.settings.symbols))
-        return [s for s in mine if s in markets]
+        out: list[str] = []
+        for requested in mine:
+            try:  # the venue's own market for the request (BTC/USDC:USDC on a DEX)
+                symbol = venue.market(requested).symbol
+            except UnknownSymbol:
+                continue
+            if symbol in markets and symbol not in out:
+                out.append(symbol)
+        return out
 
     async def _funding_schedule(self, venue: Any) -> None:
         sched = self.stats.schedules[venue.id]
@@ -314,4 +341,4 @@ class Collector:
             log.info("collect: %s", self.status_line())
 
 
-__all__ = ["CollectSettings", "Collector", "ObservedWriter"]
+__all__ = ["CollectSettings", "Collector", "ObservedWriter", "record_key"]

@@ -23,7 +23,7 @@ import pandas as pd
 
 from perptui.errors import ConfigError, StoreError
 from perptui.store.backend import DB_ERRORS
-from perptui.store.db import connect_sync, table_columns
+from perptui.store.db import connect_sync, require_database, table_columns
 from perptui.store.read import iter_rows, table_name
 
 FORMATS = ("csv", "parquet")
@@ -113,10 +113,10 @@ def export(
     if fmt not in FORMATS:
         raise ConfigError(f"--format: choose from {', '.join(FORMATS)}, not {fmt!r}")
     name = table_name(table)
-    if not Path(db).exists():
-        raise StoreError(f"database {db} does not exist (run `perptui backfill` or `collect`)")
+    require_database(db, "run `perptui backfill` or `collect`")
     if out is None and fmt == "parquet":
         raise ConfigError("parquet export needs -o FILE")
+    target = None if out is None else check_output(out, db)
     columns = _columns(db, name)
     source = chunks(
         db, name, since=since, until=until, venue=venue, symbol=symbol, chunksize=chunksize
@@ -124,8 +124,7 @@ def export(
     if out is None:
         rows, n = _write_csv(source, stdout or sys.stdout, columns)
         return ExportResult(name, fmt, None, rows, n)
-    target = Path(out).expanduser()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    assert target is not None
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)
     try:
@@ -140,6 +139,33 @@ def export(
             os.unlink(tmp)
         raise
     return ExportResult(name, fmt, str(target), rows, n)
+
+
+def check_output(out: str | os.PathLike[str], db: str | os.PathLike[str]) -> Path:
+    """The export's target, refused when writing it would destroy data or guess a path.
+
+    Refused: the database itself or its -wal / -shm / -journal (by any spelling:
+    relative, symlinked, hard-linked), a directory, a missing parent directory
+    (no tree is created for a typo).
+    """
+    target = Path(os.path.expanduser(os.fspath(out)))
+    if not target.parent.is_dir():
+        raise ConfigError(f"-o {target}: directory {target.parent} does not exist")
+    if target.is_dir():
+        raise ConfigError(f"-o {target}: is a directory")
+    if isinstance(db, str) and "://" in db:
+        return target
+    dbp = Path(db)
+    protected = [dbp, *(dbp.with_name(dbp.name + sfx) for sfx in ("-wal", "-shm", "-journal"))]
+    real = os.path.realpath(target)
+    for p in protected:
+        same = os.path.realpath(p) == real
+        if not same and target.exists() and p.exists():
+            with contextlib.suppress(OSError):
+                same = os.path.samefile(p, target)
+        if same:
+            raise ConfigError(f"-o {target}: that is the database ({p}); choose another file")
+    return target
 
 
 def _write_csv(

@@ -28,6 +28,7 @@ from perptui.core.model import BookSnapshot, Candle, FundingInfo, Signal
 from perptui.core.timespec import MomentError, clock_text, parse_moment
 from perptui.engine.hub import Hub, HubView
 from perptui.errors import ConfigError, StoreError
+from perptui.store.backend import redact
 from perptui.store.replay_read import Market, ReplayReader, SnapshotRow
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class ReplaySource:
     """A monitor backend that plays a perptui database back (mode "replay")."""
 
     mode = "replay"
+    history_version = 0  # a recording does not change under the app
 
     def __init__(
         self,
@@ -85,7 +87,7 @@ class ReplaySource:
         bounds = self.reader.bounds(self.markets)
         if bounds is None:
             self.reader.close()
-            raise StoreError(f"{db_path} has no order-book snapshots to replay")
+            raise StoreError(f"{redact(db_path)} has no order-book snapshots to replay")
         first, last = bounds
         try:
             # Relative forms (-15m) count back from the end of the recording.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -92,6 +93,64 @@ def _existing_tables(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
+# A default ALTER TABLE ADD COLUMN accepts: a number, a string literal, NULL, TRUE or
+# FALSE.  PRAGMA table_info strips the outer parentheses of an expression default
+# (`DEFAULT (CAST(...))` reads back as `CAST(...)`), so "does not start with (" is
+# not the test.
+_LITERAL_DEFAULT = re.compile(r"^([-+]?\d+(\.\d+)?|'(?:[^']|'')*'|NULL|TRUE|FALSE)$", re.IGNORECASE)
+# Every perptui table, the seed's included, is keyed by these.
+_KEY_COLUMNS = frozenset({"exchange", "symbol", "timestamp"})
+
+
+def _schema_tables(script: str) -> dict[str, set[str]]:
+    """Table -> column names of schema.sql, built in a scratch in-memory database."""
+    scratch = sqlite3.connect(MEMORY)
+    try:
+        for stmt in split_statements(script):
+            scratch.execute(stmt)
+        return {t: set(table_columns(scratch, t)) for t in _existing_tables(scratch)}
+    finally:
+        scratch.close()
+
+
+def ownership_problem(conn: sqlite3.Connection, label: str) -> str | None:
+    """Why `conn`'s database is not one perptui may open, or None.  Reads only.
+
+    Refused before anything is written (no WAL switch, no table, no user_version):
+    a schema newer than this code, and, at version 0, any table that is not one of
+    perptui's or has a column perptui's never had -- only the seed script's shape
+    (perptui's tables with a subset of the columns) is adopted.
+    """
+    version = user_version(conn)
+    if version > LATEST_VERSION:
+        return (
+            f"{label} has schema version {version}, newer than this perptui knows "
+            f"({LATEST_VERSION}); upgrade perptui"
+        )
+    if version > 0:
+        return None
+    present = {
+        t: set(table_columns(conn, t))
+        for t in _existing_tables(conn)
+        if not t.startswith("sqlite_")
+    }
+    if not present:
+        return None
+    ours = _schema_tables(schema_sql())
+    foreign = sorted(t for t in present if t not in ours)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        return f"{label} is not a perptui database (it has table(s) {shown}); left untouched"
+    for table, cols in sorted(present.items()):
+        unknown = sorted(cols - ours[table])
+        if unknown or not _KEY_COLUMNS <= cols:
+            what = (
+                f"columns {', '.join(unknown[:5])}" if unknown else "no exchange/symbol/timestamp"
+            )
+            return f"{label} is not a perptui database (table {table} has {what}); left untouched"
+    return None
+
+
 def _adopt_legacy_tables(conn: sqlite3.Connection, script: str) -> None:
     """Bring tables that exist before migration 1 (the seed script's) up to schema.sql.
 
@@ -114,7 +173,7 @@ def _adopt_legacy_tables(conn: sqlite3.Connection, script: str) -> None:
             for _cid, name, ctype, notnull, default, _pk in table_columns(scratch, table).values():
                 if name in have:
                     continue
-                constant_default = default is not None and not default.startswith("(")
+                constant_default = default is not None and bool(_LITERAL_DEFAULT.match(default))
                 col = f"{name} {ctype}"
                 if constant_default:
                     col += f" DEFAULT {default}"
@@ -266,7 +325,10 @@ def check_sqlite_file(
         raise StoreError(f"{label} is corrupt: {problem}")
     limit = FULL_CHECK_MAX_BYTES if full_check_max_bytes is None else full_check_max_bytes
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        # the same wait for another process's lock as every other connection
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000
+        )
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open database at {label}: {exc}") from exc
     try:
@@ -276,6 +338,7 @@ def check_sqlite_file(
             # O(database size), but catches damaged pages before the writer finds
             # them mid-run.
             problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+        foreign = ownership_problem(conn, label) if problems == ["ok"] else None
     except sqlite3.OperationalError as exc:
         raise StoreError(f"cannot read database at {label}: {exc}") from exc
     except sqlite3.DatabaseError as exc:
@@ -287,6 +350,22 @@ def check_sqlite_file(
         lines = [ln.strip() for p in problems for ln in str(p).splitlines()]
         detail = "; ".join(ln for ln in lines if ln and not ln.startswith("***"))
         raise StoreError(f"{label} is corrupt: {detail}")
+    if foreign:
+        raise StoreError(foreign)
+
+
+def check_usable(path: str | os.PathLike[str]) -> None:
+    """StoreError if a job could not write `path`; reads only, creates nothing.
+
+    For jobs that check their inputs (symbols, venues) before opening the writer,
+    so a run refused for bad input leaves no new or changed file behind.
+    """
+    if is_postgres(path) or os.fspath(path) == MEMORY:
+        return
+    label = os.fspath(path)
+    p = Path(label)
+    if _check_location(p, label, readonly=False):
+        check_sqlite_file(p, label, quick_check=False)
 
 
 def _apply_pragmas_sync(conn: sqlite3.Connection) -> None:
@@ -410,6 +489,18 @@ def connect_sync(
         prepare(p, verify=verify)
         conn = _open_ro(p, label)
     return conn
+
+
+def require_database(location: str | os.PathLike[str], hint: str) -> None:
+    """StoreError unless there is a SQLite file at `location` ("does not exist (hint)").
+
+    Commands that only read history call this first.  A PostgreSQL URL passes: the
+    server says what is wrong with it when the reader connects.
+    """
+    if is_postgres(location):
+        return
+    if not Path(location).exists():
+        raise StoreError(f"database {os.fspath(location)} does not exist ({hint})")
 
 
 def _open_ro(p: Path, label: str) -> sqlite3.Connection:

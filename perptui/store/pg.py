@@ -99,7 +99,15 @@ async def open_connection(url: str, *, timeout: float = CONNECT_TIMEOUT_S) -> as
 
 async def schema_state(conn: asyncpg.Connection) -> tuple[int, str | None]:
     """(version, partitioning mode); (0, None) when perptui has never set this database up."""
-    if await conn.fetchval("SELECT to_regclass($1)", SCHEMA_TABLE) is None:
+    # A catalog scan, not to_regclass(): that answers from the backend's relation
+    # cache, which a waiter on the advisory lock has not refreshed, so it would not
+    # see the table another process created while it waited.
+    exists = await conn.fetchval(
+        "SELECT 1 FROM pg_catalog.pg_class WHERE relname = $1 "
+        "AND relnamespace = current_schema()::regnamespace",
+        SCHEMA_TABLE,
+    )
+    if not exists:
         return 0, None
     row = await conn.fetchrow(f"SELECT version, partitioning FROM {SCHEMA_TABLE}")
     if row is None:
@@ -208,6 +216,13 @@ async def _foreign_tables(conn: asyncpg.Connection) -> list[str]:
     return sorted(r["table_name"] for r in rows)
 
 
+def _newer(label: str, version: int, latest: int) -> StoreError:
+    return StoreError(
+        f"{label} has schema version {version}, newer than this perptui knows "
+        f"({latest}); upgrade perptui"
+    )
+
+
 async def migrate(conn: asyncpg.Connection, label: str, latest: int = LATEST_VERSION) -> str:
     """Create or upgrade perptui's schema; returns the partitioning mode.
 
@@ -219,10 +234,7 @@ async def migrate(conn: asyncpg.Connection, label: str, latest: int = LATEST_VER
     except asyncpg.InsufficientPrivilegeError as exc:
         raise StoreError(f"no permission to read perptui's tables in {label}: {_why(exc)}") from exc
     if version > latest:
-        raise StoreError(
-            f"{label} has schema version {version}, newer than this perptui knows "
-            f"({latest}); upgrade perptui"
-        )
+        raise _newer(label, version, latest)
     if version == latest and mode is not None:
         return mode
     try:
@@ -230,10 +242,7 @@ async def migrate(conn: asyncpg.Connection, label: str, latest: int = LATEST_VER
             await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK_SCHEMA)
             version, mode = await schema_state(conn)  # re-read under the lock
             if version > latest:
-                raise StoreError(
-                    f"{label} has schema version {version}, newer than this perptui knows "
-                    f"({latest}); upgrade perptui"
-                )
+                raise _newer(label, version, latest)
             if version == latest and mode is not None:
                 return mode
             if mode is None:
@@ -370,7 +379,11 @@ def _conflict_key(table: pg_schema.Table) -> tuple[str, ...]:
     return unique[0].columns
 
 
-def insert_sql(table: str, schema: dict[str, pg_schema.Table] | None = None) -> str:
+def insert_sql(
+    table: str,
+    schema: dict[str, pg_schema.Table] | None = None,
+    columns: tuple[str, ...] | None = None,
+) -> str:
     """One INSERT ... SELECT FROM unnest(arrays) per table: a whole batch in one statement.
 
     Same semantics as the SQLite side (rows.INSERT_SQL): first write wins, except
@@ -378,7 +391,7 @@ def insert_sql(table: str, schema: dict[str, pg_schema.Table] | None = None) -> 
     """
     schema = schema or pg_schema.tables()
     t = schema[table]
-    cols = TABLE_COLUMNS[table]
+    cols = columns or TABLE_COLUMNS[table]
     types = t.column_types
     arrays = ", ".join(
         f"${i}::{pg_schema.ARRAY_TYPES[types[c]]}" for i, c in enumerate(cols, start=1)
@@ -387,7 +400,7 @@ def insert_sql(table: str, schema: dict[str, pg_schema.Table] | None = None) -> 
     sql = f"INSERT INTO {table} ({', '.join(cols)}) SELECT * FROM unnest({arrays}) "
     if INSERT_SQL[table].startswith("INSERT OR IGNORE"):
         return sql + f"ON CONFLICT ({', '.join(key)}) DO NOTHING"
-    values = [c for c in cols if c not in key]
+    values = [c for c in cols if c not in key and c != "created_at"]
     sets = ", ".join(f"{c} = excluded.{c}" for c in values)
     changed = " OR ".join(f"{table}.{c} IS DISTINCT FROM excluded.{c}" for c in values)
     return sql + f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets} WHERE {changed}"
@@ -412,24 +425,24 @@ class PgSink:
 
     data_errors = DATA_ERRORS
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, columns: dict[str, tuple[str, ...]] | None = None) -> None:
+        """`columns`: per table, the row layout written (default rows.TABLE_COLUMNS;
+        `perptui migrate` adds created_at to keep the original write times)."""
         self.url = url
         self.label = redact(url)
         self._conn: asyncpg.Connection | None = None
         self._schema = pg_schema.tables()
-        self._sql = {t: insert_sql(t, self._schema) for t in TABLE_COLUMNS}
+        cols = columns or TABLE_COLUMNS
+        self._sql = {t: insert_sql(t, self._schema, cols[t]) for t in cols}
         self._key_idx = {
-            t: tuple(TABLE_COLUMNS[t].index(c) for c in _conflict_key(self._schema[t]))
-            for t in TABLE_COLUMNS
+            t: tuple(cols[t].index(c) for c in _conflict_key(self._schema[t])) for t in cols
         }
-        self._ts_idx = {t: TABLE_COLUMNS[t].index("timestamp") for t in TABLE_COLUMNS}
+        self._ts_idx = {t: cols[t].index("timestamp") for t in cols}
         self._int_cols = {
             t: tuple(
-                i
-                for i, c in enumerate(TABLE_COLUMNS[t])
-                if self._schema[t].column_types[c] == "BIGINT"
+                i for i, c in enumerate(cols[t]) if self._schema[t].column_types[c] == "BIGINT"
             )
-            for t in TABLE_COLUMNS
+            for t in cols
         }
         self._partitions: dict[str, set[str]] = {}
         self.mode = NATIVE
@@ -437,6 +450,10 @@ class PgSink:
 
     async def open(self) -> None:
         self._conn, self.mode = await connect(self.url)
+
+    async def connection(self) -> asyncpg.Connection:
+        """The live connection (reopened if it was lost), for a caller's own statements."""
+        return await self._connection()
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():

@@ -61,8 +61,20 @@ def table_name(table: str) -> str:
         ) from None
 
 
+# Epoch ms of 9999-12-31 (and its mirror): beyond it a "time" is a typo that would
+# overflow SQLite's 64-bit integers or pandas' nanosecond timestamps.
+MAX_TIME_MS = 253_402_300_799_999
+
+
 def to_ms(value: TimeLike) -> int | None:
     """Epoch ms from ms ints, datetimes / Timestamps (naive = UTC) or ISO strings."""
+    ms = _to_ms(value)
+    if ms is not None and not -MAX_TIME_MS <= ms <= MAX_TIME_MS:
+        raise ValueError(f"not a time: {value!r} is out of range (years 1-9999)")
+    return ms
+
+
+def _to_ms(value: TimeLike) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool):
@@ -70,6 +82,8 @@ def to_ms(value: TimeLike) -> int | None:
     if isinstance(value, int | np.integer):
         return int(value)
     if isinstance(value, float | np.floating):
+        if not np.isfinite(value):
+            raise ValueError(f"not a time: {value!r}")
         return int(value)
     if isinstance(value, str):
         text = value.strip()
@@ -87,8 +101,11 @@ def to_ms(value: TimeLike) -> int | None:
         raise TypeError(f"not a time: {value!r}")
     if ts is pd.NaT:
         raise ValueError(f"not a time: {value!r}")
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return int(ts.value // 1_000_000)
+    try:
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        return int(ts.value // 1_000_000)
+    except (OverflowError, pd.errors.OutOfBoundsDatetime) as exc:
+        raise ValueError(f"not a time: {value!r} (out of range)") from exc
 
 
 @contextlib.contextmanager

@@ -7,8 +7,10 @@ has: order_book_snapshots (exchange, symbol, timestamp), funding_rates
 timestamp), signals (exchange, symbol, timestamp).  Nothing scans a table, so
 seeking in a day of snapshots costs the same as in a minute of them.
 
-Blocking sqlite3 on a read-only connection: call from one worker thread, never
-on the event loop.  The file is never written (mode=ro).
+Blocking reads on a read-only connection: call from one worker thread, never on
+the event loop.  A SQLite file is opened with mode=ro and never written; a
+postgresql:// URL goes through the store's sqlite3-shaped PostgreSQL connection
+(same SQL, ``?`` placeholders), so a replay works on either backend.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from perptui.errors import StoreError
+from perptui.store.backend import is_postgres, redact
 from perptui.store.db import connect_sync
 
 Market = tuple[str, str]  # (exchange, symbol)
@@ -89,15 +93,18 @@ class ReplayReader:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         # connect_sync(readonly=True) refuses what is not an intact perptui DB with
-        # a StoreError (one line, exit 2); then one mode=ro connection of our own,
-        # shared by the replay's worker thread and the UI's step key under a lock.
+        # a StoreError (one line, exit 2).  The connection is shared by the replay's
+        # worker thread and the UI's step key, one at a time under the lock.
+        self._lock = threading.Lock()
+        if is_postgres(self.path):
+            self._conn: Any = connect_sync(self.path, readonly=True)
+            return
         connect_sync(self.path, readonly=True).close()
         uri = f"{Path(self.path).resolve().as_uri()}?mode=ro"
         try:
             self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open database at {self.path}: {exc}") from exc
-        self._lock = threading.Lock()
+            raise StoreError(f"cannot open database at {redact(self.path)}: {exc}") from exc
 
     def close(self) -> None:
         self._conn.close()

@@ -56,7 +56,10 @@ _DATA_ERRORS = (
 # Backoff between attempts at a batch that failed for an environmental reason
 # (database locked past busy_timeout, disk full, I/O error).
 RETRY_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
-CLOSE_ATTEMPTS = 3  # attempts per batch once close() has been called
+CLOSE_ATTEMPTS = 3  # attempts per batch once close() has been called...
+# ...and for at least this long: a lock another process holds for a few seconds
+# (an analyst's long query, a backup) must not cost the rows still queued at stop.
+CLOSE_WAIT_S = 30.0
 DROP_LOG_EVERY_S = 10.0
 
 
@@ -123,7 +126,13 @@ class Writer:
         *,
         on_commit: Callable[[CommitInfo], None] | None = None,
         retry_delays: Sequence[float] = RETRY_DELAYS,
+        close_wait_s: float = CLOSE_WAIT_S,
+        stall_timeout_s: float | None = None,
     ) -> None:
+        """``stall_timeout_s``: give up once one batch has kept failing this long (a
+        bulk job like backfill then fails in one line instead of retrying forever);
+        None retries until close (the collector: its queue rides out the stall).
+        ``close_wait_s``: how long close() keeps retrying before it gives up."""
         if batch_rows < 1:
             raise ValueError("batch_rows must be >= 1")
         if flush_interval <= 0:
@@ -137,6 +146,9 @@ class Writer:
         self.max_queue = max_queue
         self.on_commit = on_commit
         self._retry_delays = tuple(retry_delays) or (0.0,)
+        self.close_wait_s = close_wait_s
+        self.stall_timeout_s = stall_timeout_s
+        self._closing_since: float | None = None
         # Markers may have to enter a full queue (close/flush); `put` waits for them.
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=max_queue)
         self._sink: Sink | None = None
@@ -187,6 +199,7 @@ class Writer:
         if self._closed:
             return
         self._closing = True
+        self._closing_since = time.monotonic()
         try:
             if self._task is None and not self._queue.empty():
                 await self.start()  # records were submitted before start(): write them
@@ -244,6 +257,8 @@ class Writer:
             raise RuntimeError("writer is closing")
         if self._task is not None and self._task.done():
             raise StoreError(f"the writer for {self.label} has stopped: {self.last_error}")
+        if self._give_up:
+            raise StoreError(f"cannot write to {self.label}: {self.last_error}")
         await self._queue.put(record)
 
     async def flush(self) -> None:
@@ -334,6 +349,15 @@ class Writer:
                 if marker.stop:
                     return
 
+    def _gives_up(self, attempt: int, failing_for_s: float) -> bool:
+        """Whether a batch that failed ``attempt`` times should be abandoned."""
+        if self.stall_timeout_s is not None and failing_for_s >= self.stall_timeout_s:
+            return True
+        if not self._closing or attempt < CLOSE_ATTEMPTS:
+            return False
+        since = self._closing_since or time.monotonic()
+        return time.monotonic() - since >= self.close_wait_s
+
     async def _write_batch(self, records: list[Any]) -> None:
         """Commit one batch, retrying environmental failures; never raises."""
         if self._give_up:
@@ -349,6 +373,7 @@ class Writer:
         if not kept:
             return
         attempt = 0
+        first_failure: float | None = None
         while True:
             try:
                 t0 = time.perf_counter()
@@ -370,8 +395,10 @@ class Writer:
                 self.failed_attempts += 1
                 self._fail(f"{type(exc).__name__}: {exc}")
                 attempt += 1
-                if self._closing and attempt >= CLOSE_ATTEMPTS:
-                    log.error("store writer giving up on %d rows at close: %s", len(kept), exc)
+                now = time.monotonic()
+                first_failure = now if first_failure is None else first_failure
+                if self._gives_up(attempt, now - first_failure):
+                    log.error("store writer giving up on %d rows: %s", len(kept), exc)
                     self._give_up = True
                     self.unwritten += len(kept)
                     return

@@ -110,6 +110,7 @@ class MonitorApp(App[int]):
         self.focus_symbol: str | None = None
         self.focus_venue: str | None = None
         self.pending_focus: str | None = None  # a symbol just added: focus it when it shows
+        self.pending_focus_venue: str | None = None  # ...on this venue (from the board)
         self.last_view: HubView | None = None
         self.ticks = 0
         self.samples = 0
@@ -125,6 +126,7 @@ class MonitorApp(App[int]):
         self._panels: list[Panel] = []
         self._last_fanout: tuple[int, int] | None = None
         self._history_loaded: dict[str, float] = {}
+        self._history_seen = 0
         self.register_theme(DARK)
         self.register_theme(LIGHT)
         self.initial_theme = theme if theme in THEME_NAMES else "dark"
@@ -223,7 +225,9 @@ class MonitorApp(App[int]):
         health.set_db(None if stats is None else stats[0], 0 if stats is None else stats[1])
         health.hint = self.start_error or self.backend.hint(view)
         if self.focus_symbol is not None and self.backend.db_path is not None:
-            self.refresh_funding_history(self.focus_symbol)  # throttled to once a minute
+            seen, self._history_seen = self._history_seen, self.backend.history_version
+            # Throttled to once a minute, unless the stored history just changed.
+            self.refresh_funding_history(self.focus_symbol, force=seen != self._history_seen)
         key = (id(view), now // 1000)
         if key == self._last_fanout and stats is None:
             return
@@ -276,7 +280,10 @@ class MonitorApp(App[int]):
         venues = [v for s, v in wl.keys() if s == symbol]
         if not venues:
             return False
-        venue = self.focus_venue if self.focus_venue in venues else venues[0]
+        wanted = self.pending_focus_venue or self.focus_venue
+        venue = wanted if wanted in venues else venues[0]
+        if wanted in venues:
+            self.pending_focus_venue = None
         return wl.select_key(symbol, venue)
 
     # ------------------------------------------------------ funding history
@@ -388,6 +395,30 @@ class MonitorApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_funding_board(self) -> None:
+        from perptui.ui.screens.board import BoardScreen
+
+        if isinstance(self.screen, BoardScreen):
+            return
+        self.push_screen(BoardScreen(self._board_state), self._from_board)
+
+    def _board_state(self) -> object:
+        board = getattr(self.backend, "board", None)
+        return None if board is None else board.state
+
+    def _from_board(self, chosen: tuple[str, str] | None) -> None:
+        """A board row was chosen: watch that market (if not yet) and focus its venue."""
+        if not chosen:
+            return
+        symbol, venue = chosen
+        if (symbol, venue) in set(self.watchlist.keys()):
+            self.watchlist.select_key(symbol, venue)
+            return
+        self.pending_focus = symbol
+        self.pending_focus_venue = venue
+        self.run_worker(self.backend.add_symbol(symbol), group="symbols")
+        self.notify(f"watching {symbol}", timeout=2)
 
     async def action_quit(self) -> None:
         """ctrl+q and the palette's Quit also flush before leaving."""

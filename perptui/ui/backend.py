@@ -9,16 +9,23 @@ depends on engine internals.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from perptui.engine.hub import Hub, HubView
+
+log = logging.getLogger(__name__)
 
 
 class Backend(Protocol):
     mode: str  # "live" | "demo" | "replay"
     hub: Hub
     db_path: str | None  # None: not logging
+    # Bumped when stored history changed under the app (e.g. the demo's seed
+    # backfill finished): the app re-reads its DB-backed panels at once.
+    history_version: int
 
     async def start(self) -> None:
         """Launch workers and return promptly (never waits for venues)."""
@@ -78,8 +85,16 @@ class EngineBackend:
         worker_settings: object | None = None,
         stale_after_s: float = 10.0,
         no_venue_grace_s: float = NO_VENUE_GRACE_S,
+        board_settings: object | None = None,
+        alerts: object | None = None,
+        after_start: Callable[[EngineBackend], Awaitable[None]] | None = None,
     ) -> None:
         self.config = config
+        # Run in the background once the engine is up (the demo's seed backfill);
+        # the command that assembles the app supplies it, so the UI imports no job.
+        self.after_start = after_start
+        self._after_task: asyncio.Task | None = None
+        self.history_version = 0
         self.demo = demo or emulator is not None
         self.mode = "demo" if self.demo else "live"
         self.seed = seed
@@ -91,11 +106,14 @@ class EngineBackend:
         self.symbols = list(config.symbols)  # type: ignore[attr-defined]
         self.hub = Hub(self.symbols, self.venue_ids, stale_after_s=stale_after_s)
         self.no_venue_grace_s = no_venue_grace_s
+        self.alerts = alerts
         self.db_path: str | None = (
             str(config.db_path) if config.log_db else None  # type: ignore[attr-defined]
         )
         self.writer: object | None = None
         self.engine: object | None = None
+        self.board: object | None = None  # perptui.engine.board.Board, once started
+        self.board_settings = board_settings
         self.started_at: float | None = None
         self.start_error = ""
         self.stopped = False
@@ -155,6 +173,39 @@ class EngineBackend:
             book_depth=cfg.book_depth,  # type: ignore[attr-defined]
         )
         await self.engine.start()
+        # The funding board polls every perpetual of the same venues on its own cadence;
+        # its signals go to the writer and, when [alerts] names a receiver, outside.
+        from perptui.engine.alerts import Alerts, alert_settings_from
+        from perptui.engine.board import Board, board_settings_from
+
+        if self.alerts is None:
+            alert_settings = alert_settings_from(cfg)
+            if alert_settings.enabled:
+                self.alerts = Alerts(alert_settings)
+        if self.alerts is not None:
+            await self.alerts.start()  # type: ignore[attr-defined]
+
+        self.board = Board(
+            venues,
+            writer=self.writer,
+            settings=self.board_settings or board_settings_from(cfg),
+            alerts=self.alerts,
+        )
+        self.board.start()  # type: ignore[attr-defined]
+        if self.after_start is not None:
+            self._after_task = asyncio.create_task(self._run_after_start(), name="after-start")
+
+    async def _run_after_start(self) -> None:
+        assert self.after_start is not None
+        try:
+            await self.after_start(self)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a failed seed leaves the monitor running, says why
+            log.warning("after start: %s: %s", type(exc).__name__, exc)
+            self.start_error = f"history seed failed: {type(exc).__name__}: {exc}"
+        finally:
+            self.history_version += 1
 
     def _make_venue(self, venue_id: str, client: object | None) -> object:
         if self.venue_factory is not None:
@@ -172,7 +223,14 @@ class EngineBackend:
         if self.stopped:
             return
         self.stopped = True
+        if self._after_task is not None and not self._after_task.done():
+            self._after_task.cancel()
+            await asyncio.gather(self._after_task, return_exceptions=True)
         try:
+            if self.board is not None:
+                await self.board.stop()  # type: ignore[attr-defined]
+            if self.alerts is not None:
+                await self.alerts.stop()  # type: ignore[attr-defined]
             if self.engine is not None:
                 await self.engine.stop()  # type: ignore[attr-defined]
         finally:

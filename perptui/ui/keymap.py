@@ -120,6 +120,14 @@ KEYMAP: tuple[KeyRow, ...] = (
             Command("Finer ladder", "group(-1)", "fewer ticks per ladder row"),
         ),
     ),
+    KeyRow(
+        "f",
+        "funding board: every perpetual of every venue; s/r sort, / filter, o min OI, "
+        "c cross-venue carry, enter opens the market",
+        # the footer is full at 80 columns; f is in the help screen and the palette
+        (Key("f", "funding_board", "Funding", show=False),),
+        (Command("Funding board", "funding_board", "every perpetual's funding and the best carry"),),
+    ),
     KeyRow("ctrl+p", "command palette (every action above)"),  # Textual's own binding
     KeyRow(
         "?",

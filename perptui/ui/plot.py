@@ -37,9 +37,7 @@ class Canvas:
             self.set(x, y)
 
     def rows(self) -> list[str]:
-        return [
-            "".join(chr(BRAILLE_BASE + c) if c else " " for c in row) for row in self.cells
-        ]
+        return ["".join(chr(BRAILLE_BASE + c) if c else " " for c in row) for row in self.cells]
 
     def column_used(self, cell_x: int) -> bool:
         return any(row[cell_x] for row in self.cells)
@@ -83,8 +81,21 @@ def line(values: Sequence[float | None], width: int, height: int, lo: float, hi:
 def _nice_step(span_ms: float, slots: int) -> int:
     """A round time step (1 s .. 1 d) giving at most `slots` labels over span_ms."""
     for step in (
-        1_000, 5_000, 15_000, 30_000, 60_000, 300_000, 900_000, 1_800_000, 3_600_000,
-        7_200_000, 14_400_000, 21_600_000, 43_200_000, 86_400_000, 604_800_000,
+        1_000,
+        5_000,
+        15_000,
+        30_000,
+        60_000,
+        300_000,
+        900_000,
+        1_800_000,
+        3_600_000,
+        7_200_000,
+        14_400_000,
+        21_600_000,
+        43_200_000,
+        86_400_000,
+        604_800_000,
     ):
         if span_ms / step <= slots:
             return step
@@ -129,9 +140,7 @@ def resample(points: Sequence[tuple[int, float]], t0: int, t1: int, n: int) -> l
     return out
 
 
-def marks(
-    points: Sequence[tuple[int, float]], t0: int, t1: int, width: int, scale: float
-) -> str:
+def marks(points: Sequence[tuple[int, float]], t0: int, t1: int, width: int, scale: float) -> str:
     """One cell per column over [t0, t1]: a glyph where a settlement fell, else space.
 
     The glyph's height shows the size of the rate against `scale` and its shape the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from perptui.venues.base import FUNDING, OHLCV, OnPage, Venue
 from perptui.venues.ccxt_venue import CcxtVenue
-from perptui.venues.registry import VENUE_CLASSES, known_exchanges, make_venue
+from perptui.venues.registry import VENUE_CLASSES, known_exchanges, library_summary, make_venue
 
 __all__ = [
     "FUNDING",
@@ -14,5 +14,6 @@ __all__ = [
     "OnPage",
     "Venue",
     "known_exchanges",
+    "library_summary",
     "make_venue",
 ]

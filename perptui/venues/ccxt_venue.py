@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import contextvars
 import difflib
+import itertools
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
 
-import ccxt.async_support as ccxt_async
 from ccxt.base.decimal_to_precision import DECIMAL_PLACES, SIGNIFICANT_DIGITS
 
 from perptui.core.funding import parse_interval
 from perptui.core.metrics import DEPTH_BANDS
 from perptui.core.model import (
+    BoardFetch,
     BookSnapshot,
     Candle,
     FetchPage,
@@ -30,15 +34,17 @@ from perptui.core.model import (
     FundingRecord,
     Level,
     MarketInfo,
+    MarketQuote,
     OpenInterest,
     Ticker,
 )
 from perptui.core.numbers import finite_float
-from perptui.core.text import one_line
 from perptui.core.units import DAY_MS, HOUR_MS, timeframe_ms, utc_text
-from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
+from perptui.errors import CapabilityMissing, UnknownSymbol, VenueError
 from perptui.symbols import resolve_symbol
 from perptui.venues.base import FUNDING, OHLCV, OnPage, Venue
+from perptui.venues.ccxt_errors import CcxtError, is_throttle, is_transient, short, translate
+from perptui.venues.pacing import Pacer
 from perptui.venues.paging import Pager
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,11 @@ T = TypeVar("T")
 # stays exact while other tasks share the same venue.
 _request_counter: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
     "perptui_venue_requests", default=None
+)
+# The pacer of the bulk job running in the current task (see `Venue.paced`); the engine's
+# own loops run in other tasks and are not slowed by it.
+_pacer: contextvars.ContextVar[Pacer | None] = contextvars.ContextVar(
+    "perptui_venue_pacer", default=None
 )
 
 # Funding settles every 8 h on most venues; used only to size pages when the venue
@@ -74,6 +85,7 @@ class CcxtVenue(Venue):
     Class attributes (override in subclasses, cryptofeed style):
 
     - ``venue_id`` / ``ccxt_class``: perptui's id and the ccxt class to instantiate.
+    - ``pro_client_class``: the validating ccxt.pro subclass used for streaming.
     - ``ccxt_options``: merged into the client's ``options`` (market type, categories).
     - ``page_limits`` / ``history_caps_ms``: see `Venue`.
     - ``ascending_history``: history kinds for which the venue returns the *oldest* rows
@@ -86,12 +98,15 @@ class CcxtVenue(Venue):
 
     venue_id: ClassVar[str | None] = None
     ccxt_class: ClassVar[str | None] = None
+    # The ccxt.pro subclass that validates this venue's streamed books (sequence,
+    # checksum, crossed guard); None: the stock ccxt.pro class.
+    pro_client_class: ClassVar[type | None] = None
     ccxt_options: ClassVar[dict[str, Any]] = {}
     ascending_history: ClassVar[frozenset[str]] = frozenset()
     perp_subtypes: ClassVar[frozenset[str]] = frozenset({"linear", "inverse"})
     default_funding_interval_hours: ClassVar[float | None] = None
     open_interest_params: ClassVar[dict[str, Any]] = {}
-    max_retries: ClassVar[int] = 5
+    max_retries: int = 5  # per instance too: make_venue(max_retries=0) for health checks
     retry_base_s: ClassVar[float] = 0.5
     retry_max_s: ClassVar[float] = 30.0
     retry_after_max_s: ClassVar[float] = 120.0
@@ -99,14 +114,30 @@ class CcxtVenue(Venue):
     # those within `book_band` of the touch, at most `max_book_levels`.
     book_band: ClassVar[float] = max(DEPTH_BANDS)
     max_book_levels: ClassVar[int] = 1000
+    # The funding board (fetch_board): which bulk endpoints a refresh asks, and how many
+    # single-market requests run at once when the venue has no bulk funding endpoint
+    # (ccxt's own rate limiter paces them further).
+    board_tickers: ClassVar[bool] = True  # fetchTickers for volume / bid / ask
+    board_open_interests: ClassVar[bool] = True  # fetchOpenInterests where ccxt has it
+    board_fallback_concurrency: ClassVar[int] = 4  # OI requests at once (rotation)
+    # Venues without bulk open interest: markets whose OI one refresh asks for, one
+    # request each, rotating through the listing (the first refresh asks for all).
+    board_oi_rotation: ClassVar[int] = 0
 
-    def __init__(self, client: Any, *, venue_id: str | None = None) -> None:
+    def __init__(
+        self, client: Any, *, venue_id: str | None = None, max_retries: int | None = None
+    ) -> None:
+        """Subclasses that add set-up take ``(client, **options)`` and pass options on."""
         self.client = client
+        if max_retries is not None:
+            self.max_retries = max_retries
         self.ccxt_id = str(client.id)
         self.id = venue_id or self.venue_id or self.ccxt_id
         self.requests_made = 0  # HTTP calls issued through this venue, retries included
         self._markets: dict[str, MarketInfo] | None = None
         self._closed = False
+        self._serials = itertools.count(1)
+        self._stream_serials: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._apply_options()
 
     def __repr__(self) -> str:
@@ -155,24 +186,29 @@ class CcxtVenue(Venue):
         Rate limits (429 / DDoSProtection), timeouts and connection errors are normal on
         public endpoints; they are retried `max_retries` times, waiting at least the
         venue's Retry-After. Anything else is not transient and is raised at once.
+        Every ccxt error leaves as its perptui kind (`ccxt_errors.translate`).
         """
         attempt = 0
+        pacer = _pacer.get()
         while True:
             self.requests_made += 1
             counter = _request_counter.get()
             if counter is not None:
                 counter[0] += 1
+            if pacer is not None:
+                await pacer.wait()
             try:
-                return await fn(*args)
-            except ccxt_async.BadSymbol as exc:
-                raise UnknownSymbol(f"{self.id}: {what}: {one_line(exc, 200)}") from exc
-            except ccxt_async.NotSupported as exc:
-                raise CapabilityMissing(f"{self.id}: {what} not supported by ccxt") from exc
-            except ccxt_async.NetworkError as exc:
+                out = await fn(*args)
+            except CcxtError as exc:
+                if pacer is not None and is_throttle(exc):
+                    pacer.on_throttled()
+                if not is_transient(exc):
+                    raise self._error(what, exc) from exc
                 if attempt >= self.max_retries:
-                    raise VenueUnreachable(
+                    raise translate(
+                        exc,
                         f"{self.id}: {what} failed after {attempt + 1} attempts "
-                        f"({type(exc).__name__}: {one_line(exc, 200)})"
+                        f"({type(exc).__name__}: {short(exc)})",
                     ) from exc
                 delay = self._retry_delay(attempt, exc)
                 log.warning(
@@ -186,12 +222,34 @@ class CcxtVenue(Venue):
                 )
                 await asyncio.sleep(delay)
                 attempt += 1
+            else:
+                if pacer is not None:
+                    pacer.on_success()
+                return out
+
+    def _error(self, what: str, exc: Exception) -> Exception:
+        """The perptui error for a ccxt error that is not worth retrying."""
+        kind = type(translate(exc))
+        if kind is CapabilityMissing:
+            return CapabilityMissing(f"{self.id}: {what} not supported by ccxt")
+        if kind is UnknownSymbol:
+            return UnknownSymbol(f"{self.id}: {what}: {short(exc)}")
+        return translate(exc, f"{self.id}: {what}: {type(exc).__name__}: {short(exc)}")
+
+    @contextlib.contextmanager
+    def paced(self, pacer: Pacer) -> Iterator[None]:
+        """Requests made inside the block (this task and tasks it starts) obey `pacer`."""
+        token = _pacer.set(pacer)
+        try:
+            yield
+        finally:
+            _pacer.reset(token)
 
     def _retry_delay(self, attempt: int, exc: Exception) -> float:
         backoff = min(self.retry_max_s, self.retry_base_s * (2**attempt))
         backoff *= random.uniform(0.75, 1.0)  # de-synchronise concurrent retriers
         # Retry-After comes with 429/503 answers; after a timeout the headers are stale
-        if isinstance(exc, ccxt_async.DDoSProtection | ccxt_async.RateLimitExceeded):
+        if is_throttle(exc):
             retry_after = self._retry_after_s()
             if retry_after is not None:
                 return min(self.retry_after_max_s, max(backoff, retry_after))
@@ -326,8 +384,54 @@ class CcxtVenue(Venue):
             )
         # Not retried here: a websocket watch is a long-lived loop the engine owns; it
         # decides how to back off and when to resync.
-        ob = await self.client.watch_order_book(m.symbol, self.watch_book_limit(limit))
+        try:
+            ob = await self.client.watch_order_book(m.symbol, self.watch_book_limit(limit))
+        except CcxtError as exc:
+            raise self._error("watchOrderBook", exc) from exc
         return self.book_snapshot(m, ob, limit)
+
+    def open_streams(self) -> Mapping[str, int]:
+        """url -> serial number of the open connection, for the ccxt.pro client's websockets.
+
+        Serial numbers, not ``id()``: a new connection may reuse a closed one's address.
+        """
+        clients = getattr(self.client, "clients", None)
+        if not isinstance(clients, dict):
+            return {}
+        current: dict[str, int] = {}
+        for url, ws in clients.items():
+            conn = getattr(ws, "connection", None)
+            if conn is not None and not getattr(conn, "closed", False):
+                current[url] = self._stream_serial(conn)
+        return current
+
+    def _stream_serial(self, conn: Any) -> int:
+        try:
+            serial = self._stream_serials.get(conn)
+            if serial is None:
+                serial = self._stream_serials[conn] = next(self._serials)
+            return serial
+        except TypeError:  # not weak-referenceable: fall back to its address
+            return id(conn)
+
+    async def drop_streams(self, idle_s: float | None = None) -> bool:
+        """Close ccxt.pro websocket clients silent for ``idle_s`` (all when None).
+
+        The client is removed from ccxt's table first, so the next watch opens a fresh
+        connection and resubscribes (ccxt rebuilds the book from a new snapshot).
+        """
+        clients = getattr(self.client, "clients", None) or {}
+        now_ms = time.time() * 1000
+        dropped = False
+        for url, ws in list(clients.items()):
+            last = getattr(ws, "last_message_at", None)
+            if idle_s is not None and (last is None or now_ms - last < idle_s * 1000):
+                continue
+            clients.pop(url, None)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), timeout=5)
+            dropped = True
+        return dropped
 
     def book_limit(self, limit: int | None) -> int | None:
         """Hook: round a requested depth to one the venue accepts."""
@@ -476,6 +580,160 @@ class CcxtVenue(Venue):
             index_price=finite_float(fr.get("indexPrice")),
             predicted_rate=finite_float(fr.get("nextFundingRate")),
         )
+
+    # ------------------------------------------------------------------ board
+
+    async def fetch_board(self, *, full: bool = False) -> BoardFetch:
+        """Every perpetual's funding, prices, OI and volume with as few requests as the
+        venue allows: one bulk funding request where ccxt has fetchFundingRates (else
+        the contract's chunked fallback), plus the venue's bulk tickers / open interest.
+        ``full``: also fill every column that otherwise fills in over several refreshes
+        (open interest on venues without a bulk endpoint), at one request per market.
+
+        The funding interval of each quote is what the venue says in this refresh
+        (`board_interval` hook); a market whose interval the venue did not state gets
+        None, never a remembered value."""
+        if not self.client.has.get("fetchFundingRates"):
+            # no bulk endpoint: the contract's paced fallback over fetch_fundings (which
+            # a venue subclass may have specialised)
+            return await super().fetch_board(full=full)
+        perps = await self.load_markets()
+        before = self.requests_made
+        notes: list[str] = []
+        bulk = True
+        raw = await self.call("fetchFundingRates", self.client.fetch_funding_rates)
+        fundings = {s: fr for s, fr in (raw or {}).items() if s in perps}
+        self._board_full = full
+        extras = await self.board_extras(perps, fundings, notes)
+        now = self.now_ms()
+        quotes = []
+        for symbol, fr in fundings.items():
+            m = perps[symbol]
+            quotes.append(self.board_quote(m, fr, extras.get(symbol, {}), now))
+        quotes.sort(key=lambda q: q.symbol)
+        return BoardFetch(
+            exchange=self.id,
+            quotes=tuple(quotes),
+            requests=self.requests_made - before,
+            bulk=bulk,
+            notes=tuple(notes),
+        )
+
+    async def board_extras(
+        self,
+        perps: dict[str, MarketInfo],
+        fundings: dict[str, dict[str, Any]],
+        notes: list[str],
+    ) -> dict[str, dict[str, Any]]:
+        """Hook: per symbol, the ccxt ticker ("ticker") and open interest ("oi") dicts
+        from the venue's bulk endpoints; subclasses add what their venue offers."""
+        extras: dict[str, dict[str, Any]] = {}
+        if self.board_tickers and self.client.has.get("fetchTickers"):
+            tickers = await self._board_bulk("fetchTickers", self.client.fetch_tickers, notes)
+            for symbol, t in tickers.items():
+                if symbol in perps:
+                    extras.setdefault(symbol, {})["ticker"] = t
+        if self.board_open_interests and self.client.has.get("fetchOpenInterests"):
+            ois = await self._board_bulk(
+                "fetchOpenInterests", self.client.fetch_open_interests, notes
+            )
+            for symbol, oi in ois.items():
+                if symbol in perps:
+                    extras.setdefault(symbol, {})["oi"] = oi
+        if self.board_oi_rotation > 0 and self.client.has.get("fetchOpenInterest"):
+            for symbol, oi in (await self._board_oi_rotation(list(fundings))).items():
+                extras.setdefault(symbol, {}).setdefault("oi", oi)
+        return extras
+
+    async def _board_oi_rotation(self, symbols: list[str]) -> dict[str, dict[str, Any]]:
+        """OI of the next `board_oi_rotation` markets (of all with ``fetch_board(full=True)``);
+        every market answers from its last fetched value meanwhile."""
+        cache: dict[str, dict[str, Any]] = self.__dict__.setdefault("_board_oi", {})
+        cursor = int(self.__dict__.get("_board_oi_cursor", 0))
+        if getattr(self, "_board_full", False):
+            due = symbols
+        else:
+            n = min(self.board_oi_rotation, len(symbols))
+            due = [symbols[(cursor + i) % len(symbols)] for i in range(n)] if symbols else []
+            self.__dict__["_board_oi_cursor"] = (cursor + n) % max(1, len(symbols))
+        gate = asyncio.Semaphore(self.board_fallback_concurrency)
+
+        async def one(symbol: str) -> None:
+            async with gate:
+                try:
+                    cache[symbol] = await self.call(
+                        "fetchOpenInterest",
+                        self.client.fetch_open_interest,
+                        symbol,
+                        dict(self.open_interest_params),
+                    )
+                except (VenueError, UnknownSymbol) as exc:  # VenueUnreachable is a VenueError
+                    log.debug("%s: OI of %s unavailable: %s", self.id, symbol, exc)
+
+        await asyncio.gather(*(one(s) for s in due))
+        return dict(cache)
+
+    async def _board_bulk(
+        self, what: str, fn: Callable[..., Awaitable[Any]], notes: list[str], *args: Any
+    ) -> dict[str, Any]:
+        """One optional bulk call; its failure costs the board a column, not the refresh."""
+        try:
+            return dict(await self.call(what, fn, *args) or {})
+        except (VenueError, CapabilityMissing) as exc:  # VenueUnreachable is a VenueError
+            notes.append(f"{what} unavailable: {short(exc, 120)}")
+            log.warning("%s: board %s failed: %s", self.id, what, exc)
+            return {}
+
+    def board_interval(
+        self, m: MarketInfo, fr: dict[str, Any], extra: dict[str, Any]
+    ) -> float | None:
+        """Hook: the interval (hours) the venue states for this market in this refresh."""
+        return parse_interval(fr.get("interval"))
+
+    def board_quote(
+        self, m: MarketInfo, fr: dict[str, Any], extra: dict[str, Any], now: int
+    ) -> MarketQuote:
+        ticker = extra.get("ticker") or {}
+        book = extra.get("book") or ticker
+        oi = extra.get("oi") or {}
+        hours = self.board_interval(m, fr, extra)
+        if hours is not None:
+            self.set_funding_interval(m.symbol, hours)
+        mark = (
+            finite_float(fr.get("markPrice"))
+            or finite_float((extra.get("mark") or {}).get("markPrice"))
+            or finite_float(ticker.get("markPrice"))
+        )
+        next_time = fr.get("fundingTimestamp") or fr.get("nextFundingTimestamp")
+        ts = fr.get("timestamp")
+        return MarketQuote(
+            exchange=self.id,
+            symbol=m.symbol,
+            base=m.base,
+            timestamp=int(ts) if ts is not None else now,
+            funding_rate=finite_float(fr.get("fundingRate")),
+            interval_hours=hours,
+            next_funding_time=int(next_time) if next_time is not None else None,
+            predicted_rate=finite_float(fr.get("nextFundingRate")),
+            mark_price=mark,
+            index_price=finite_float(fr.get("indexPrice")),
+            basis=self.board_basis(fr),
+            bid=finite_float(book.get("bid")),
+            ask=finite_float(book.get("ask")),
+            open_interest_usd=self.board_oi_usd(m, oi, mark),
+            volume_24h_usd=self.quote_volume(m, ticker) if ticker else None,
+        )
+
+    def board_basis(self, fr: dict[str, Any]) -> float | None:
+        """Hook: a basis the venue states itself (else the board derives mark/index)."""
+        return None
+
+    def board_oi_usd(self, m: MarketInfo, oi: dict[str, Any], mark: float | None) -> float | None:
+        value = finite_float(oi.get("openInterestValue"))
+        if value is not None:
+            return value
+        amount = self.base_amount(m, finite_float(oi.get("openInterestAmount")))
+        return amount * mark if amount is not None and mark is not None else None
 
     # ----------------------------------------------------------- open interest
 

@@ -61,8 +61,8 @@ class DydxVenue(CcxtVenue):
     oracle_field: ClassVar[str] = "oraclePrice"
     oi_field: ClassVar[str] = "openInterest"
 
-    def __init__(self, client: Any, *, venue_id: str | None = None) -> None:
-        super().__init__(client, venue_id=venue_id)
+    def __init__(self, client: Any, **options: Any) -> None:
+        super().__init__(client, **options)
         adopt_book_client(client)
 
     # ------------------------------------------------------------ live fields

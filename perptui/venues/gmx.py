@@ -49,7 +49,13 @@ from perptui.core.pool import (
     usd,
 )
 from perptui.core.units import timeframe_ms
-from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
+from perptui.errors import (
+    CapabilityMissing,
+    RateLimited,
+    UnknownSymbol,
+    VenueError,
+    VenueUnreachable,
+)
 from perptui.symbols import resolve_symbol
 from perptui.venues.base import OnPage, Venue
 
@@ -181,10 +187,15 @@ class GmxVenue(Venue):
             except GmxHttpError as exc:
                 retry = exc.status == 429 or exc.status >= 500
                 err = exc
-                if not retry:
-                    raise VenueUnreachable(f"{self.id}: {what} failed: {exc}") from exc
-            if not retry or attempt >= self.max_retries:
-                raise VenueUnreachable(
+                if not retry:  # the venue answered: a bad request, not an outage
+                    raise VenueError(f"{self.id}: {what}: {exc}") from exc
+            if attempt >= self.max_retries:
+                kind = (
+                    RateLimited
+                    if isinstance(err, GmxHttpError) and err.status == 429
+                    else VenueUnreachable
+                )
+                raise kind(
                     f"{self.id}: {what} failed after {attempt + 1} attempts ({err})"
                 ) from err
             await asyncio.sleep(self.retry_base_s * 2**attempt)

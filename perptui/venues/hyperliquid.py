@@ -51,8 +51,8 @@ class HyperliquidVenue(CcxtVenue):
     default_funding_interval_hours = 1.0
     settlement_ms: ClassVar[int] = HOUR_MS
 
-    def __init__(self, client: Any, *, venue_id: str | None = None) -> None:
-        super().__init__(client, venue_id=venue_id)
+    def __init__(self, client: Any, **options: Any) -> None:
+        super().__init__(client, **options)
         client.has.update(self.has_overrides)
 
     # --------------------------------------------------------------- markets

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import ccxt
 import ccxt.async_support as ccxt_async
 
-from perptui.errors import UnknownExchange
+from perptui.errors import PerptuiError, UnknownExchange
 from perptui.venues.binance import BinanceVenue
 from perptui.venues.bybit import BybitVenue
 from perptui.venues.ccxt_venue import CcxtVenue
@@ -45,6 +46,39 @@ _CREDENTIAL_KEYS = {
 # venues perptui reaches without ccxt (their own adapter over the venue's REST API)
 OWN_ADAPTERS: dict[str, type[GmxVenue]] = {"gmx": GmxVenue}
 
+_LOOPBACK = re.compile(r"^(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$")
+
+
+def library_summary() -> str:
+    """The market-data library's version and reach, for ``perptui doctor``."""
+    line = f"{ccxt_async.__version__} ({len(ccxt_async.exchanges)} exchanges"
+    if ccxt_pro is None:  # pragma: no cover - ccxt.pro ships inside ccxt
+        return line + ", no ccxt.pro: REST polling only)"
+    return line + ", ccxt.pro available)"
+
+
+def _loopback(hostport: str) -> str:
+    if not _LOOPBACK.match(hostport):
+        raise PerptuiError(f"REST redirect must be a loopback host:port, got {hostport!r}")
+    return hostport
+
+
+def point_rest_at(client: Any, hostport: str) -> None:
+    """Point every REST base URL of a ccxt client at ``http://hostport`` (loopback only)."""
+    _loopback(hostport)
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, str):
+            return re.sub(r"^(https?|wss?)://[^/]+", f"http://{hostport}", node)
+        if isinstance(node, dict):
+            return {k: rewrite(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [rewrite(v) for v in node]
+        return node
+
+    client.urls = dict(client.urls)
+    client.urls["api"] = rewrite(client.urls.get("api"))
+
 
 def known_exchanges() -> list[str]:
     return sorted(set(ccxt.exchanges) | set(VENUE_CLASSES) | set(OWN_ADAPTERS))
@@ -77,6 +111,19 @@ def _credentials(credentials: Any) -> dict[str, str]:
     return out
 
 
+def upgrade_client(client: Any, cls: type[CcxtVenue]) -> None:
+    """Give an injected stock ccxt.pro client the venue's validating subclass.
+
+    The emulator (and tests) build plain ccxt.pro clients pointed at 127.0.0.1; the
+    venue's subclass only overrides methods and adds no constructor state, so switching
+    this one instance's class keeps every setting the caller made and patches nothing
+    global.
+    """
+    pro_class = cls.pro_client_class
+    if pro_class is not None and type(client) in pro_class.__bases__:
+        client.__class__ = pro_class
+
+
 def make_venue(
     exchange_id: str,
     *,
@@ -85,20 +132,29 @@ def make_venue(
     pro: bool = True,
     timeout_ms: int = 10_000,
     options: Mapping[str, Any] | None = None,
+    max_retries: int | None = None,
+    rest_hostport: str | None = None,
 ) -> CcxtVenue:
     """A Venue for `exchange_id` ("binance", "bybit", "okx" or any ccxt id).
 
     `client` injects a preconfigured ccxt instance (the emulator's `connect()` hands one
-    pointed at 127.0.0.1); otherwise ccxt.pro is used when `pro` and ccxt.pro has the
+    pointed at 127.0.0.1; a stock ccxt.pro client of a named venue is upgraded to its
+    validating subclass); otherwise ccxt.pro is used when `pro` and ccxt.pro has the
     exchange, else ccxt.async_support. Credentials go into ccxt's config only.
+    `max_retries` overrides the venue's transient-error retries (0: one attempt, as a
+    health check wants); `rest_hostport` sends every REST request to that loopback
+    address instead of the exchange (tests).
     """
     key = (exchange_id or "").strip().lower()
     key = ALIASES.get(key, key)
     own = OWN_ADAPTERS.get(key)
     if own is not None:  # credentials unused: public market data only
-        transport = client or HttpTransport(own.base_url, timeout_ms / 1000)
+        base_url = own.base_url if rest_hostport is None else f"http://{_loopback(rest_hostport)}"
+        adapter = own(client or HttpTransport(base_url, timeout_ms / 1000))
+        if max_retries is not None:
+            adapter.max_retries = max_retries
         # perptui's own adapters (no ccxt client) are Venues but not CcxtVenue subclasses
-        return own(transport)  # type: ignore[return-value]
+        return adapter  # type: ignore[return-value]
     cls = VENUE_CLASSES.get(key)
     if cls is None and key not in ccxt.exchanges:
         raise _unknown(exchange_id)
@@ -112,8 +168,17 @@ def make_venue(
             "enableLastResponseHeaders": True,  # Retry-After for 429 backoff
         }
         config.update(_credentials(credentials))
-        client = getattr(module, ccxt_name)(config)
-    venue = (cls or CcxtVenue)(client, venue_id=None if cls is not None else key)
+        client_class = getattr(module, ccxt_name)
+        if use_pro and cls is not None and cls.pro_client_class is not None:
+            client_class = cls.pro_client_class
+        client = client_class(config)
+    elif cls is not None:
+        upgrade_client(client, cls)
+    if rest_hostport is not None:
+        point_rest_at(client, rest_hostport)
+    venue = (cls or CcxtVenue)(
+        client, venue_id=None if cls is not None else key, max_retries=max_retries
+    )
     if options:
         for name, value in options.items():
             current = client.options.get(name)

@@ -202,6 +202,7 @@ def test_config_error_from_main(capsys: pytest.CaptureFixture[str], tmp_path: Pa
 
 def test_log_records_never_contain_secrets(tmp_path: Path) -> None:
     log_file = tmp_path / "logs" / "perptui.log"
+    log_file.parent.mkdir()  # a --log-file's directory must exist (never created for it)
     logging_setup.configure(console=False, log_file=log_file, secrets=[SECRET, "short-1"])
     log = logging.getLogger("perptui.test")
     log.info("connecting with key %s", SECRET)

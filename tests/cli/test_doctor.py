@@ -26,9 +26,10 @@ from perptui.doctor import (
     check_db,
     find_problems,
     format_report,
-    redirect_client_to,
 )
 from perptui.errors import PerptuiError
+from perptui.venues.ccxt_errors import translate
+from perptui.venues.registry import point_rest_at
 
 SECRET = "d0ct0r-Must-n0t-Print-this-Key-42"
 
@@ -53,10 +54,17 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 def test_db_ok_and_to_be_created(tmp_path: Path) -> None:
     import sqlite3
 
+    from perptui.store.db import connect_sync
+
     good = tmp_path / "good.db"
-    sqlite3.connect(good).execute("CREATE TABLE t (x)").connection.commit()
+    connect_sync(good).close()
     assert check_db(good).ok
     assert check_db(good).detail.startswith("ok (")
+    # a SQLite file that is not perptui's fails here as it fails every other command
+    foreign = tmp_path / "foreign.db"
+    sqlite3.connect(foreign).execute("CREATE TABLE t (x)").connection.commit()
+    check = check_db(foreign)
+    assert not check.ok and "not a perptui database" in check.detail
     new = check_db(tmp_path / "new.db")
     assert new.ok and new.detail == "will be created"
     assert not (tmp_path / "new.db").exists()  # doctor never creates the file
@@ -100,7 +108,7 @@ def test_redirect_rewrites_every_rest_url_of_a_real_ccxt_client() -> None:
 
     for cls in (ccxt_async.binanceusdm, ccxt_async.bybit, ccxt_async.okx):
         client = cls()
-        redirect_client_to(client, "127.0.0.1:9")
+        point_rest_at(client, "127.0.0.1:9")
         urls: list[str] = []
 
         def walk(node: object, out: list[str] = urls) -> None:
@@ -119,20 +127,27 @@ def test_redirect_refuses_non_loopback() -> None:
     import ccxt.async_support as ccxt_async
 
     with pytest.raises(PerptuiError, match="loopback"):
-        redirect_client_to(ccxt_async.okx(), "fapi.binance.com:443")
+        point_rest_at(ccxt_async.okx(), "fapi.binance.com:443")
 
 
 def test_classify_real_ccxt_errors() -> None:
     import ccxt
 
-    assert _classify(ccxt.ExchangeNotAvailable("binanceusdm GET ..."), 4) == (UNREACHABLE, True)
-    detail, down = _classify(ccxt.RequestTimeout("x"), 4)
+    def venue_error(exc: Exception) -> Exception:
+        """What the venue layer raises for a ccxt error (its kind, ccxt's as the cause)."""
+        out = translate(exc)
+        out.__cause__ = exc
+        return out
+
+    not_available = venue_error(ccxt.ExchangeNotAvailable("binanceusdm GET ..."))
+    assert _classify(not_available, 4) == (UNREACHABLE, True)
+    detail, down = _classify(venue_error(ccxt.RequestTimeout("x")), 4)
     assert down and "no answer within 4 s" in detail
     detail, down = _classify(TimeoutError(), 3)
     assert down and "no answer within 3 s" in detail
-    detail, down = _classify(ccxt.RateLimitExceeded("429"), 4)
+    detail, down = _classify(venue_error(ccxt.RateLimitExceeded("429")), 4)
     assert not down and "rate limited" in detail
-    detail, down = _classify(ccxt.BadResponse("garbage"), 4)
+    detail, down = _classify(venue_error(ccxt.BadResponse("garbage")), 4)
     assert not down and detail.startswith("error: BadResponse")
 
 

@@ -16,6 +16,8 @@ from emulator_helpers import running, wait_for, watch_through_drop
 from perptui.emulator import Clock, Emulator
 from perptui.emulator.bybit import fmt_oi, fmt_px, fmt_qty, fmt_rate
 from perptui.emulator.market import HOUR_MS
+from perptui.venues import make_venue
+from perptui.venues.bybit import BybitPro
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -317,3 +319,48 @@ async def test_errors_map_to_ccxt_classes(frozen: Emulator) -> None:
         )
     assert (await client.fetch_ticker(BTC))["symbol"] == BTC  # faults were one-shot
     await client.close()
+
+
+async def test_bybit_pro_detects_a_lost_delta_and_resubscribes(live: Emulator) -> None:
+    """The venue's BybitPro checks u continuity: a lost delta that bybit never heals
+    (no snapshot follows) rejects the watcher once; the next watch unsubscribes and
+    subscribes again, and the fresh snapshot's book is the truth."""
+    venue = make_venue("bybit", client=live.connect("bybit"))
+    client = venue.client
+    assert isinstance(client, BybitPro)
+    for _ in range(20):
+        await client.watch_order_book(BTC)
+    gap = live.faults.inject("bybit", "gap", count=1, snapshot_after=0)
+    errors: list[str] = []
+    for _ in range(100):
+        try:
+            await client.watch_order_book(BTC)
+        except cx.InvalidNonce as exc:
+            errors.append(type(exc).__name__)
+    assert gap.fired == 1
+    assert errors == ["InvalidNonce"] and client.book_failures == {"gap": 1}
+    await settle_and_compare(live, client, BTC)
+    await venue.close()
+
+
+async def test_bybit_pro_gap_healed_by_server_snapshot_and_clean_stream(live: Emulator) -> None:
+    """Bybit's own remedy (a snapshot pushed after a publishing problem) also resets
+    the book; 1000 clean deltas raise nothing."""
+    venue = make_venue("bybit", client=live.connect("bybit"))
+    client = venue.client
+    await client.watch_order_book(BTC)
+    t = topic(live, BTC)
+    u0 = t.u
+    while t.u - u0 < 1000:
+        await client.watch_order_book(BTC)
+    assert client.book_failures == {}
+    live.faults.inject("bybit", "gap", count=1, snapshot_after=2)
+    errors = 0
+    for _ in range(100):
+        try:
+            await client.watch_order_book(BTC)
+        except cx.InvalidNonce:
+            errors += 1
+    assert errors == 1 and client.book_failures == {"gap": 1}
+    await settle_and_compare(live, client, BTC)
+    await venue.close()

@@ -13,10 +13,12 @@ import pytest
 from ccxt.base import errors as cx
 from emulator_helpers import running, wait_for, watch_through_drop
 
+from perptui.core.okx_checksum import checksum_of_parsed, okx_checksum
 from perptui.emulator import Clock, Emulator
 from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator.okx import FUNDING_HISTORY_CAP_MS, contracts, fmt_px, fmt_rate, num
-from perptui.emulator.okx_checksum import checksum_of_parsed, okx_checksum
+from perptui.venues import make_venue
+from perptui.venues.okx import OkxPro
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -300,3 +302,47 @@ def test_checksum_helpers_round_trip() -> None:
     rows = [(30243.5, 1.44679), (30244.0, 0.08), (1e-05, 10.0)]
     strings = [("30243.5", "1.44679"), ("30244", "0.08"), ("0.00001", "10")]
     assert checksum_of_parsed(rows, rows) == okx_checksum(strings, strings)
+
+
+async def test_okx_pro_rejects_a_wrong_checksum_and_resyncs(live: Emulator) -> None:
+    """The venue's OkxPro (what make_venue hands the engine) checks every frame's
+    checksum: a wrong one rejects the watcher once, the next watch resubscribes, and the
+    book it then holds is the truth again, with the seqId chain and checksum intact."""
+    venue = make_venue("okx", client=live.connect("okx"))
+    client = venue.client
+    assert isinstance(client, OkxPro)
+    for _ in range(20):
+        await client.watch_order_book(BTC)
+    fault = live.faults.inject("okx", "checksum", count=1)
+    errors: list[str] = []
+    for _ in range(100):
+        try:
+            await client.watch_order_book(BTC)
+        except cx.InvalidNonce as exc:
+            errors.append(type(exc).__name__)
+    assert fault.fired == 1
+    assert errors == ["ChecksumError"] and client.book_failures == {"checksum": 1}
+    await settle_and_compare(live, client, BTC)
+    await venue.close()
+
+
+async def test_okx_pro_takes_clean_and_gapped_streams_without_false_alarms(
+    live: Emulator,
+) -> None:
+    """1000 clean updates: no checksum alarm; a seqId gap is still ccxt's InvalidNonce."""
+    venue = make_venue("okx", client=live.connect("okx"))
+    client = venue.client
+    sent0 = live.stats["ws_messages"]
+    while live.stats["ws_messages"] - sent0 < 1000:
+        await client.watch_order_book(BTC)
+    assert client.book_failures == {}
+    gap = live.faults.inject("okx", "gap", count=1)
+    errors = 0
+    for _ in range(100):
+        try:
+            await client.watch_order_book(BTC)
+        except cx.InvalidNonce:
+            errors += 1
+    assert gap.fired == 1 and errors == 1 and client.book_failures == {}
+    await settle_and_compare(live, client, BTC)
+    await venue.close()

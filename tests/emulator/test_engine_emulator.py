@@ -29,6 +29,7 @@ from perptui.engine.hub import Hub
 from perptui.engine.workers import VenueWorker, WorkerSettings, classify
 from perptui.errors import CapabilityMissing, UnknownSymbol, VenueUnreachable
 from perptui.store.writer import Writer
+from perptui.venues.ccxt_errors import translate
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -74,7 +75,8 @@ class ScriptedVenue:
     """The Venue contract with scripted behaviour: each stream is a queue the test feeds.
 
     A stream item is a BookSnapshot (delivered) or an exception (raised); an empty
-    queue is a stalled stream.
+    queue is a stalled stream.  ccxt errors leave as the venue layer raises them
+    (their perptui kind, `translate`), so the worker sees what a real venue gives it.
     """
 
     def __init__(
@@ -87,7 +89,6 @@ class ScriptedVenue:
     ) -> None:
         self.id = vid
         self.ccxt_id = vid
-        self.client = None
         self._has = {"watchOrderBook": streaming}
         self.listed = {
             s: MarketInfo(vid, s, s, s[:3], "USDT", "USDT", True, 1.0, 0.1, 0.001, 8.0)
@@ -110,7 +111,8 @@ class ScriptedVenue:
     async def load_markets(self, reload: bool = False) -> dict[str, MarketInfo]:
         self.markets_calls += 1
         if self.markets_calls <= self.markets_fail:
-            raise cx.ExchangeNotAvailable(f"{self.id} unreachable")
+            exc = cx.ExchangeNotAvailable(f"{self.id} unreachable")
+            raise translate(exc) from exc
         return dict(self.listed)
 
     def market(self, symbol: str) -> MarketInfo:
@@ -123,9 +125,17 @@ class ScriptedVenue:
         if not self._has["watchOrderBook"]:
             raise CapabilityMissing("no streaming")
         item = await self.streams[symbol].get()
+        if isinstance(item, cx.BaseError):
+            raise translate(item) from item
         if isinstance(item, BaseException):
             raise item
         return item
+
+    def open_streams(self) -> dict[str, int]:
+        return {}  # scripted streams have no connections to lose
+
+    async def drop_streams(self, idle_s: float | None = None) -> bool:
+        return False
 
     async def fetch_order_book(self, symbol: str, limit: int | None = None) -> BookSnapshot:
         self.fetch_book_calls += 1
@@ -188,17 +198,20 @@ async def started_worker(
 
 
 def test_error_classification() -> None:
-    assert classify(cx.InvalidNonce("gap")) == "resync"
-    assert classify(cx.ChecksumError("crc")) == "resync"
-    assert classify(cx.RateLimitExceeded("429")) == "rate"
-    assert classify(cx.DDoSProtection("418")) == "rate"
-    assert classify(cx.RequestTimeout("t")) == "network"
-    assert classify(cx.NetworkError("closed")) == "network"
+    # ccxt's errors reach the engine as the venue layer translates them
+    assert classify(translate(cx.InvalidNonce("gap"))) == "resync"
+    assert classify(translate(cx.ChecksumError("crc"))) == "resync"
+    assert classify(translate(cx.RateLimitExceeded("429"))) == "rate"
+    assert classify(translate(cx.DDoSProtection("418"))) == "rate"
+    assert classify(translate(cx.RequestTimeout("t"))) == "network"
+    assert classify(translate(cx.NetworkError("closed"))) == "network"
     assert classify(VenueUnreachable("binance: gave up after 6 attempts")) == "network"
-    assert classify(cx.BadSymbol("x")) == "symbol"
+    assert classify(TimeoutError()) == "network"
+    assert classify(translate(cx.BadSymbol("x"))) == "symbol"
     assert classify(UnknownSymbol("x")) == "symbol"
     assert classify(CapabilityMissing("x")) == "capability"
-    assert classify(cx.ExchangeError("x")) == "other"
+    assert classify(translate(cx.NotSupported("x"))) == "capability"
+    assert classify(translate(cx.ExchangeError("x"))) == "other"
 
 
 async def test_stream_fills_hub_and_gap_counts_a_resync() -> None:

@@ -197,10 +197,36 @@ def test_replay_cli_bad_input_is_one_line_and_leaves_the_file_alone(
         ["--db", str(tmp_path / "missing.db"), "replay"],
     ):
         r = subprocess.run(
-            [sys.executable, "-m", "perptui", *args], env=env, capture_output=True, text=True,
+            [sys.executable, "-m", "perptui", *args],
+            env=env,
+            capture_output=True,
+            text=True,
             timeout=60,
         )
         assert r.returncode == 2, (args, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
     assert recorded.read_bytes() == before
     assert not (tmp_path / "missing.db").exists()
+
+
+async def test_replay_reads_the_same_recording_from_postgresql(recorded: Path, pg_url: str) -> None:
+    # The recording copied by `perptui migrate`, then replayed from the server.
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "perptui", "migrate", "--from", str(recorded), "--to", pg_url]
+    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=120)
+    lite, pg = ReplaySource(str(recorded), play=False), ReplaySource(pg_url, play=False)
+    try:
+        assert pg.markets == lite.markets and (pg.first_ms, pg.last_ms) == (
+            lite.first_ms,
+            lite.last_ms,
+        )
+        target = (lite.first_ms + lite.last_ms) // 2
+        hub_lite, _ = lite._rebuild(target)
+        hub_pg, _ = pg._rebuild(target)
+        for m in lite.markets:
+            a, b = hub_lite.latest_book(*m), hub_pg.latest_book(*m)
+            assert (a.timestamp, a.bids, a.asks) == (b.timestamp, b.bids, b.asks)
+        assert pg.step(True) == lite.step(True)
+    finally:
+        await lite.stop()
+        await pg.stop()

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 import uuid
 
 import pytest
-from pg_helpers import admin, fetch, with_login
+from pg_helpers import admin, fetch, wait_for, with_login
 
 from perptui.core.model import BookSnapshot, Candle
 from perptui.errors import StoreError
@@ -30,14 +29,6 @@ def candle(i: int, close: float = 1.5) -> Candle:
 
 def snap(ts: int, exchange: str = "okx") -> BookSnapshot:
     return BookSnapshot(exchange, SYM, ts, ((100.0, 1.0),), ((100.2, 2.0),))
-
-
-async def wait_for(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 # -- schema ----------------------------------------------------------------------------
@@ -89,6 +80,17 @@ async def test_new_database_gets_schema_version_and_partitions(pg_url: str) -> N
     # A second open (another collector starting) finds nothing to do.
     conn, mode = await pg.connect(pg_url)
     await conn.close()
+
+
+async def test_collectors_starting_at_once_on_a_new_database_set_it_up_once(pg_url: str) -> None:
+    """N collectors on one fresh database: one creates the schema, the others wait and use it."""
+    got = await asyncio.gather(*(pg.connect(pg_url) for _ in range(6)), return_exceptions=True)
+    errors = [g for g in got if isinstance(g, BaseException)]
+    for g in got:
+        if not isinstance(g, BaseException):
+            await g[0].close()
+    assert errors == []
+    assert await fetch(pg_url, "SELECT version FROM perptui_schema") == [(store_db.LATEST_VERSION,)]
 
 
 async def test_writer_creates_partitions_ahead_and_rows_land_in_them(pg_url: str) -> None:
@@ -267,7 +269,7 @@ async def test_outage_buffers_within_bound_and_loses_nothing_accepted(
         # The server refuses this database for a while, and kills the writer's link.
         await _cut(pg_server, pg_url, block=True)
         accepted = [w.submit(candle(i)) for i in range(1, 121)]
-        await wait_for(lambda: w.failed_attempts >= 2)
+        await wait_for(lambda: w.failed_attempts >= 2, timeout=10.0)
         assert w.queue_depth <= 50 + 20  # the queue bound, plus the batch in hand
         assert accepted.count(False) == w.dropped > 0
         assert w.running
@@ -279,3 +281,33 @@ async def test_outage_buffers_within_bound_and_loses_nothing_accepted(
         candle(i).timestamp for i, ok in zip(range(1, 121), accepted, strict=True) if ok
     }
     assert stored == wanted
+
+
+def test_doctor_checks_a_postgresql_url_without_changing_it(pg_url: str) -> None:
+    from perptui.doctor import check_db
+
+    fresh = check_db(pg_url)
+    assert fresh.ok and "tables will be created" in fresh.detail
+    assert asyncio.run(fetch(pg_url, "SELECT to_regclass('perptui_schema')")) == [(None,)]
+    store_db.connect_sync(pg_url).close()  # a reader sets the schema up
+    ready = check_db(pg_url)
+    assert ready.ok and f"schema {store_db.LATEST_VERSION}, native partitions" in ready.detail
+    down = check_db("postgresql://u:pw@127.0.0.1:1/x")
+    assert not down.ok and "cannot reach PostgreSQL" in down.detail and "pw" not in down.detail
+
+
+def test_the_monitors_funding_history_panel_reads_postgresql(pg_url: str) -> None:
+    """Several collectors' rows in one database: the panel shows every venue's history."""
+    from pg_helpers import write_all
+
+    from perptui.core.model import FundingRecord
+    from perptui.ui.app import load_funding_history
+
+    write_all(pg_url, [FundingRecord("okx", SYM, T0 + k * 8 * 3_600_000, 0.0001) for k in range(3)])
+    write_all(
+        pg_url, [FundingRecord("bybit", SYM, T0 + k * 8 * 3_600_000, 0.0002) for k in range(2)]
+    )
+    history, note = load_funding_history(pg_url, SYM)
+    assert note == "settled"
+    assert {v: len(h) for v, h in history.items()} == {"okx": 3, "bybit": 2}
+    assert history["bybit"][0] == (T0, 0.0002)

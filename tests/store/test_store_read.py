@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from pg_helpers import BACKENDS, fresh_database
+from pg_helpers import write_all as write
 
 from perptui import store
 from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
@@ -30,15 +31,6 @@ SYM = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
 HOUR = 3_600_000
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
-
-
-def write(path: Path, records: list) -> None:
-    async def go() -> None:
-        async with Writer(path, batch_rows=500) as w:
-            for r in records:
-                await w.put(r)
-
-    asyncio.run(go())
 
 
 def hourly(exchange: str, symbol: str, hours: range, tf: str = "1h") -> list[Candle]:

@@ -473,3 +473,50 @@ def test_large_files_skip_quick_check_but_not_the_truncation_check(
     os.truncate(odd, odd.stat().st_size - 100)  # cut mid-page
     with pytest.raises(StoreError, match=r"odd\.db is corrupt: truncated"):
         connect_sync(odd, verify=True)
+
+
+def test_seed_shaped_table_without_created_at_is_adopted(tmp_path: Path) -> None:
+    """schema.sql's created_at DEFAULT is an expression (table_info shows it without its
+    parentheses): it must not be added as if it were a constant."""
+    path = tmp_path / "seed-ohlcv.db"
+    seed = sqlite3.connect(path)
+    seed.execute(
+        "CREATE TABLE ohlcv (exchange TEXT NOT NULL, symbol TEXT NOT NULL, "
+        "timeframe TEXT, timestamp INTEGER NOT NULL, open REAL, close REAL)"
+    )
+    seed.execute("INSERT INTO ohlcv VALUES ('okx', 'BTC/USDT:USDT', '1h', 1, 1.0, 2.0)")
+    seed.commit()
+    seed.close()
+    conn = store_db.connect_sync(path)
+    try:
+        cols = store_db.table_columns(conn, "ohlcv")
+        assert "created_at" in cols and "volume" in cols
+        assert conn.execute("SELECT close FROM ohlcv").fetchall() == [(2.0,)]
+        assert store_db.user_version(conn) == store_db.LATEST_VERSION
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    "ddl",
+    [
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)",
+        "CREATE TABLE ohlcv (ts INTEGER, o REAL, h REAL, l REAL, c REAL)",
+        "CREATE TABLE funding_rates (exchange TEXT, symbol TEXT, timestamp INTEGER, owner TEXT)",
+    ],
+    ids=["foreign-table", "foreign-ohlcv", "extra-column"],
+)
+def test_foreign_database_is_refused_and_left_byte_identical(tmp_path: Path, ddl: str) -> None:
+    import hashlib
+
+    path = tmp_path / "theirs.db"
+    conn = sqlite3.connect(path)
+    conn.execute(ddl)
+    conn.commit()
+    conn.close()
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    for readonly in (False, True):
+        with pytest.raises(StoreError, match="not a perptui database"):
+            store_db.connect_sync(path, readonly=readonly)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert not path.with_name("theirs.db-wal").exists()

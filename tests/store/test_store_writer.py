@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pg_helpers import wait_for
 
 from perptui.core import metrics
 from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
@@ -34,14 +35,6 @@ def rows(path: Path | str, sql: str) -> list[tuple]:
         return [tuple(r) for r in conn.execute(sql).fetchall()]
     finally:
         conn.close()
-
-
-async def wait_for(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def book(ts: int, levels: int = 50, mid: float = 100.0) -> BookSnapshot:
@@ -374,7 +367,7 @@ async def test_locked_database_is_retried_not_lost(tmp_path: Path, monkeypatch) 
 async def test_close_reports_rows_it_could_not_write(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(store_db, "BUSY_TIMEOUT_MS", 20)
     path = tmp_path / "stuck.db"
-    w = Writer(path, batch_rows=10, flush_interval=0.02, retry_delays=(0.01,))
+    w = Writer(path, batch_rows=10, flush_interval=0.02, retry_delays=(0.01,), close_wait_s=0.2)
     await w.start()
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
@@ -419,3 +412,56 @@ async def test_a_cancelled_writer_task_makes_submit_refuse(tmp_path: Path) -> No
     assert w.submit(candle(1)) is False
     assert w.dropped == 1
     await w.close()
+
+
+async def test_close_waits_out_a_lock_instead_of_dropping_rows(tmp_path: Path, monkeypatch) -> None:
+    """A lock another process holds across the stop (a long query, a backup) costs no row."""
+    import threading
+
+    monkeypatch.setattr(store_db, "BUSY_TIMEOUT_MS", 50)
+    path = tmp_path / "held.db"
+    w = Writer(path, batch_rows=10, flush_interval=0.02, retry_delays=(0.02,), close_wait_s=20)
+    await w.start()
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    for i in range(48):
+        w.submit(candle(i))
+    await wait_for(lambda: w.failed_attempts >= 3)  # well past CLOSE_ATTEMPTS' worth
+    released = threading.Event()
+
+    def release_later() -> None:
+        time.sleep(1.0)
+        other.execute("COMMIT")
+        other.close()
+        released.set()
+
+    threading.Thread(target=release_later, daemon=True).start()
+    await asyncio.wait_for(w.close(), timeout=15)
+    assert released.is_set()
+    assert w.unwritten == 0 and w.dropped == 0
+    assert count(path) == 48
+
+
+async def test_stall_timeout_bounds_a_bulk_job(tmp_path: Path, monkeypatch) -> None:
+    """stall_timeout_s: a lock held for good fails `put` in one line, in bounded time."""
+    monkeypatch.setattr(store_db, "BUSY_TIMEOUT_MS", 20)
+    path = tmp_path / "held.db"
+    w = Writer(
+        path, batch_rows=5, flush_interval=0.02, max_queue=10, retry_delays=(0.02,),
+        stall_timeout_s=0.5, close_wait_s=0.1,
+    )  # fmt: skip
+    await w.start()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    try:
+        with pytest.raises(StoreError, match="locked"):
+            for i in range(10_000):
+                await asyncio.wait_for(w.put(candle(i)), timeout=10)
+        assert time.monotonic() - started < 10
+        with pytest.raises(StoreError, match="could not write"):
+            await w.close()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert count(path) == 0

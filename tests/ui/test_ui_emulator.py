@@ -193,3 +193,35 @@ async def test_symbol_a_venue_does_not_list_is_explained_in_the_health_bar(emu: 
         backend.engine.remove_symbol("NOPE/USDT:USDT")
         assert await wait_for(lambda: "NOPE/USDT:USDT" not in health.hint)
         await pilot.press("q")
+
+
+async def test_seeded_demo_shows_funding_history_within_ten_seconds(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    from perptui.commands.monitor import seed_history
+
+    db = tmp_path / "demo.db"
+    app, backend = make_app(emu, db, after_start=seed_history)
+    async with app.run_test(size=SIZE) as pilot:
+        funding = app.main_screen.query_one(FundingPanel)
+        # No backfill was run by hand: the history is the demo's own seed.
+        assert await wait_for(
+            lambda: funding.history.get(VENUE) and funding.history_note == "settled", timeout=10
+        ), funding.history_note
+        rates = funding.history[VENUE]
+        assert len(rates) >= 7 * 3  # a week of 8 h settlements
+        t0 = time.monotonic()
+        assert await wait_for(lambda: backend.history_version >= 1, timeout=30)
+        print(f"seed finished {time.monotonic() - t0:.1f} s after history showed")
+        assert not backend.start_error
+        await pilot.press("q")
+        await pilot.pause(0.5)
+    with sqlite3.connect(db) as conn:
+        settled = conn.execute(
+            "SELECT COUNT(*) FROM funding_rates WHERE kind = 'settled' AND symbol = ?",
+            (SYMBOLS[0],),
+        ).fetchone()[0]
+        candles = conn.execute(
+            "SELECT COUNT(*) FROM ohlcv WHERE timeframe = '1h' AND symbol = ?", (SYMBOLS[0],)
+        ).fetchone()[0]
+    assert settled >= 21 and candles >= 7 * 24

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cli_helpers import isolate_config_env
 
 from perptui.cli import parse_args
 from perptui.config import (
@@ -23,13 +24,7 @@ SECRET = "k3y-Th4t-mUst-n3ver-leak-0123456789"
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No user config, no real credentials: platformdirs and env point into tmp."""
-    for var in list(__import__("os").environ):
-        if var.startswith("PERPTUI_") or var.endswith(("_API_KEY", "_API_SECRET", "_API_PASSWORD")):
-            monkeypatch.delenv(var)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    return tmp_path
+    return isolate_config_env(monkeypatch, tmp_path)
 
 
 def write(path: Path, text: str) -> Path:
@@ -276,7 +271,9 @@ def test_normalize_symbol(raw: str, unified: str) -> None:
     assert normalize_symbol(raw) == unified
 
 
-@pytest.mark.parametrize("raw", ["", "BTC USDT", "BTC-USDT-PERP", "/USDT", "BTC/", "BTC/:USDT", "€"])
+@pytest.mark.parametrize(
+    "raw", ["", "BTC USDT", "BTC-USDT-PERP", "/USDT", "BTC/", "BTC/:USDT", "€"]
+)
 def test_normalize_symbol_rejects(raw: str) -> None:
     with pytest.raises(ValueError):
         normalize_symbol(raw)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cli_helpers import isolate_config_env
 
 from perptui.cli import parse_args
 from perptui.config import SETTINGS, load_config
@@ -17,12 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var in list(__import__("os").environ):
-        if var.startswith("PERPTUI_") or var.endswith(("_API_KEY", "_API_SECRET", "_API_PASSWORD")):
-            monkeypatch.delenv(var)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    return tmp_path
+    """No user config, no real credentials: platformdirs and env point into tmp."""
+    return isolate_config_env(monkeypatch, tmp_path)
 
 
 def test_docs_config_md_has_the_generated_table() -> None:

@@ -22,7 +22,14 @@ from venue_fixtures import Transport, fixture_venue, markets, path, query
 
 from perptui.core.metrics import depth_metrics
 from perptui.core.model import MarketInfo
-from perptui.errors import CapabilityMissing, UnknownExchange, UnknownSymbol, VenueUnreachable
+from perptui.errors import (
+    CapabilityMissing,
+    RateLimited,
+    UnknownExchange,
+    UnknownSymbol,
+    VenueError,
+    VenueUnreachable,
+)
 from perptui.venues import CcxtVenue, make_venue
 from perptui.venues.binance import BinanceVenue
 from perptui.venues.okx import OkxVenue
@@ -469,8 +476,11 @@ async def test_retries_are_bounded(fixtures_dir: Path) -> None:
     venue.max_retries = 2  # type: ignore[misc]
     transport.errors = [ccxt_async.DDoSProtection("bybit 403 rate limited")] * 5
     async with venue:
-        with pytest.raises(VenueUnreachable, match=r"bybit: fetchFundingRate failed after 3"):
+        with pytest.raises(
+            VenueUnreachable, match=r"bybit: fetchFundingRate failed after 3"
+        ) as info:
             await venue.fetch_funding(BTC)
+        assert isinstance(info.value, RateLimited)  # the kind survives the retries
     assert len(transport.calls) == 3
 
 
@@ -478,8 +488,9 @@ async def test_non_transient_errors_are_not_retried(fixtures_dir: Path) -> None:
     venue, transport = await history_venue(fixtures_dir, "bybit", tickers_route(fixtures_dir))
     transport.errors = [ccxt_async.ExchangeError("bybit {retCode: 10001, params error}")]
     async with venue:
-        with pytest.raises(ccxt_async.ExchangeError):
+        with pytest.raises(VenueError, match="bybit: fetchFundingRate: ExchangeError") as info:
             await venue.fetch_funding(BTC)
+        assert isinstance(info.value.__cause__, ccxt_async.ExchangeError)
         transport.errors = [ccxt_async.BadSymbol("bybit symbol invalid")]
         with pytest.raises(UnknownSymbol, match="bybit: fetchFundingRate"):
             await venue.fetch_funding(BTC)
@@ -757,8 +768,9 @@ def test_watch_depth_rounds_to_a_topic_the_venue_offers() -> None:
     from perptui.venues.bybit import BybitVenue
 
     bybit = BybitVenue.__new__(BybitVenue)
+    # No depth asked: the deepest linear topic (1000), not ccxt's 50-level default.
     assert [bybit.watch_book_limit(n) for n in (None, 1, 20, 50, 51, 5000)] == [
-        None,
+        1000,
         1,
         50,
         50,

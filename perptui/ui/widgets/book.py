@@ -181,7 +181,9 @@ class BookPanel(Panel):
     ) -> list[Text]:
         if depth is None or not bands:
             return []
-        lines = [Text(f"{'band':>5} {'bid depth':>10} {'ask depth':>10} {'imb':>6}", style=st["dim"])]
+        lines = [
+            Text(f"{'band':>5} {'bid depth':>10} {'ask depth':>10} {'imb':>6}", style=st["dim"])
+        ]
         for b in bands:
             bd = depth.bid_depth.get(b, 0.0)
             ad = depth.ask_depth.get(b, 0.0)

@@ -71,7 +71,9 @@ class ChartPanel(Panel):
             style = up if closes[-1] >= closes[0] else down
             for i, row in enumerate(canvas.rows()):
                 out.append(row, style=style)
-                out.append(" " + self._price_label(i, plot_h, lo, hi).rjust(LABEL_W - 1), style=axis)
+                out.append(
+                    " " + self._price_label(i, plot_h, lo, hi).rjust(LABEL_W - 1), style=axis
+                )
                 out.append("\n")
             # The time axis spans the columns the samples occupy (right-aligned).
             used = (len(shown) + 1) // 2

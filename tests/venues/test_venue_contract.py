@@ -1,0 +1,84 @@
+"""The Venue contract's non-data operations, on real ccxt(.pro) clients and the emulator:
+pacing scoped to one block, stream drop / reset, and ccxt's errors leaving as perptui's."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from perptui.emulator import Emulator
+from perptui.errors import RateLimited, VenueError
+from perptui.venues import make_venue
+from perptui.venues.pacing import Pacer
+
+BTC = "BTC/USDT:USDT"
+
+
+@pytest.fixture
+async def emu() -> Emulator:
+    e = Emulator(seed=5, venues=("binance",))
+    await e.start(port=0)
+    yield e  # type: ignore[misc]
+    await e.stop()
+
+
+async def test_pacing_applies_only_inside_the_paced_block(emu: Emulator) -> None:
+    async with make_venue("binance", client=emu.connect("binance", pro=False)) as venue:
+        await venue.load_markets()
+        pacer = Pacer()
+        other_started = asyncio.Event()
+        other_done = asyncio.Event()
+
+        async def engine_like_loop() -> None:
+            # started before the block (like the engine's loops in collect): never paced
+            other_started.set()
+            for _ in range(3):
+                await venue.fetch_ticker(BTC)
+            other_done.set()
+
+        task = asyncio.create_task(engine_like_loop())
+        await other_started.wait()
+        with venue.paced(pacer):
+            await venue.fetch_funding(BTC)
+            await venue.fetch_order_book(BTC, 5)
+        await task
+        assert other_done.is_set()
+        assert pacer.requests == 2
+        await venue.fetch_funding(BTC)  # after the block: not paced either
+        assert pacer.requests == 2
+
+
+async def test_throttled_answers_widen_the_pacer_and_surface_as_rate_limited(
+    emu: Emulator,
+) -> None:
+    venue = make_venue("binance", client=emu.connect("binance", pro=False), max_retries=1)
+    venue.retry_base_s = 0.01
+    async with venue:
+        await venue.load_markets()
+        pacer = Pacer(floor_s=0.01, max_s=0.05)
+        emu.faults.inject("binance", "429", count=2, retry_after=0)
+        with venue.paced(pacer), pytest.raises(RateLimited, match="failed after 2 attempts"):
+            await venue.fetch_funding(BTC)
+        assert pacer.throttled == 2 and pacer.requests == 2 and pacer.interval_s > 0
+        # RateLimited is a VenueError: callers can catch every venue answer as one kind
+        assert issubclass(RateLimited, VenueError)
+
+
+async def test_drop_streams_closes_only_idle_connections_unless_forced(emu: Emulator) -> None:
+    async with make_venue("binance", client=emu.connect("binance")) as venue:
+        assert venue.open_streams() == {}  # nothing streams before the first watch
+        await venue.watch_order_book(BTC)
+        first = dict(venue.open_streams())
+        assert len(first) == 1
+        # the connection just delivered frames: not idle for 60 s, so left alone
+        assert await venue.drop_streams(60.0) is False
+        assert venue.open_streams() == first
+        # forced: closed even though it is alive frame-wise
+        assert await venue.drop_streams(None) is True
+        assert venue.open_streams() == {}
+        # the next watch reconnects and resubscribes on a new connection
+        book = await venue.watch_order_book(BTC)
+        assert book.bids and book.asks
+        second = venue.open_streams()
+        assert len(second) == 1 and second != first
