@@ -349,28 +349,14 @@ class VenueWorker:
 
     # -------------------------------------------------------------- books
     async def _book_loop(self, symbol: str) -> None:
+        """Books of one symbol into the hub until cancelled or the venue drops the symbol."""
         feed = _Feed(self.hub, self.id, "book:" + symbol, self.settings)
         feed.set("connecting")
-        s = self.settings
         strikes = 0  # consecutive watchdog periods without a book
         try:
             while True:
                 try:
-                    if self._streaming:
-                        if self._ws_lost():
-                            # The socket died while this loop was between watches (the
-                            # venue reconnects silently on the next watch): show it.
-                            self.hub.count_reconnect(self.id)
-                            feed.set("reconnecting", "websocket connection lost; reconnecting")
-                        book = await asyncio.wait_for(
-                            self.venue.watch_order_book(symbol, s.book_limit),
-                            timeout=s.stale_after_s,
-                        )
-                    else:
-                        book = await asyncio.wait_for(
-                            self.venue.fetch_order_book(symbol, s.rest_book_limit),
-                            timeout=s.request_timeout_s,
-                        )
+                    book = await self._next_book(symbol, feed)
                 except asyncio.CancelledError as exc:
                     if not _cancelled_by_peer(exc):
                         raise
@@ -378,46 +364,78 @@ class VenueWorker:
                     continue
                 except TimeoutError as exc:
                     if self._streaming:
-                        # Socket open but silent (or a quiet book): say so honestly, and
-                        # drop the connection if it is the connection that went quiet.
                         strikes += 1
-                        feed.set("stale", f"no book update for {strikes * s.stale_after_s:g}s")
-                        if await self._drop_stalled_ws(force=strikes >= 2):
-                            self.hub.count_reconnect(self.id)
-                            self._ws_lost()  # our own drop: already counted
-                        continue
-                    await asyncio.sleep(feed.failed(exc))
+                        await self._stalled(feed, strikes)
+                    else:
+                        await asyncio.sleep(feed.failed(exc))
                     continue
                 except Exception as exc:
-                    kind = classify(exc)
-                    if kind == "symbol":
-                        self._skip(symbol, describe(exc))
+                    if not await self._book_failed(symbol, feed, exc):
                         return
-                    if kind == "capability" and self._streaming:
-                        self._streaming = False  # fall back to REST polling
-                        continue
-                    delay = feed.failed(exc)
-                    log.debug(
-                        "%s %s book: %s; retry in %.2fs", self.id, symbol, describe(exc), delay
-                    )
-                    await asyncio.sleep(delay)
                     continue
                 strikes = 0
-                self.hub.set_book(book)
-                feed.ok()
-                if self._streaming:
-                    # Connections that delivered this book are known good; a later
-                    # _ws_lost() compares against them.
-                    self._ws_seen.update(self.venue.open_streams())
-                if not self._streaming:
-                    await asyncio.sleep(s.book_poll_s)
-                elif s.book_min_interval_s > 0:
-                    await asyncio.sleep(s.book_min_interval_s)
+                await self._deliver(book, feed)
         finally:
             # Only our own entry: the symbol may have been removed and re-added,
             # with a new loop registered while this one was being cancelled.
             if self._book_tasks.get(symbol) is asyncio.current_task():
                 del self._book_tasks[symbol]
+
+    async def _next_book(self, symbol: str, feed: _Feed) -> BookSnapshot:
+        """The next streamed book (TimeoutError after stale_after_s), or one REST poll."""
+        s = self.settings
+        if not self._streaming:
+            return await asyncio.wait_for(
+                self.venue.fetch_order_book(symbol, s.rest_book_limit),
+                timeout=s.request_timeout_s,
+            )
+        if self._ws_lost():
+            # The socket died while this loop was between watches (the venue
+            # reconnects silently on the next watch): show it.
+            self.hub.count_reconnect(self.id)
+            feed.set("reconnecting", "websocket connection lost; reconnecting")
+        return await asyncio.wait_for(
+            self.venue.watch_order_book(symbol, s.book_limit), timeout=s.stale_after_s
+        )
+
+    async def _stalled(self, feed: _Feed, strikes: int) -> None:
+        """A stream delivered nothing for ``strikes`` watchdog periods.
+
+        Socket open but silent (or a quiet book): say so honestly, and drop the
+        connection if it is the connection that went quiet.
+        """
+        feed.set("stale", f"no book update for {strikes * self.settings.stale_after_s:g}s")
+        if await self._drop_stalled_ws(force=strikes >= 2):
+            self.hub.count_reconnect(self.id)
+            self._ws_lost()  # our own drop: already counted
+
+    async def _book_failed(self, symbol: str, feed: _Feed, exc: Exception) -> bool:
+        """React to a failed watch/poll; False when this symbol's loop must end."""
+        kind = classify(exc)
+        if kind == "symbol":
+            self._skip(symbol, describe(exc))
+            return False
+        if kind == "capability" and self._streaming:
+            self._streaming = False  # fall back to REST polling
+            return True
+        delay = feed.failed(exc)
+        log.debug("%s %s book: %s; retry in %.2fs", self.id, symbol, describe(exc), delay)
+        await asyncio.sleep(delay)
+        return True
+
+    async def _deliver(self, book: BookSnapshot, feed: _Feed) -> None:
+        """Hand a book to the hub, then wait the poll / minimum-interval spacing."""
+        s = self.settings
+        self.hub.set_book(book)
+        feed.ok()
+        if not self._streaming:
+            await asyncio.sleep(s.book_poll_s)
+            return
+        # Connections that delivered this book are known good; a later _ws_lost()
+        # compares against them.
+        self._ws_seen.update(self.venue.open_streams())
+        if s.book_min_interval_s > 0:
+            await asyncio.sleep(s.book_min_interval_s)
 
     def _ws_lost(self) -> bool:
         """True once for each stream connection that closed since the last call.
