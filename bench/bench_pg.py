@@ -280,10 +280,12 @@ def collect_all(url: str, seconds: float) -> dict[str, float]:
 
 
 async def _emulated_symbols(port: int) -> list[str]:
-    from perptui.jobs import open_venues
+    from perptui.config import Config
+    from perptui.stack import open_venues
 
     out: set[str] = set()
-    async with open_venues(("binance", "bybit", "okx"), emulator_port=port) as session:
+    config = Config(venues=("binance", "bybit", "okx"))
+    async with open_venues(config, emulator_port=port) as session:
         for v in session.venues:
             out |= set(await v.load_markets())
     return sorted(out)

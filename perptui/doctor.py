@@ -284,33 +284,25 @@ async def _close_quietly(venue: Any) -> None:
 
 
 async def _make_venues(
-    ids: Sequence[str], timeout_s: float, clients: dict[str, Any], redirect: str | None = None
+    config: Config, ids: Sequence[str], timeout_s: float, emulator: Any = None
 ) -> list[Any]:
     """One Venue per id, or UnknownExchange before any network I/O (closing the rest)."""
-    from perptui.venues import make_venue
+    from perptui.stack import make_venues
 
-    made: list[Any] = []
-    try:
-        for v in ids:
-            # No credentials: doctor reads public data only, and a health check
-            # must never send a key anywhere.  One attempt: a health check reports a
-            # dead network at once instead of backing off for a minute the way a
-            # long-running worker should.
-            made.append(
-                make_venue(
-                    v,
-                    client=clients.get(v),
-                    pro=False,
-                    timeout_ms=int(timeout_s * 1000),
-                    max_retries=0,
-                    rest_hostport=redirect,
-                )
-            )
-    except BaseException:
-        for venue in made:
-            await _close_quietly(venue)
-        raise
-    return made
+    # No credentials: doctor reads public data only, and a health check must never send
+    # a key anywhere.  One attempt: a health check reports a dead network at once
+    # instead of backing off for a minute the way a long-running worker should.
+    redirect = None if emulator is not None else (os.environ.get(REDIRECT_ENV) or None)
+    return await make_venues(
+        ids,
+        config,
+        emulator=emulator,
+        pro=False,
+        credentials=False,
+        timeout_ms=int(timeout_s * 1000),
+        max_retries=0,
+        rest_hostport=redirect,
+    )
 
 
 async def _check_all(config: Config, venues: Sequence[Any], timeout_s: float) -> list[VenueCheck]:
@@ -323,14 +315,13 @@ async def _check_all(config: Config, venues: Sequence[Any], timeout_s: float) ->
 
 async def _check_venues(config: Config, timeout_s: float) -> list[VenueCheck]:
     if not config.demo:
-        redirect = os.environ.get(REDIRECT_ENV) or None
-        venues = await _make_venues(config.venues, timeout_s, {}, redirect)
+        venues = await _make_venues(config, config.venues, timeout_s)
         return await _check_all(config, venues, timeout_s)
     return await _check_venues_demo(config, timeout_s)
 
 
 async def _check_venues_demo(config: Config, timeout_s: float) -> list[VenueCheck]:
-    from perptui.emulator import Emulator
+    from perptui.stack import new_emulator
 
     try:
         from perptui.emulator.catalog import VENUES as EMULATED_VENUES
@@ -346,11 +337,10 @@ async def _check_venues_demo(config: Config, timeout_s: float) -> list[VenueChec
         if v not in EMULATED_VENUES
     }
     if emulated:
-        emu = Emulator(seed=0, venues=tuple(emulated))
+        emu = new_emulator(emulated, seed=0)
         await emu.start(port=0)
         try:
-            clients = {v: emu.connect(v, pro=False) for v in emulated}
-            venues = await _make_venues(emulated, timeout_s, clients)
+            venues = await _make_venues(config, emulated, timeout_s, emu)
             checks = await _check_all(config, venues, timeout_s)
         finally:
             await emu.stop()

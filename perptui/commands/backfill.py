@@ -90,7 +90,6 @@ def run(args: argparse.Namespace) -> int:
         run_backfill(
             config,
             settings,
-            demo=bool(config.demo),
             emulator_port=args.emulator_port,
             seed=args.seed,
             progress=not args.no_progress,
@@ -103,7 +102,6 @@ async def run_backfill(
     config: Any,
     settings: Any,
     *,
-    demo: bool,
     emulator_port: int | None,
     seed: int,
     progress: bool,
@@ -111,10 +109,10 @@ async def run_backfill(
 ) -> int:
     from rich.console import Console
 
-    from perptui.jobs import open_venues
     from perptui.jobs.ack import open_ack
     from perptui.jobs.backfill import Backfill
     from perptui.jobs.preflight import require_listed
+    from perptui.stack import open_venues
     from perptui.store.db import check_usable
     from perptui.store.writer import Writer
 
@@ -134,9 +132,7 @@ async def run_backfill(
     )
     started = time.monotonic()
     try:
-        async with open_venues(
-            config.venues, demo=demo, emulator_port=emulator_port, seed=seed, config=config
-        ) as session:
+        async with open_venues(config, emulator_port=emulator_port, seed=seed) as session:
             for note in session.notes:
                 console.print(f"[yellow]{note}[/yellow]")
             failed = await require_listed(

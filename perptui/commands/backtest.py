@@ -60,13 +60,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from perptui.commands.report_view import backtest_render
     from perptui.config import load_config, normalize_symbol
-    from perptui.jobs.report import (
-        backtest_dict,
-        backtest_render,
-        load_backtest_input,
-        run_backtest,
-    )
+    from perptui.jobs.report import backtest_dict, load_backtest_input, run_backtest
     from perptui.store.backend import redact
     from perptui.store.db import require_database
     from perptui.store.read import to_ms

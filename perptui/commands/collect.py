@@ -105,10 +105,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
-    from perptui.jobs import open_venues
     from perptui.jobs.ack import open_ack
     from perptui.jobs.collect import Collector, ObservedWriter
     from perptui.jobs.preflight import require_listed
+    from perptui.stack import open_venues
     from perptui.store.backend import redact
     from perptui.store.db import check_usable
     from perptui.store.writer import Writer
@@ -126,13 +126,7 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
     started = time.monotonic()
     collector = None
     try:
-        async with open_venues(
-            config.venues,
-            demo=bool(config.demo),
-            emulator_port=args.emulator_port,
-            seed=args.seed,
-            config=config,
-        ) as session:
+        async with open_venues(config, emulator_port=args.emulator_port, seed=args.seed) as session:
             for note in session.notes:
                 print(f"perptui collect: {note}", file=sys.stderr)
             # unknown / spot / unlisted symbols: exit 2 now, not a run that collects nothing
@@ -147,9 +141,7 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-            collector = Collector(
-                session.venues, writer, settings, thresholds=getattr(config, "signals", None)
-            )
+            collector = Collector(session.venues, writer, settings, config=config)
             async with contextlib.AsyncExitStack() as extra:
                 if args.board:
                     from perptui.engine.board import board_running

@@ -114,15 +114,10 @@ def run(args: argparse.Namespace) -> int:
 async def _run(config: Any, args: argparse.Namespace, costs: Any) -> int:
     from perptui.core.board import carry_pairs, filter_rows, sort_rows
     from perptui.engine.board import Board, BoardSettings
-    from perptui.jobs import open_venues
+    from perptui.stack import open_venues
 
     async with open_venues(
-        config.venues,
-        demo=bool(config.demo),
-        emulator_port=args.emulator_port,
-        seed=args.seed,
-        config=config,
-        pro=False,
+        config, emulator_port=args.emulator_port, seed=args.seed, pro=False
     ) as session:
         for note in session.notes:
             print(f"perptui funding: {note}", file=sys.stderr)

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         config.ensure_db_dir()
     _check_db(config)
     if args.headless:
-        from perptui.demo import main_sync
+        from perptui.headless import main_sync
 
         return int(main_sync(config, emulator=config.demo, seed=args.seed) or 0)
 

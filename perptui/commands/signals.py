@@ -44,9 +44,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from perptui.commands.report_view import signals_table
     from perptui.config import load_config
     from perptui.jobs import parse_list
-    from perptui.jobs.report import funding_signals, imbalance_signals, signals_table
+    from perptui.jobs.report import funding_signals, imbalance_signals
     from perptui.store.backend import redact
     from perptui.store.db import require_database
     from perptui.store.read import to_ms

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from perptui.core.model import Signal
+from perptui.core.units import HOUR_MS
 
-HOUR_MS = 3_600_000
 DEFAULT_RULES: Mapping[str, float | None] = {
     "funding_arb": None,
     "divergence": None,

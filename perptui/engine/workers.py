@@ -23,20 +23,16 @@ import asyncio
 import contextlib
 import logging
 import time
-import zlib
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from perptui.core.model import FundingInfo, MarketInfo
-from perptui.core.text import one_line
+from perptui.core.model import BookSnapshot, FundingInfo, MarketInfo
 from perptui.core.units import timeframe_ms
-from perptui.engine.backoff import Backoff
+from perptui.engine.feed import Feed, cancelled_by_peer, classify, describe
 from perptui.engine.hub import Hub
 from perptui.errors import (
-    BookOutOfSync,
     CapabilityMissing,
-    RateLimited,
     UnknownSymbol,
     VenueUnreachable,
 )
@@ -76,115 +72,6 @@ class WorkerSettings:
     backoff_reset_after: float = 30.0
     down_after_failures: int = 4  # consecutive failures before a feed says "down"
     seed: int | None = None  # jitter seed (tests)
-
-
-# ------------------------------------------------------------------ error handling
-
-
-def classify(exc: BaseException) -> str:
-    """What kind of failure this is, which decides the reaction.
-
-    resync    the local book lost sync (gap, checksum): count a resync, re-watch now
-    rate      throttled or banned: back off, honouring Retry-After when known
-    network   timeouts, disconnects, 5xx: reconnect with backoff
-    symbol    the venue does not list the symbol: stop that symbol, say so
-    capability the venue cannot do this at all: stop this loop, say so
-    other     anything else (bad payload, exchange error): back off and retry
-    """
-    if isinstance(exc, BookOutOfSync):
-        return "resync"
-    if isinstance(exc, RateLimited):
-        return "rate"
-    if isinstance(exc, UnknownSymbol):
-        return "symbol"
-    if isinstance(exc, CapabilityMissing):
-        return "capability"
-    if isinstance(exc, VenueUnreachable | OSError | TimeoutError):
-        return "network"
-    return "other"
-
-
-def describe(exc: BaseException) -> str:
-    """A short one-line error for the health bar (venue messages can be long JSON)."""
-    text = one_line(exc, 160)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def retry_after_s(exc: BaseException) -> float:
-    """Best-effort Retry-After hint from the error, 0 when it carries none."""
-    value = getattr(exc, "retry_after", None)
-    try:
-        return float(value) if value is not None else 0.0
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def _cancelled_by_peer(exc: BaseException) -> bool:
-    """A CancelledError that does not mean *this* task is being cancelled.
-
-    A venue may cancel the pending watches of a stream connection when it is closed
-    (e.g. our watchdog drops a stalled connection shared by several symbols); the
-    other symbols' loops must treat that as a disconnect.
-    """
-    if not isinstance(exc, asyncio.CancelledError):
-        return False
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() == 0
-
-
-class _Feed:
-    """Health bookkeeping for one loop: state transitions + consecutive failures."""
-
-    def __init__(self, hub: Hub, venue_id: str, name: str, settings: WorkerSettings) -> None:
-        self.hub = hub
-        self.venue = venue_id
-        self.name = name
-        self.settings = settings
-        self.failures = 0
-        self.state: str | None = None
-        self.backoff = Backoff(
-            base=settings.backoff_base,
-            cap=settings.backoff_cap,
-            reset_after=settings.backoff_reset_after,
-            # crc32, not hash(): str hashes change per process and the seed must not.
-            seed=None
-            if settings.seed is None
-            else zlib.crc32(f"{settings.seed}:{venue_id}:{name}".encode()),
-        )
-
-    def set(self, state: str | None, error: str | None = None) -> None:
-        if state != self.state or error:
-            changes: dict[str, Any] = {"state": state}
-            if error:
-                changes["last_error"] = error
-            self.hub.set_health(self.venue, feed=self.name, **changes)
-            self.state = state
-
-    def ok(self) -> None:
-        self.failures = 0
-        self.backoff.success()
-        if self.state != "connected":
-            self.set("connected")
-
-    def failed(self, exc: BaseException) -> float:
-        """Record a failure; returns how long to wait before the next attempt."""
-        self.failures += 1
-        kind = classify(exc)
-        state = "down" if self.failures >= self.settings.down_after_failures else "reconnecting"
-        self.set(state, describe(exc))
-        if kind == "resync":
-            self.hub.count_resync(self.venue)
-            # The venue already dropped the local book and refetches the snapshot on
-            # the next watch; retry promptly unless resyncs keep failing.
-            return min(self.backoff.failure(), 0.2 * self.failures)
-        if kind == "network":
-            self.hub.count_reconnect(self.venue)
-        return self.backoff.failure(retry_after_s(exc))
-
-    def forget(self) -> None:
-        """Drop this feed from the venue's health (it ended, or never was a live feed)."""
-        self.hub.set_health(self.venue, feed=self.name, state=None)
-        self.state = None
 
 
 # ------------------------------------------------------------------ the venue worker
@@ -268,14 +155,14 @@ class VenueWorker:
         )
 
     async def _load_markets(self) -> None:
-        feed = _Feed(self.hub, self.id, "markets", self.settings)
+        feed = Feed(self.hub, self.id, "markets", self.settings)
         while True:
             try:
                 markets = await asyncio.wait_for(
                     self.venue.load_markets(), timeout=self.settings.request_timeout_s
                 )
             except asyncio.CancelledError as exc:
-                if not _cancelled_by_peer(exc):
+                if not cancelled_by_peer(exc):
                     raise
                 await asyncio.sleep(feed.failed(exc))
             except Exception as exc:
@@ -348,75 +235,93 @@ class VenueWorker:
 
     # -------------------------------------------------------------- books
     async def _book_loop(self, symbol: str) -> None:
-        feed = _Feed(self.hub, self.id, "book:" + symbol, self.settings)
+        """Books of one symbol into the hub until cancelled or the venue drops the symbol."""
+        feed = Feed(self.hub, self.id, "book:" + symbol, self.settings)
         feed.set("connecting")
-        s = self.settings
         strikes = 0  # consecutive watchdog periods without a book
         try:
             while True:
                 try:
-                    if self._streaming:
-                        if self._ws_lost():
-                            # The socket died while this loop was between watches (the
-                            # venue reconnects silently on the next watch): show it.
-                            self.hub.count_reconnect(self.id)
-                            feed.set("reconnecting", "websocket connection lost; reconnecting")
-                        book = await asyncio.wait_for(
-                            self.venue.watch_order_book(symbol, s.book_limit),
-                            timeout=s.stale_after_s,
-                        )
-                    else:
-                        book = await asyncio.wait_for(
-                            self.venue.fetch_order_book(symbol, s.rest_book_limit),
-                            timeout=s.request_timeout_s,
-                        )
+                    book = await self._next_book(symbol, feed)
                 except asyncio.CancelledError as exc:
-                    if not _cancelled_by_peer(exc):
+                    if not cancelled_by_peer(exc):
                         raise
                     await asyncio.sleep(feed.failed(VenueUnreachable("stream reset")))
                     continue
                 except TimeoutError as exc:
                     if self._streaming:
-                        # Socket open but silent (or a quiet book): say so honestly, and
-                        # drop the connection if it is the connection that went quiet.
                         strikes += 1
-                        feed.set("stale", f"no book update for {strikes * s.stale_after_s:g}s")
-                        if await self._drop_stalled_ws(force=strikes >= 2):
-                            self.hub.count_reconnect(self.id)
-                            self._ws_lost()  # our own drop: already counted
-                        continue
-                    await asyncio.sleep(feed.failed(exc))
+                        await self._stalled(feed, strikes)
+                    else:
+                        await asyncio.sleep(feed.failed(exc))
                     continue
                 except Exception as exc:
-                    kind = classify(exc)
-                    if kind == "symbol":
-                        self._skip(symbol, describe(exc))
+                    if not await self._book_failed(symbol, feed, exc):
                         return
-                    if kind == "capability" and self._streaming:
-                        self._streaming = False  # fall back to REST polling
-                        continue
-                    delay = feed.failed(exc)
-                    log.debug(
-                        "%s %s book: %s; retry in %.2fs", self.id, symbol, describe(exc), delay
-                    )
-                    await asyncio.sleep(delay)
                     continue
                 strikes = 0
-                self.hub.set_book(book)
-                feed.ok()
-                if self._streaming:
-                    # Connections that delivered this book are known good; a later
-                    # _ws_lost() compares against them.
-                    self._ws_seen.update(self.venue.open_streams())
-                if not self._streaming:
-                    await asyncio.sleep(s.book_poll_s)
-                elif s.book_min_interval_s > 0:
-                    await asyncio.sleep(s.book_min_interval_s)
+                await self._deliver(book, feed)
         finally:
             # Only our own entry: the symbol may have been removed and re-added,
             # with a new loop registered while this one was being cancelled.
             if self._book_tasks.get(symbol) is asyncio.current_task():
                 del self._book_tasks[symbol]
+
+    async def _next_book(self, symbol: str, feed: Feed) -> BookSnapshot:
+        """The next streamed book (TimeoutError after stale_after_s), or one REST poll."""
+        s = self.settings
+        if not self._streaming:
+            return await asyncio.wait_for(
+                self.venue.fetch_order_book(symbol, s.rest_book_limit),
+                timeout=s.request_timeout_s,
+            )
+        if self._ws_lost():
+            # The socket died while this loop was between watches (the venue
+            # reconnects silently on the next watch): show it.
+            self.hub.count_reconnect(self.id)
+            feed.set("reconnecting", "websocket connection lost; reconnecting")
+        return await asyncio.wait_for(
+            self.venue.watch_order_book(symbol, s.book_limit), timeout=s.stale_after_s
+        )
+
+    async def _stalled(self, feed: Feed, strikes: int) -> None:
+        """A stream delivered nothing for ``strikes`` watchdog periods.
+
+        Socket open but silent (or a quiet book): say so honestly, and drop the
+        connection if it is the connection that went quiet.
+        """
+        feed.set("stale", f"no book update for {strikes * self.settings.stale_after_s:g}s")
+        if await self._drop_stalled_ws(force=strikes >= 2):
+            self.hub.count_reconnect(self.id)
+            self._ws_lost()  # our own drop: already counted
+
+    async def _book_failed(self, symbol: str, feed: Feed, exc: Exception) -> bool:
+        """React to a failed watch/poll; False when this symbol's loop must end."""
+        kind = classify(exc)
+        if kind == "symbol":
+            self._skip(symbol, describe(exc))
+            return False
+        if kind == "capability" and self._streaming:
+            self._streaming = False  # fall back to REST polling
+            return True
+        delay = feed.failed(exc)
+        log.debug("%s %s book: %s; retry in %.2fs", self.id, symbol, describe(exc), delay)
+        await asyncio.sleep(delay)
+        return True
+
+    async def _deliver(self, book: BookSnapshot, feed: Feed) -> None:
+        """Hand a book to the hub, then wait the poll / minimum-interval spacing."""
+        s = self.settings
+        self.hub.set_book(book)
+        feed.ok()
+        if not self._streaming:
+            await asyncio.sleep(s.book_poll_s)
+            return
+        # Connections that delivered this book are known good; a later _ws_lost()
+        # compares against them.
+        self._ws_seen.update(self.venue.open_streams())
+        if s.book_min_interval_s > 0:
+            await asyncio.sleep(s.book_min_interval_s)
 
     def _ws_lost(self) -> bool:
         """True once for each stream connection that closed since the last call.
@@ -458,7 +363,7 @@ class VenueWorker:
 
         ``every_s`` None: until the first success only (retrying with backoff).
         """
-        feed = _Feed(self.hub, self.id, name, self.settings)
+        feed = Feed(self.hub, self.id, name, self.settings)
         timeout = self.settings.request_timeout_s
         if every_s is not None:
             timeout = max(timeout, every_s)
@@ -469,7 +374,7 @@ class VenueWorker:
             try:
                 await asyncio.wait_for(once(), timeout=timeout)
             except asyncio.CancelledError as exc:
-                if not _cancelled_by_peer(exc):
+                if not cancelled_by_peer(exc):
                     raise
                 await asyncio.sleep(feed.failed(exc))
             except Exception as exc:

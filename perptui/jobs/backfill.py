@@ -319,8 +319,25 @@ class Backfill:
             return await self._run_series(venue, key)
 
     async def _run_series(self, venue: Any, key: SeriesKey) -> SeriesReport:
+        report, since = self._window(venue, key)
+        if report.skipped:  # not listed: nothing to fetch, nothing to measure
+            return report
+        # report.key: the series under the venue's own symbol (see _window)
+        await self._fill(venue, report.key, report, since)
+        await self._flush()
+        await asyncio.to_thread(coverage_of, report, self.db_path)
+        if report.reached_cap and report.first_ms is not None:
+            report.notes[0] += f" (reaches back to {utc_text(report.first_ms)})"
+        return report
+
+    def _window(self, venue: Any, key: SeriesKey) -> tuple[SeriesReport, int]:
+        """The series' report and the first timestamp worth asking the venue for.
+
+        The window starts at the settings' ``since`` (candles: the first one opening at
+        or after it), moved up to where the venue's history cap or the market's listing
+        lets it start - so a capped series plans no window the venue cannot serve.
+        """
         s = self.settings
-        pacer = pacer_for(venue)
         try:
             m = venue.market(key.symbol)
             if m.symbol != key.symbol:  # stored and compared under the venue's own symbol
@@ -329,74 +346,77 @@ class Backfill:
         except UnknownSymbol as exc:
             report = SeriesReport(key, s.since, s.until, DAY_MS, skipped=True)
             report.notes.append(f"not listed: {exc}")
-            return report
-        since, until = s.since, s.until
+            return report, s.since
+        since = s.since
         if key.what == OHLCV:
             since = -(-since // step) * step  # first candle opening at or after `since`
-        report = SeriesReport(key, since, until, step)
-        cap = (getattr(venue, "history_caps_ms", {}) or {}).get(key.what)
-        now = int(venue.now_ms())
-        if cap is not None and since < now - cap:
+        report = SeriesReport(key, since, s.until, step)
+        earliest = venue.history_cap_start(key.what, since)
+        if earliest is not None:
             report.reached_cap = True
-            report.notes.append(f"{venue.id} keeps {key.what} history for {cap / DAY_MS:g} days")
-            since = max(since, now - cap)
-        listed_at = getattr(venue, "listed_at", None)
-        listed = listed_at(m) if callable(listed_at) else None
+            days = venue.history_caps_ms[key.what] / DAY_MS
+            report.notes.append(f"{venue.id} keeps {key.what} history for {days:g} days")
+            since = earliest
+        listed = venue.listed_at(m)
         if listed is not None and since < listed:
             report.notes.append("listed after the start of the window")
-            since = max(since, int(listed))
+            since = int(listed)
+        return report, since
 
+    async def _fill(self, venue: Any, key: SeriesKey, report: SeriesReport, since: int) -> None:
+        """Fetch the windows the store lacks until none is left, the venue says the
+        series cannot be had, or ``max_failures`` attempts in a row made no progress."""
+        s = self.settings
+        pacer = pacer_for(venue)
         failures = 0
         first_plan = True
         while True:
             await self._flush()
-            ts = await asyncio.to_thread(stored_timestamps, self.db_path, key, since, until)
-            windows = plan_windows(ts, since, until, step, key.what)
+            ts = await asyncio.to_thread(stored_timestamps, self.db_path, key, since, s.until)
+            windows = plan_windows(ts, since, s.until, report.step_ms, key.what)
             if first_plan:
-                to_fetch = sum((hi - lo) // step + 1 for lo, hi in windows)
+                to_fetch = sum((hi - lo) // report.step_ms + 1 for lo, hi in windows)
                 self._emit(key, "plan", expected=report.expected_rows, to_fetch=to_fetch)
                 first_plan = False
             if not windows:
-                break
+                return
             before_rows = report.rows_fetched
             before_req = pacer.requests
             try:
-                for lo, hi in windows:
-                    report.windows.append((lo, hi))
-                    page = await self._fetch(venue, key, lo, hi, report)
-                    if page.note and page.note not in report.notes:
-                        report.notes.append(page.note)
-                report.requests += pacer.requests - before_req
-                break
+                await self._fetch_windows(venue, key, windows, report)
+                return
             except (UnknownSymbol, CapabilityMissing) as exc:
-                report.requests += pacer.requests - before_req
                 report.skipped = True
                 report.notes.append(str(exc))
-                break
+                return
             except (asyncio.CancelledError, StoreError):
                 # cancelled, or the database gave up (the writer's bounded wait):
                 # retrying the venue cannot help either
-                report.requests += pacer.requests - before_req
                 raise
             except (PerptuiError, OSError) as exc:
                 # Retries inside the venue layer are exhausted (e.g. a burst of 429s):
                 # wait, slow the venue down, and resume from what is stored.
-                report.requests += pacer.requests - before_req
                 failures = 0 if report.rows_fetched > before_rows else failures + 1
                 if failures >= s.max_failures:
                     report.error = f"{type(exc).__name__}: {exc}"
                     log.warning("backfill: %s gave up: %s", key.label, report.error)
-                    break
+                    return
                 delay = s.retry_delay(failures)
                 pacer.slow_down()
                 log.warning("backfill: %s: %s; resuming in %.1fs", key.label, exc, delay)
                 self._emit(key, "retry", error=str(exc), delay_s=delay)
                 await asyncio.sleep(delay)
-        await self._flush()
-        await asyncio.to_thread(coverage_of, report, self.db_path)
-        if report.reached_cap and report.first_ms is not None:
-            report.notes[0] += f" (reaches back to {utc_text(report.first_ms)})"
-        return report
+            finally:
+                report.requests += pacer.requests - before_req
+
+    async def _fetch_windows(
+        self, venue: Any, key: SeriesKey, windows: list[tuple[int, int]], report: SeriesReport
+    ) -> None:
+        for lo, hi in windows:
+            report.windows.append((lo, hi))
+            page = await self._fetch(venue, key, lo, hi, report)
+            if page.note and page.note not in report.notes:
+                report.notes.append(page.note)
 
     async def _fetch(
         self, venue: Any, key: SeriesKey, lo: int, hi: int, report: SeriesReport

@@ -28,14 +28,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from perptui.config import Config
 from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
 from perptui.core.shard import Shard, owned
 from perptui.core.units import HOUR_MS
-from perptui.engine.engine import Engine
 from perptui.engine.hub import Hub
 from perptui.engine.workers import WorkerSettings
 from perptui.errors import PerptuiError, UnknownSymbol
 from perptui.jobs.backfill import FUNDING, OHLCV, Backfill, BackfillSettings
+from perptui.stack import build_engine
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ class Collector:
         writer: Any,
         settings: CollectSettings,
         *,
-        thresholds: Any = None,
+        config: Config | None = None,  # signal thresholds; None: the defaults
         worker_settings: WorkerSettings | None = None,
         clock: Callable[[], int] | None = None,
     ) -> None:
@@ -158,14 +159,14 @@ class Collector:
             oi_poll_s=300.0,
             ticker_poll_s=300.0,
         )
-        self.engine = Engine(
+        self.engine = build_engine(
+            config or Config(),
             self.venues,
-            settings.symbols,
             self.hub,
             writer,
-            snapshot_every_s=settings.snapshot_every_s,
-            thresholds=thresholds,
             settings=ws,
+            symbols=settings.symbols,
+            snapshot_every_s=settings.snapshot_every_s,
             book_depth=settings.book_depth,
             signals=settings.signals,
             shard=settings.shard,

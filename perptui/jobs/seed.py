@@ -16,12 +16,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from perptui.core.units import DAY_MS
 from perptui.jobs.backfill import Backfill, BackfillSettings, SeriesReport
 
 log = logging.getLogger(__name__)
 
 SEED_DAYS = 7.0
-DAY_MS = 86_400_000
 
 
 async def seed_demo_history(

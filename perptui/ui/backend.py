@@ -12,9 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from perptui.engine.hub import Hub, HubView
+
+if TYPE_CHECKING:
+    from perptui.config import Config
+    from perptui.emulator import Emulator
+    from perptui.engine.engine import Engine
+    from perptui.engine.workers import WorkerSettings
+    from perptui.store.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +76,20 @@ class EngineBackend:
     """The real thing: venues (live, or pointed at the in-process emulator) -> engine
     -> hub, with the batched writer logging snapshots and funding.
 
-    Everything that needs the event loop (emulator server, ccxt clients, writer,
-    workers) is created in :meth:`start`, on the loop Textual runs; the hub exists
-    from construction so the first frame can paint before any venue answers.
+    Everything that needs the event loop (emulator server, venue clients, writer,
+    workers) is created in :meth:`start`, on the loop Textual runs, by the composition
+    root (`perptui.stack`); the hub exists from construction so the first frame can
+    paint before any venue answers.
     """
 
     def __init__(
         self,
-        config: object,  # perptui.config.Config
+        config: Config,
         *,
         demo: bool = False,
         seed: int = 0,
-        emulator: object | None = None,  # an already running Emulator (tests, bench)
-        venue_factory: Callable[[str, object | None], object] | None = None,
-        worker_settings: object | None = None,
+        emulator: Emulator | None = None,  # an already running Emulator (tests, bench)
+        worker_settings: WorkerSettings | None = None,
         stale_after_s: float = 10.0,
         no_venue_grace_s: float = NO_VENUE_GRACE_S,
         board_settings: object | None = None,
@@ -100,18 +107,15 @@ class EngineBackend:
         self.seed = seed
         self.emulator = emulator
         self._own_emulator = emulator is None
-        self.venue_factory = venue_factory
         self.worker_settings = worker_settings
-        self.venue_ids = list(config.venues)  # type: ignore[attr-defined]
-        self.symbols = list(config.symbols)  # type: ignore[attr-defined]
+        self.venue_ids = list(config.venues)
+        self.symbols = list(config.symbols)
         self.hub = Hub(self.symbols, self.venue_ids, stale_after_s=stale_after_s)
         self.no_venue_grace_s = no_venue_grace_s
         self.alerts = alerts
-        self.db_path: str | None = (
-            str(config.db_path) if config.log_db else None  # type: ignore[attr-defined]
-        )
-        self.writer: object | None = None
-        self.engine: object | None = None
+        self.db_path: str | None = str(config.db_path) if config.log_db else None
+        self.writer: Writer | None = None
+        self.engine: Engine | None = None
         self.board: object | None = None  # perptui.engine.board.Board, once started
         self.board_settings = board_settings
         self.started_at: float | None = None
@@ -121,14 +125,12 @@ class EngineBackend:
     async def start(self) -> None:
         import time as _time
 
-        from perptui.engine.engine import Engine
+        from perptui import stack
 
         self.started_at = _time.monotonic()
         cfg = self.config
-        clients: dict[str, object] = {}
         if self.demo:
             if self.emulator is None:
-                from perptui.emulator import Emulator
                 from perptui.emulator.server import available_venues
 
                 # Venues the emulator has no wire for are shown down, not faked.
@@ -136,41 +138,25 @@ class EngineBackend:
                 for v in [v for v in self.venue_ids if v not in emulated]:
                     self.venue_ids.remove(v)
                     self.hub.set_health(v, state="down", last_error="not emulated in this build")
-                self.emulator = Emulator(seed=self.seed, venues=self.venue_ids)
-            if getattr(self.emulator, "port", None) is None:
-                await self.emulator.start()  # type: ignore[attr-defined]
-            for v in self.venue_ids:
-                clients[v] = self.emulator.connect(v)  # type: ignore[attr-defined]
-        venues = []
-        for v in self.venue_ids:
-            try:
-                venues.append(self._make_venue(v, clients.get(v)))
-            except Exception as exc:  # e.g. ccxt lacks the class: show it, keep the others
-                self.hub.set_health(v, state="down", last_error=f"{type(exc).__name__}: {exc}")
-        if self.db_path is not None:
-            from perptui.store.writer import Writer
+                self.emulator = stack.new_emulator(self.venue_ids, self.seed)
+            if self.emulator.port is None:
+                await self.emulator.start()
 
-            writer = Writer(self.db_path)
+        def down(venue_id: str, exc: Exception) -> None:
+            # e.g. ccxt lacks the class: show it, keep the others
+            self.hub.set_health(venue_id, state="down", last_error=f"{type(exc).__name__}: {exc}")
+
+        venues = await stack.make_venues(
+            self.venue_ids, cfg, emulator=self.emulator if self.demo else None, on_error=down
+        )
+        if self.db_path is not None:
             try:
-                await writer.start()
-                self.writer = writer
+                self.writer = await stack.open_writer(cfg)
             except Exception as exc:  # the monitor still runs, without logging
                 self.start_error = f"DB logging off: {exc}"
                 self.db_path = None
-        settings = self.worker_settings
-        if settings is None:
-            from perptui.demo import worker_settings
-
-            settings = worker_settings(cfg)
-        self.engine = Engine(
-            venues,
-            self.symbols,
-            self.hub,
-            self.writer,
-            snapshot_every_s=cfg.snapshot_every_s,  # type: ignore[attr-defined]
-            thresholds=cfg.signals,  # type: ignore[attr-defined]
-            settings=settings,  # type: ignore[arg-type]
-            book_depth=cfg.book_depth,  # type: ignore[attr-defined]
+        self.engine = stack.build_engine(
+            cfg, venues, self.hub, self.writer, settings=self.worker_settings
         )
         await self.engine.start()
         # The funding board polls every perpetual of the same venues on its own cadence;
@@ -207,17 +193,6 @@ class EngineBackend:
         finally:
             self.history_version += 1
 
-    def _make_venue(self, venue_id: str, client: object | None) -> object:
-        if self.venue_factory is not None:
-            return self.venue_factory(venue_id, client)
-        from perptui.venues import make_venue
-
-        creds = None
-        get = getattr(self.config, "credentials_for", None)
-        if client is None and get is not None:
-            creds = get(venue_id)
-        return make_venue(venue_id, client=client, credentials=creds)
-
     async def stop(self) -> None:
         """Stop workers, then flush and close the writer, then the emulator."""
         if self.stopped:
@@ -232,20 +207,20 @@ class EngineBackend:
             if self.alerts is not None:
                 await self.alerts.stop()  # type: ignore[attr-defined]
             if self.engine is not None:
-                await self.engine.stop()  # type: ignore[attr-defined]
+                await self.engine.stop()
         finally:
             try:
                 if self.writer is not None:
-                    await self.writer.close()  # type: ignore[attr-defined]
+                    await self.writer.close()
             finally:
                 if self.emulator is not None and self._own_emulator:
-                    await self.emulator.stop()  # type: ignore[attr-defined]
+                    await self.emulator.stop()
 
     async def add_symbol(self, symbol: str) -> None:
         if symbol not in self.symbols:
             self.symbols.append(symbol)
         if self.engine is not None:
-            self.engine.add_symbol(symbol)  # type: ignore[attr-defined]
+            self.engine.add_symbol(symbol)
         else:
             self.hub.add_symbol(symbol)
 
@@ -253,20 +228,20 @@ class EngineBackend:
         if symbol in self.symbols:
             self.symbols.remove(symbol)
         if self.engine is not None:
-            self.engine.remove_symbol(symbol)  # type: ignore[attr-defined]
+            self.engine.remove_symbol(symbol)
         else:
             self.hub.remove_symbol(symbol)
 
     def available_symbols(self) -> Sequence[str]:
         if self.engine is None:
             return list(self.symbols)
-        return self.engine.available_symbols() or list(self.symbols)  # type: ignore[attr-defined]
+        return self.engine.available_symbols() or list(self.symbols)
 
     def db_stats(self) -> tuple[int, int] | None:
         w = self.writer
         if w is None:
             return None
-        return (int(w.rows_written), int(w.queue_depth))  # type: ignore[attr-defined]
+        return (int(w.rows_written), int(w.queue_depth))
 
     def hint(self, view: HubView) -> str:
         import time as _time

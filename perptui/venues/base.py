@@ -135,6 +135,19 @@ class Venue(abc.ABC):
         """When the market was listed (epoch ms), if the venue publishes it."""
         return None
 
+    def history_cap_start(self, kind: str, since: int) -> int | None:
+        """Where ``kind`` history starts on this venue, if its cap cuts off ``since``.
+
+        None when the venue serves everything from ``since`` (or has no known cap).
+        The history fetches move their start there themselves; a job planning its own
+        windows (backfill) asks the same question here so both agree.
+        """
+        cap = self.history_caps_ms.get(kind)
+        if cap is None:
+            return None
+        earliest = self.now_ms() - cap
+        return earliest if since < earliest else None
+
     # ----------------------------------------------------------------- streams
 
     def open_streams(self) -> Mapping[str, int]:

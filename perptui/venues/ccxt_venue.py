@@ -890,15 +890,13 @@ class CcxtVenue(Venue):
         now = self.now_ms()
         until = now if until is None else min(int(until), now)
         since = int(since)
-        reached_cap = False
-        earliest = None
         notes: list[str] = []
-        cap = self.history_caps_ms.get(kind)
-        if cap is not None and since < now - cap:
-            earliest = now - cap
-            reached_cap = True
+        earliest = self.history_cap_start(kind, since)
+        reached_cap = earliest is not None
+        if earliest is not None:
+            days = self.history_caps_ms[kind] / DAY_MS
             notes.append(
-                f"{self.id} serves {kind} history only for the last {cap / DAY_MS:g} days: "
+                f"{self.id} serves {kind} history only for the last {days:g} days: "
                 f"start moved from {utc_text(since, zone=True)} to {utc_text(earliest, zone=True)}"
             )
             since = earliest

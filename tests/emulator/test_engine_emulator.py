@@ -594,7 +594,7 @@ async def test_headless_demo_prints_summary_and_logs(tmp_path: Path) -> None:
     from rich.console import Console
 
     from perptui.config import Config
-    from perptui.demo import run_headless
+    from perptui.headless import run_headless
 
     db = tmp_path / "demo.db"
     config = Config(venues=EMU_VENUES, symbols=EMU_SYMBOLS, db_path=db, funding_poll_s=1.0)

@@ -1,10 +1,9 @@
 """Headless run: the engine (and, with ``emulator=True``, the built-in emulator) plus a
 compact live summary on the terminal.
 
-This is what ``perptui --demo --headless`` runs (and what ``--demo`` ran before the
-Textual monitor existed): the same live path as the monitor - venues, workers,
-hub, batched writer - with a rich table refreshed every couple of seconds instead
-of the UI.
+This is what ``perptui --headless`` (and ``--demo --headless``) runs: the same live
+path as the monitor - venues, workers, hub, batched writer, all built by
+`perptui.stack` - with a rich table refreshed every couple of seconds instead of the UI.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console, Group
@@ -22,10 +21,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from perptui import stack
 from perptui.core import funding as fmath
 from perptui.engine.engine import Engine
 from perptui.engine.hub import Hub, HubView
-from perptui.engine.workers import WorkerSettings
+
+if TYPE_CHECKING:
+    from perptui.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +38,6 @@ STATE_STYLE = {
     "stale": "yellow",
     "down": "red",
 }
-
-
-def worker_settings(config: Any) -> WorkerSettings:
-    """Worker cadences from a perptui Config (defaults for what it does not set)."""
-    d = WorkerSettings()
-    poll: Any = getattr(config, "funding_poll_s", d.funding_poll_s)
-    return WorkerSettings(funding_poll_s=float(poll))
 
 
 def _pct(x: float | None, digits: int = 4) -> str:
@@ -141,22 +136,8 @@ def summary(view: HubView, writer: Any = None, *, title: str = "perptui") -> Gro
     return Group(*lines)
 
 
-async def build_venues(config: Any, emulator: Any | None) -> list[Any]:
-    """One Venue per configured id: pointed at the emulator, or live with credentials."""
-    from perptui.venues import make_venue
-
-    venues = []
-    for vid in config.venues:
-        if emulator is not None:
-            venues.append(make_venue(vid, client=emulator.connect(vid)))
-        else:
-            creds = config.credentials_for(vid) if hasattr(config, "credentials_for") else None
-            venues.append(make_venue(vid, credentials=creds))
-    return venues
-
-
 async def run_headless(
-    config: Any,
+    config: Config,
     emulator: bool = False,
     duration_s: float | None = None,
     *,
@@ -180,30 +161,15 @@ async def run_headless(
     engine: Engine | None = None
     try:
         if emulator:
-            from perptui.emulator import Emulator
-
-            emu = Emulator(seed=seed, venues=tuple(config.venues))
+            emu = stack.new_emulator(config.venues, seed)
             port = await emu.start(0)
             console.print(f"[dim]emulator listening on 127.0.0.1:{port}[/dim]")
-        venues = await build_venues(config, emu)
-        if getattr(config, "log_db", False):
-            from perptui.store.backend import redact
-            from perptui.store.writer import Writer
-
-            writer = Writer(config.db_path)
-            await writer.start()
-            console.print(f"[dim]logging to {redact(config.db_path)}[/dim]")
+        venues = await stack.make_venues(config.venues, config, emulator=emu)
+        writer = await stack.open_writer(config)
+        if writer is not None:
+            console.print(f"[dim]logging to {config.db_path}[/dim]")
         hub = Hub(config.symbols, [v.id for v in venues])
-        engine = Engine(
-            venues,
-            config.symbols,
-            hub,
-            writer,
-            snapshot_every_s=float(getattr(config, "snapshot_every_s", 1.0)),
-            thresholds=getattr(config, "signals", None),
-            settings=worker_settings(config),
-            book_depth=int(getattr(config, "book_depth", 20)),
-        )
+        engine = stack.build_engine(config, venues, hub, writer)
         await engine.start()
         title = "perptui demo (emulator)" if emulator else "perptui (headless)"
         await _show(console, engine, writer, title, duration_s, refresh_s)
@@ -254,7 +220,7 @@ async def _show(
 
 
 def main_sync(
-    config: Any, emulator: bool = False, duration_s: float | None = None, *, seed: int = 0
+    config: Config, emulator: bool = False, duration_s: float | None = None, *, seed: int = 0
 ) -> int:
     """Blocking entry point for the CLI; Ctrl-C ends the run cleanly (exit 0)."""
     with contextlib.suppress(KeyboardInterrupt):
@@ -262,4 +228,4 @@ def main_sync(
     return 0
 
 
-__all__: Sequence[str] = ("build_venues", "main_sync", "run_headless", "summary", "worker_settings")
+__all__: Sequence[str] = ("main_sync", "run_headless", "summary")
