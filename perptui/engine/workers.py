@@ -235,7 +235,8 @@ class VenueWorker:
         self.active.append(symbol)
         if isinstance(info, MarketInfo):
             self.hub.set_market_info(info)
-        if not (self._has("fetchOrderBook") or self._has("watchOrderBook")):
+        has = getattr(self.venue, "has", None) or {}
+        if has.get("fetchOrderBook") is False and not has.get("watchOrderBook"):
             return  # a pool venue (GMX): no book to follow; its pool state is polled
         self._book_tasks[symbol] = self._spawn(self._book_loop(symbol), "book:" + symbol)
 
