@@ -391,6 +391,12 @@ async def run_checks(config: Config, *, timeout_s: float = DEFAULT_TIMEOUT_S) ->
 # --------------------------------------------------------------------------- output
 
 
+def capability_lines(venues: tuple[str, ...]) -> list[str]:
+    from perptui.venues.capabilities import text_lines
+
+    return text_lines(venues)
+
+
 def format_report(report: DoctorReport) -> str:
     width = max(
         [len(k) for k, _ in report.environment] + [len(v.venue) for v in report.venues] + [8]
@@ -418,6 +424,9 @@ def format_report(report: DoctorReport) -> str:
                 lines.append(f"  {'':<{width}}    symbols listed: {', '.join(listed)}")
             if v.missing_symbols:
                 lines.append(f"  {'':<{width}}    not listed: {', '.join(v.missing_symbols)}")
+    lines.append("")
+    lines.append("capabilities")
+    lines.extend(capability_lines(tuple(v.venue for v in report.venues)))
     lines.append("")
     if report.problems:
         lines.append(f"{len(report.problems)} problem(s):")

@@ -133,6 +133,7 @@ class Board:
         self._episodes = Episodes()
         self._locks = {v.id: asyncio.Lock() for v in venues}
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
         self.state = BoardState(venues=tuple(self._status.values()))
         self.signals: list[Signal] = []  # every signal fired, in order (bounded below)
 
@@ -236,6 +237,7 @@ class Board:
         """One cadence task per venue (call from a running loop)."""
         if self._tasks:
             return
+        self._stopping = False
         self._tasks = [
             asyncio.create_task(self._loop(v), name=f"board:{v.id}") for v in self.venues
         ]
@@ -244,6 +246,7 @@ class Board:
         """Cancel the cadence tasks; a refresh stuck in a client that does not honour
         cancellation promptly is abandoned after ``timeout_s``, never waited on."""
         tasks, self._tasks = self._tasks, []
+        self._stopping = True  # an abandoned loop ends at its next turn
         for t in tasks:
             t.cancel()
         if tasks:
@@ -257,7 +260,7 @@ class Board:
 
     async def _loop(self, venue: Any) -> None:
         backoff = Backoff(base=2.0, cap=max(self.settings.refresh_s, 2.0))
-        while True:
+        while not self._stopping:
             started = time.monotonic()
             ok = await self.refresh(venue) is not None
             if ok:

@@ -31,6 +31,7 @@ from perptui.core.model import (
     Signal,
     Ticker,
 )
+from perptui.core.pool import PoolState
 from perptui.core.units import timeframe_ms
 from perptui.engine.views import FeedHealth, HistoryPoint, HubView, Key, MarketView
 
@@ -58,6 +59,7 @@ class _KeyState:
         "metrics",
         "metrics_for",
         "oi",
+        "pool",
         "stale",
         "ticker",
         "timeframe",
@@ -71,6 +73,7 @@ class _KeyState:
         self.funding: FundingInfo | None = None
         self.ticker: Ticker | None = None
         self.oi: OpenInterest | None = None
+        self.pool: PoolState | None = None  # pool venues (GMX): liquidity instead of a book
         self.candles: dict[int, Candle] = {}  # open time -> candle
         self.candle_series: tuple[Candle, ...] = ()  # the same, oldest first
         self.live_candle: Candle | None = None  # newest period, extended from live mids
@@ -195,6 +198,11 @@ class Hub:
     def set_ticker(self, t: Ticker) -> None:
         self._slot(t.exchange, t.symbol).ticker = t
         self._touch(t.exchange)
+
+    def set_pool(self, pool: PoolState) -> None:
+        """A pool venue's live state (what it has instead of an order book)."""
+        self._slot(pool.exchange, pool.symbol).pool = pool
+        self._touch(pool.exchange)
 
     def set_open_interest(self, oi: OpenInterest) -> None:
         self._slot(oi.exchange, oi.symbol).oi = oi
@@ -382,6 +390,7 @@ class Hub:
             history=tuple(slot.history),
             bands=self.bands,
             market=slot.market,
+            pool=slot.pool,
         )
 
     def _extend_history(self, slot: _KeyState, now: int) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from perptui.core.metrics import DepthMetrics
 from perptui.core.model import Candle, FundingInfo, Level, MarketInfo, OpenInterest, Signal, Ticker
+from perptui.core.pool import PoolState
 
 Key = tuple[str, str]  # (venue, symbol)
 
@@ -66,6 +67,7 @@ class MarketView:
     history: tuple[HistoryPoint, ...] = ()
     bands: tuple[float, ...] = ()
     market: MarketInfo | None = None
+    pool: PoolState | None = None  # GMX: per-side liquidity, OI caps, price impact
 
     @property
     def key(self) -> Key:

@@ -153,6 +153,10 @@ class VenueWorker:
         self._tasks.append(
             self._spawn(self._poll("ohlcv", s.ohlcv_poll_s, self._ohlcv_once), "ohlcv")
         )
+        if self._has("fetchPool"):  # liquidity, OI caps and price impact instead of a book
+            self._tasks.append(
+                self._spawn(self._poll("pool", s.funding_poll_s or 15.0, self._pool_once), "pool")
+            )
 
     async def _load_markets(self) -> None:
         feed = Feed(self.hub, self.id, "markets", self.settings)
@@ -231,6 +235,9 @@ class VenueWorker:
         self.active.append(symbol)
         if isinstance(info, MarketInfo):
             self.hub.set_market_info(info)
+        has = getattr(self.venue, "has", None) or {}
+        if has.get("fetchOrderBook") is False and not has.get("watchOrderBook"):
+            return  # a pool venue (GMX): no book to follow; its pool state is polled
         self._book_tasks[symbol] = self._spawn(self._book_loop(symbol), "book:" + symbol)
 
     # -------------------------------------------------------------- books
@@ -436,6 +443,12 @@ class VenueWorker:
         self.hub.set_funding(f)
         if self.on_funding is not None:
             self.on_funding(f)
+
+    async def _pool_once(self) -> None:
+        pools = await self.venue.fetch_pools(list(self.active))
+        for sym, pool in pools.items():
+            if sym in self.active:
+                self.hub.set_pool(pool)
 
     async def _oi_once(self) -> None:
         await self._per_symbol(self.venue.fetch_open_interest, self.hub.set_open_interest)

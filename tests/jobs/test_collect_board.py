@@ -16,8 +16,8 @@ def test_collect_board_logs_the_whole_market(tmp_path: Path) -> None:
     db = tmp_path / "board.db"
     env = {**os.environ, "PYTHONPATH": str(REPO), "PERPTUI_CONFIG": os.devnull}
     cmd = [sys.executable, "-m", "perptui", "--demo", "--db", str(db), "--symbols", "BTC",
-           "collect", "--board", "--duration", "20", "--funding-every", "3600"]  # fmt: skip
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+           "collect", "--board", "--duration", "45", "--funding-every", "3600"]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     with sqlite3.connect(db) as con:
         per_venue = dict(

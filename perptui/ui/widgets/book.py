@@ -27,6 +27,47 @@ CURVE_MIN_ROWS = 6  # the depth curve goes under the bands when this many rows a
 CURVE_MAX_FRAC = 0.01  # the curve spans at most ±1 % of mid
 
 
+def _usd(x: float | None) -> str:
+    return "-" if x is None else "$" + fmt.compact(x)
+
+
+def _pct(x: float | None, digits: int = 4) -> str:
+    return "-" if x is None else f"{x * 100:+.{digits}f}%"
+
+
+def pool_text(m, st: dict[str, Style]) -> Text:
+    """What a pool venue has instead of a book: per side the open interest against its
+    cap, the liquidity still available, funding (per hour and a year, GMX's sign:
+    + received, - paid) and borrowing; the price impact of a few sizes; depth bands n/a."""
+    p = m.pool
+    out = Text(no_wrap=True, overflow="crop")
+    out.append(f"{fmt.short_symbol(m.symbol)} @ {m.exchange}", style=st["title"])
+    out.append("  pool (no order book)\n", style=st["dim"])
+    out.append(f"{'':6}{'OI':>9} {'cap':>9} {'avail':>9} {'fund/h':>10} {'fund/yr':>9} "
+               f"{'borrow/h':>10}\n", style=st["dim"])  # fmt: skip
+    rows = (
+        ("long", p.oi_long_usd, p.cap_long_usd, p.available_long_usd, p.funding_long_h,
+         p.borrowing_long_h, st["bid"]),
+        ("short", p.oi_short_usd, p.cap_short_usd, p.available_short_usd, p.funding_short_h,
+         p.borrowing_short_h, st["ask"]),
+    )  # fmt: skip
+    for side, oi, cap, avail, f_h, b_h, style in rows:
+        out.append(f"{side:<6}", style=style)
+        year = None if f_h is None else f_h * 8760
+        out.append(f"{_usd(oi):>9} {_usd(cap):>9} {_usd(avail):>9} {_pct(f_h):>10} "
+                   f"{_pct(year, 2):>9} {_pct(b_h):>10}\n")  # fmt: skip
+    payer = p.paying_side
+    out.append(f"{payer}s pay funding\n" if payer else "no funding flow\n", style=st["dim"])
+    if p.impacts:
+        out.append(f"{'impact':<8}{'long':>10} {'short':>10}\n", style=st["dim"])
+        for q in p.impacts:
+            out.append(f"{_usd(q.size_usd):<8}{q.long_bps:>+9.2f}b {q.short_bps:>+9.2f}b\n")
+    else:
+        out.append("price impact: n/a\n", style=st["dim"])
+    out.append("depth bands: n/a (no order book)", style=st["dim"])
+    return out
+
+
 class BookPanel(Panel):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "book--bid",
@@ -69,6 +110,8 @@ class BookPanel(Panel):
         st = self._styles()
         if m is None:
             return Text("no market selected", style=st["dim"], no_wrap=True)
+        if m.pool is not None and not m.bids and not m.asks:
+            return pool_text(m, st)
         width, height = max(20, self.size.width), max(4, self.size.height)
         depth = m.metrics
         bands = m.bands if depth is not None else ()

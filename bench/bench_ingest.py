@@ -1,0 +1,330 @@
+"""Ingest capacity per core: depth frames/s through perptui's engine path vs bare ccxt.pro.
+
+A frame server (this module with ``--serve``, a subprocess, so its CPU is not counted)
+pushes pre-built depth frames in each streamed venue's wire format (bench/ingest_frames:
+binance diffs, bybit deltas, okx books with seqId and checksum) over a loopback websocket
+as fast as the socket takes them, and serves binance's REST snapshot. In this process,
+one asyncio loop on one core consumes the same frames twice per venue:
+
+- **perptui**: ``make_venue`` (the validating ccxt.pro subclass, or the fast book path
+  where the venue has one) under a real ``VenueWorker`` publishing into a ``Hub``: frame
+  -> validated book -> hub, every check on (sequence, checksum, crossed guard);
+- **bare ccxt.pro**: the stock ccxt.pro class in a ``watch_order_book`` loop.
+
+Capacity per core is frames / CPU seconds of this process while it consumes them
+(``time.process_time``), so the figure does not depend on how fast the server sends; the
+wall-clock rate is printed too. Both paths must end on the generator's final book
+(top 25 levels), or the figure is refused. The demand figure is binance's ~5,000 depth
+messages/s across its perpetuals at 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+DEMAND_MSGS_PER_S = 5_000
+VENUES = ("binance", "bybit", "okx")
+SYMBOL = "BTC/USDT:USDT"
+TAIL = 12  # frames sent at a live pace after the burst
+
+
+# ------------------------------------------------------------------ frame server
+
+
+async def serve(venue: str, count: int, seed: int) -> None:
+    from aiohttp import WSMsgType, web
+
+    from bench.ingest_frames import make_frames
+
+    fs = make_frames(venue, count, seed)
+    encoded = [json.dumps(f, separators=(",", ":")) for f in fs.frames]
+    first = json.dumps(fs.snapshot, separators=(",", ":"))
+    snapshot_served = asyncio.Event()
+
+    async def depth(request: web.Request) -> web.Response:
+        snapshot_served.set()
+        return web.Response(text=first, content_type="application/json")
+
+    async def empty(request: web.Request) -> web.Response:
+        return web.Response(text="[]", content_type="application/json")
+
+    async def stream(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            if msg.data == "ping":
+                await ws.send_str("pong")
+                continue
+            req = json.loads(msg.data)
+            op = req.get("op") or req.get("method")
+            if op == "ping":
+                await ws.send_json({"op": "pong", "success": True, "req_id": req.get("req_id")})
+                continue
+            if venue == "binance":
+                await ws.send_json({"result": None, "id": req.get("id")})
+                await snapshot_served.wait()
+            elif venue == "bybit":
+                await ws.send_json({"success": True, "op": op, "req_id": req.get("req_id")})
+                await ws.send_str(first)
+            else:
+                await ws.send_json({"event": "subscribe", "arg": req["args"][0]})
+                await ws.send_str(first)
+            await asyncio.sleep(0.3)  # the client settles on its first book
+            for text in encoded[:-TAIL]:
+                await ws.send_str(text)
+            # The engine takes a book from ccxt at most every 0.2 s, and a watch only
+            # returns on a frame that arrives while it waits: the last frames come at a
+            # live stream's pace (50 ms), so the final book reaches the hub.
+            for text in encoded[-TAIL:]:
+                await asyncio.sleep(0.05)
+                await ws.send_str(text)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/fapi/v1/depth", depth)
+    app.router.add_get("/fapi/v1/fundingInfo", empty)
+    app.router.add_get("/{tail:.*}", stream)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    print(f"PORT {port}", flush=True)
+    await asyncio.Event().wait()
+
+
+@contextlib.asynccontextmanager
+async def frame_server(venue: str, count: int, seed: int) -> Any:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.bench_ingest",
+        "--serve",
+        venue,
+        "--frames",
+        str(count),
+        "--seed",
+        str(seed),
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 120)).decode()
+        yield f"127.0.0.1:{int(line.split()[1])}"
+    finally:
+        proc.terminate()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(proc.wait(), 10)
+
+
+# ------------------------------------------------------------------ consumers
+
+
+@dataclass(frozen=True)
+class Figure:
+    venue: str
+    path: str
+    frames: int
+    cpu_s: float
+    wall_s: float
+    hub_final: bool = True  # the hub published the final book within 2 s
+
+    @property
+    def per_core(self) -> float:
+        return self.frames / self.cpu_s if self.cpu_s > 0 else float("inf")
+
+    @property
+    def us_per_msg(self) -> float:
+        return self.cpu_s / self.frames * 1e6
+
+
+def _markets(venue: str) -> list[dict[str, Any]]:
+    """The venue's BTC perpetual as ccxt parses the emulator's market listing."""
+    return _MARKETS[venue]
+
+
+_MARKETS: dict[str, list[dict[str, Any]]] = {}
+
+
+async def _load_markets() -> None:
+    """Market definitions in each venue's own format, from the loopback emulator."""
+    if _MARKETS:
+        return
+    from perptui.emulator import Clock, Emulator
+
+    emu = Emulator(seed=1, venues=VENUES, symbols=[SYMBOL], clock=Clock(T0_MS))
+    await emu.start()
+    try:
+        for venue in VENUES:
+            client = emu.connect(venue)
+            try:
+                markets = await client.load_markets()
+                _MARKETS[venue] = [markets[SYMBOL]]
+            finally:
+                await client.close()
+    finally:
+        await emu.stop()
+
+
+T0_MS = 1_733_011_200_000
+
+
+def _client(venue: str, stock: bool, host: str) -> Any:
+    import ccxt.pro
+
+    from perptui.emulator.venue_base import rewrite_urls
+    from perptui.venues.registry import VENUE_CLASSES
+
+    cls = VENUE_CLASSES[venue]
+    klass = getattr(ccxt.pro, cls.ccxt_class or venue)
+    if not stock and cls.pro_client_class is not None:
+        klass = cls.pro_client_class
+    client = klass({"enableRateLimit": False, "options": dict(cls.ccxt_options)})
+    client.urls["api"] = rewrite_urls(client.urls["api"], f"http://{host}", f"ws://{host}")
+    client.set_markets(_markets(venue))
+    return client
+
+
+def _top(ob: Any, scale: float) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    return (
+        [(float(p), round(float(a) / scale, 9)) for p, a, *_ in ob["bids"][:25]],
+        [(float(p), round(float(a) / scale, 9)) for p, a, *_ in ob["asks"][:25]],
+    )
+
+
+async def _bare(venue: str, count: int, seed: int, final: Any) -> Figure:
+    async with frame_server(venue, count, seed) as host:
+        client = _client(venue, stock=True, host=host)
+        try:
+            ob = await client.watch_order_book(SYMBOL)
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            while ob["timestamp"] != final.final_ts:
+                ob = await client.watch_order_book(SYMBOL)
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+            got = _top(client.orderbooks[SYMBOL], 1.0)
+        finally:
+            await client.close()
+    if got != (final.final_bids, final.final_asks):
+        raise AssertionError(f"bare ccxt.pro {venue}: final book differs from the frames")
+    return Figure(venue, "bare ccxt.pro", count, cpu, wall)
+
+
+async def _perptui(venue: str, count: int, seed: int, final: Any) -> Figure:
+    from perptui.engine.hub import Hub
+    from perptui.engine.workers import VenueWorker, WorkerSettings
+    from perptui.venues import make_venue
+
+    quiet = 1e6  # pollers (funding, OI, tickers, candles) out of the way: books only
+    settings = WorkerSettings(
+        funding_poll_s=quiet,
+        oi_poll_s=quiet,
+        ticker_poll_s=quiet,
+        ohlcv_poll_s=quiet,
+        stale_after_s=30.0,
+        request_timeout_s=1.0,
+    )
+    async with frame_server(venue, count, seed) as host:
+        venue_obj = make_venue(venue, client=_client(venue, stock=False, host=host))
+        hub = Hub([SYMBOL], [venue])
+        worker = VenueWorker(venue_obj, hub, [SYMBOL], settings)
+        worker.start()
+        client = venue_obj.client
+        try:
+            while _hub_ts(hub, venue) is None:
+                await asyncio.sleep(0.01)
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            deadline = t0 + 120
+            # every frame applied and validated in the client's book
+            while (client.orderbooks.get(SYMBOL) or {}).get("timestamp") != final.final_ts:
+                if time.perf_counter() > deadline:
+                    raise AssertionError(f"perptui {venue}: frames not all applied in 120 s")
+                await asyncio.sleep(0.01)
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+            got = _top(client.orderbooks[SYMBOL], 1.0)
+            for _ in range(200):  # the hub takes a book every 0.2 s
+                if _hub_ts(hub, venue) == final.final_ts:
+                    break
+                await asyncio.sleep(0.01)
+            hub_final = _hub_ts(hub, venue) == final.final_ts
+            health = hub.sample().health[venue]
+        finally:
+            await worker.stop()
+    if got != (final.final_bids, final.final_asks):
+        raise AssertionError(f"perptui {venue}: final book differs from the frames")
+    if health.resyncs:
+        raise AssertionError(f"perptui {venue}: {health.resyncs} resyncs on a clean stream")
+    return Figure(venue, "perptui", count, cpu, wall, hub_final)
+
+
+def _hub_ts(hub: Any, venue: str) -> int | None:
+    book = hub.latest_book(venue, SYMBOL)
+    return None if book is None else book.timestamp
+
+
+async def measure(count: int, seed: int = 7) -> list[tuple[Figure, Figure]]:
+    from bench.ingest_frames import make_frames
+
+    logging.getLogger("perptui").setLevel(logging.ERROR)
+    await _load_markets()
+    out = []
+    for venue in VENUES:
+        final = make_frames(venue, count, seed)
+        bare = await _bare(venue, count, seed, final)
+        ours = await _perptui(venue, count, seed, final)
+        out.append((ours, bare))
+    return out
+
+
+def _load() -> str:
+    with contextlib.suppress(OSError):
+        return "load avg " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+    return "load unknown"
+
+
+def run(quick: bool) -> list[str]:
+    count = 3_000 if quick else 20_000
+    results = asyncio.run(measure(count))
+    lines = [
+        f"{count} frames per venue and path, one core (this process; frame server in a "
+        f"subprocess), {os.cpu_count()} cpus, {_load()}; demand {DEMAND_MSGS_PER_S:,} msg/s"
+    ]
+    for ours, bare in results:
+        lines.append(
+            f"{ours.venue:8s} perptui {ours.per_core:8,.0f} msg/s/core "
+            f"({ours.us_per_msg:6.1f} µs/msg, wall {ours.frames / ours.wall_s:7,.0f} msg/s) | "
+            f"bare ccxt.pro {bare.per_core:8,.0f} msg/s/core ({bare.us_per_msg:6.1f} µs/msg, "
+            f"wall {bare.frames / bare.wall_s:7,.0f} msg/s) | ratio {ours.per_core / bare.per_core:4.2f}x"
+            f" | {ours.per_core / DEMAND_MSGS_PER_S:4.1f}x demand"
+            + ("" if ours.hub_final else " | hub missed the final book (tail race)")
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_ingest")
+    parser.add_argument("--serve", choices=VENUES)
+    parser.add_argument("--frames", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(serve(args.serve, args.frames, args.seed))
+        return
+    for line in run(args.quick):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
