@@ -7,16 +7,12 @@ turns them into text, beside the other commands' console output.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from perptui.core.backtest import CarryBacktestResult
 from perptui.core.model import Signal
-
-
-def _when(ms: int | None) -> str:
-    return "-" if ms is None else time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
+from perptui.core.units import utc_text
 
 
 def signals_table(found: Sequence[Signal], limit: int | None = None) -> Any:
@@ -32,7 +28,7 @@ def signals_table(found: Sequence[Signal], limit: int | None = None) -> Any:
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for s in shown:
         table.add_row(
-            _when(s.timestamp), s.kind, s.exchange, s.symbol, s.direction,
+            utc_text(s.timestamp), s.kind, s.exchange, s.symbol, s.direction,
             f"{s.value:+.6f}", f"{s.threshold:g}",
         )  # fmt: skip
     counts: dict[str, int] = {}
@@ -90,8 +86,8 @@ def backtest_render(
     ann = result.annualized_return
     for what, value in (
         ("settlements", f"{len(result.rows)}"),
-        ("period", f"{_when(result.rows[0].timestamp) if result.rows else '-'} .. "
-                   f"{_when(result.rows[-1].timestamp) if result.rows else '-'}"),
+        ("period", f"{utc_text(result.rows[0].timestamp) if result.rows else '-'} .. "
+                   f"{utc_text(result.rows[-1].timestamp) if result.rows else '-'}"),
         ("entry / exit threshold", f"{result.entry_threshold:g} / {result.exit_threshold:g}"),
         ("fee + slippage (bps per leg)", f"{result.fee_bps:g} + {result.slippage_bps:g}"),
         ("funding earned", _money(result.funding_pnl, notional_label)),
@@ -112,7 +108,7 @@ def backtest_render(
         detail.add_column(col, justify="left" if col.startswith("time") else "right", no_wrap=True)
     shown = result.rows if rows is None else result.rows[-rows:] if rows > 0 else ()
     for r in shown:
-        cells = [_when(r.timestamp), _rate(r.rate_a)] + ([_rate(r.rate_b)] if two else []) + [
+        cells = [utc_text(r.timestamp), _rate(r.rate_a)] + ([_rate(r.rate_b)] if two else []) + [
             f"{r.position:+d}" if r.position else "0",
             f"{r.funding_pnl:+.6g}", f"{r.cost:.6g}", f"{r.pnl:+.6g}", f"{r.cumulative:+.6g}"]  # fmt: skip
         detail.add_row(*cells)

@@ -26,6 +26,7 @@ from typing import Any
 
 from perptui.core.funding import DAYS_PER_YEAR, basis, interval_or_default
 from perptui.core.model import MarketQuote
+from perptui.core.numbers import finite_float
 
 HOURS_PER_YEAR = 24 * DAYS_PER_YEAR
 BPS = 1e-4
@@ -89,14 +90,10 @@ DESCENDING_BY_DEFAULT = frozenset(
 )
 
 
-def _finite(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
-
-
 def board_row(q: MarketQuote, previous: BoardRow | None = None) -> BoardRow:
     """Derive a row; ``previous`` (the same market's last row) carries interval changes."""
     hours, assumed = interval_or_default(q.interval_hours)
-    rate = _finite(q.funding_rate)
+    rate = finite_float(q.funding_rate)
     per_hour = rate / hours if rate is not None else None
     prev_hours = previous.previous_interval_hours if previous is not None else None
     changed_at = previous.interval_changed_at if previous is not None else None
@@ -117,15 +114,15 @@ def board_row(q: MarketQuote, previous: BoardRow | None = None) -> BoardRow:
         rate_1h=per_hour,
         rate_8h=per_hour * 8 if per_hour is not None else None,
         apr=per_hour * HOURS_PER_YEAR if per_hour is not None else None,
-        predicted_rate=_finite(q.predicted_rate),
+        predicted_rate=finite_float(q.predicted_rate),
         next_funding_time=q.next_funding_time,
-        basis=_finite(q.basis) if q.basis is not None else basis(q.mark_price, q.index_price),
-        mark_price=_finite(q.mark_price),
-        index_price=_finite(q.index_price),
-        bid=_finite(q.bid),
-        ask=_finite(q.ask),
-        open_interest_usd=_finite(q.open_interest_usd),
-        volume_24h_usd=_finite(q.volume_24h_usd),
+        basis=finite_float(q.basis) if q.basis is not None else basis(q.mark_price, q.index_price),
+        mark_price=finite_float(q.mark_price),
+        index_price=finite_float(q.index_price),
+        bid=finite_float(q.bid),
+        ask=finite_float(q.ask),
+        open_interest_usd=finite_float(q.open_interest_usd),
+        volume_24h_usd=finite_float(q.volume_24h_usd),
         timestamp=q.timestamp,
         previous_interval_hours=prev_hours,
         interval_changed_at=changed_at,
