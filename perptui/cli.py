@@ -161,7 +161,7 @@ class _SubparsersWithGlobals:
         kwargs.setdefault("help", self._help)
         kwargs.setdefault("description", self._help)
         # argparse types each of add_parser's keywords; ours pass through unchanged.
-        return self._action.add_parser(name, parents=[self._common, *parents], **kwargs)  # type: ignore[arg-type]
+        return self._action.add_parser(name, parents=[self._common, *parents], **kwargs)  # type: ignore[arg-type]  # argparse's add_parser takes **kwargs typed as object here
 
     def __getattr__(self, attr: str) -> object:
         return getattr(self._action, attr)

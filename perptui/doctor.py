@@ -175,21 +175,21 @@ def _check_pg(url: str) -> DbCheck:
         where = f"PostgreSQL {server.major}"
         if version > LATEST_VERSION:
             return DbCheck(
-                label,  # type: ignore[arg-type]
+                label,  # type: ignore[arg-type]  # label is a redacted str or PathLike; DbCheck shows it as text
                 False,
                 f"{label} has schema version {version}, newer than this perptui knows "
                 f"({LATEST_VERSION}); upgrade perptui",
             )
         if mode is None:
-            return DbCheck(label, True, f"ok ({where}; tables will be created)")  # type: ignore[arg-type]
-        return DbCheck(label, True, f"ok ({where}, schema {version}, {mode} partitions)")  # type: ignore[arg-type]
+            return DbCheck(label, True, f"ok ({where}; tables will be created)")  # type: ignore[arg-type]  # label is a redacted str or PathLike; DbCheck shows it as text
+        return DbCheck(label, True, f"ok ({where}, schema {version}, {mode} partitions)")  # type: ignore[arg-type]  # label is a redacted str or PathLike; DbCheck shows it as text
 
     try:
         return asyncio.run(probe())
     except StoreError as exc:
-        return DbCheck(label, False, str(exc))  # type: ignore[arg-type]
+        return DbCheck(label, False, str(exc))  # type: ignore[arg-type]  # label is a redacted str or PathLike; DbCheck shows it as text
     except Exception as exc:  # permissions on the schema table, a server going away
-        return DbCheck(label, False, f"cannot use {label}: {exc}")  # type: ignore[arg-type]
+        return DbCheck(label, False, f"cannot use {label}: {exc}")  # type: ignore[arg-type]  # label is a redacted str or PathLike; DbCheck shows it as text
 
 
 def _human_size(n: int) -> str:

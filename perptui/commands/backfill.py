@@ -161,8 +161,8 @@ async def run_backfill(
             + "; ".join(f"{v}: {err}" for v, err in job.venue_errors.items())
         )
     console.print(summary_table(reports, job.venue_errors, time.monotonic() - started))
-    failed = any(r.error for r in reports) or bool(job.venue_errors)
-    return 1 if failed and not any(r.stored_rows for r in reports) else 0
+    any_failed = any(r.error for r in reports) or bool(job.venue_errors)
+    return 1 if any_failed and not any(r.stored_rows for r in reports) else 0
 
 
 class BackfillProgress:

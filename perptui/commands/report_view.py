@@ -25,7 +25,7 @@ def signals_table(found: Sequence[Signal], limit: int | None = None) -> Any:
     for col, justify in (("time (UTC)", "left"), ("kind", "left"), ("venue", "left"),
                          ("symbol", "left"), ("action", "left"), ("value", "right"),
                          ("threshold", "right")):  # fmt: skip
-        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]  # justify is one of rich's names, taken from the column table
     for s in shown:
         table.add_row(
             utc_text(s.timestamp), s.kind, s.exchange, s.symbol, s.direction,

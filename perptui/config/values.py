@@ -85,7 +85,7 @@ class Number(Kind):
 
     @property
     # a property over Kind's class attribute: the value depends on the instance's unit
-    def metavar(self) -> str:  # type: ignore[override]
+    def metavar(self) -> str:  # type: ignore[override]  # argparse reads metavar as a plain attribute; a property is what we need
         return "N" if self.integer else {"s": "S", "h": "H"}.get(self.unit, "X")
 
     def describe(self) -> str:
@@ -412,8 +412,8 @@ class RuleThresholds(Kind):
         else:
             pairs = []
             for part in str_list(v):
-                name, sep, value = part.partition(":")
-                pairs.append((name, value if sep else None))
+                key, sep, text = part.partition(":")
+                pairs.append((key, text if sep else None))
         out: dict[str, float | None] = {}
         for name, value in pairs:
             name = name.strip()

@@ -712,9 +712,9 @@ class MarketSim:
         book = self._books.get((venue, symbol))
         if book is not None:
             book.refresh(t)
-            bid, ask = book.levels("bids", 1), book.levels("asks", 1)
-            if bid and ask:
-                return TopOfBook(bid[0][0], bid[0][1], ask[0][0], ask[0][1])
+            best_bid, best_ask = book.levels("bids", 1), book.levels("asks", 1)
+            if best_bid and best_ask:
+                return TopOfBook(best_bid[0][0], best_bid[0][1], best_ask[0][0], best_ask[0][1])
         m = self.market(venue, symbol)
         tick = float(m.tick)
         mid = self.mark_price(venue, symbol, t) / tick
@@ -972,12 +972,7 @@ class MarketSim:
             key = (venue, symbol)
             b = self._books.get(key)
         if b is None:
-            b = SimBook(
-                m,
-                self.seed,
-                lambda t, v=venue, s=symbol: self.mark_price(v, s, t),
-                self.clock.now_ms(),
-            )
+            b = SimBook(m, self.seed, functools.partial(self.mark_price, venue, symbol), self.clock.now_ms())
             self._books[key] = b
         return b
 

@@ -54,7 +54,7 @@ def open_ack(path: str | os.PathLike[str] | None) -> AckJournal | None:
 
 def read_acks(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Complete lines of a journal (a line cut short by a kill is not an acknowledgement)."""
-    out = []
+    out: list[dict[str, Any]] = []
     p = Path(path)
     if not p.exists():
         return out

@@ -449,7 +449,7 @@ def connect_sync(
         from perptui.store.pg_sync import PgSyncConnection
 
         # same sqlite3-shaped surface, not a subclass of sqlite3.Connection
-        return PgSyncConnection(os.fspath(path))  # type: ignore[return-value]
+        return PgSyncConnection(os.fspath(path))  # type: ignore[return-value]  # PgSyncConnection offers the sqlite3.Connection surface the readers use
     label = os.fspath(path)
     if label == MEMORY:
         conn = sqlite3.connect(MEMORY, isolation_level=None)

@@ -19,6 +19,7 @@ from perptui.engine.hub import Hub, HubView
 if TYPE_CHECKING:
     from perptui.config import Config
     from perptui.emulator import Emulator
+    from perptui.engine.board import BoardSettings
     from perptui.engine.engine import Engine
     from perptui.engine.workers import WorkerSettings
     from perptui.store.writer import Writer
@@ -92,7 +93,7 @@ class EngineBackend:
         worker_settings: WorkerSettings | None = None,
         stale_after_s: float = 10.0,
         no_venue_grace_s: float = NO_VENUE_GRACE_S,
-        board_settings: object | None = None,
+        board_settings: BoardSettings | None = None,
         alerts: object | None = None,
         after_start: Callable[[EngineBackend], Awaitable[None]] | None = None,
     ) -> None:
@@ -169,7 +170,7 @@ class EngineBackend:
             if alert_settings.enabled:
                 self.alerts = Alerts(alert_settings)
         if self.alerts is not None:
-            await self.alerts.start()  # type: ignore[attr-defined]
+            await self.alerts.start()  # type: ignore[attr-defined]  # built lazily in start(); typed object so the UI layer needs no engine import at load
 
         self.board = Board(
             venues,
@@ -177,7 +178,7 @@ class EngineBackend:
             settings=self.board_settings or board_settings_from(cfg),
             alerts=self.alerts,
         )
-        self.board.start()  # type: ignore[attr-defined]
+        self.board.start()
         if self.after_start is not None:
             self._after_task = asyncio.create_task(self._run_after_start(), name="after-start")
 
@@ -203,9 +204,9 @@ class EngineBackend:
             await asyncio.gather(self._after_task, return_exceptions=True)
         try:
             if self.board is not None:
-                await self.board.stop()  # type: ignore[attr-defined]
+                await self.board.stop()  # type: ignore[attr-defined]  # built lazily in start(); typed object so the UI layer needs no engine import at load
             if self.alerts is not None:
-                await self.alerts.stop()  # type: ignore[attr-defined]
+                await self.alerts.stop()  # type: ignore[attr-defined]  # built lazily in start(); typed object so the UI layer needs no engine import at load
             if self.engine is not None:
                 await self.engine.stop()
         finally:

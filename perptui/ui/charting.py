@@ -40,7 +40,7 @@ def extend_candles(
     """
     bars: list[Bar] = [
         # candles are duck-typed (Candle records or DataFrame rows): attributes unknown to mypy
-        Bar(int(c.timestamp), float(c.open), float(c.high), float(c.low), float(c.close))  # type: ignore[attr-defined]
+        Bar(int(c.timestamp), float(c.open), float(c.high), float(c.low), float(c.close))  # type: ignore[attr-defined]  # candles are duck-typed (Candle or replay rows), checked by the tests
         for c in candles
     ]
     bars.sort(key=lambda b: b.ts)

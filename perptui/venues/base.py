@@ -42,6 +42,7 @@ from perptui.core.model import (
 from perptui.errors import PerptuiError, VenueError
 
 if TYPE_CHECKING:
+    from perptui.core.pool import PoolState
     from perptui.venues.pacing import Pacer
 
 # A backfill job passes this to write every page as it arrives, so a killed run loses at
@@ -134,6 +135,13 @@ class Venue(abc.ABC):
     def listed_at(self, market: MarketInfo) -> int | None:
         """When the market was listed (epoch ms), if the venue publishes it."""
         return None
+
+    async def fetch_pools(self, symbols: Iterable[str]) -> dict[str, PoolState]:
+        """Pool state per symbol, for venues that trade against a pool (GMX) instead
+        of an order book; a book venue has none."""
+        from perptui.errors import CapabilityMissing
+
+        raise CapabilityMissing(f"{self.id} trades on order books, not pools")
 
     def history_cap_start(self, kind: str, since: int) -> int | None:
         """Where ``kind`` history starts on this venue, if its cap cuts off ``since``.

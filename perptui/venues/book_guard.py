@@ -59,15 +59,15 @@ class GuardedBooks:
         """Drop `symbol`'s book and reject its watcher with `error` (never resolve it)."""
         failures = self.book_failures
         failures[kind] = failures.get(kind, 0) + 1
-        self.orderbooks.pop(symbol, None)  # type: ignore[attr-defined]
+        self.orderbooks.pop(symbol, None)  # type: ignore[attr-defined]  # mixin: defined by the ccxt.pro exchange class this is mixed into
         client.reject(error, message_hash)
 
     async def before_book_watch(self, symbols: list[str]) -> list[str]:
         """Unified `symbols` (markets loaded first, as ccxt's own watch does), with
         their spent futures dropped."""
-        if self.markets is None:  # type: ignore[attr-defined]
-            await self.load_markets()  # type: ignore[attr-defined]
-        unified = self.market_symbols(symbols)  # type: ignore[attr-defined]
+        if self.markets is None:  # type: ignore[attr-defined]  # mixin: defined by the ccxt.pro exchange class this is mixed into
+            await self.load_markets()  # type: ignore[attr-defined]  # mixin: defined by the ccxt.pro exchange class this is mixed into
+        unified = self.market_symbols(symbols)  # type: ignore[attr-defined]  # mixin: defined by the ccxt.pro exchange class this is mixed into
         self.drop_spent_futures(unified)
         return unified
 
@@ -82,7 +82,7 @@ class GuardedBooks:
         is removed at once), so the ones for `symbols` are dropped before each watch.
         """
         suffixes = tuple(":" + s for s in symbols)
-        for ws in list(self.clients.values()):  # type: ignore[attr-defined]
+        for ws in list(self.clients.values()):  # type: ignore[attr-defined]  # mixin: defined by the ccxt.pro exchange class this is mixed into
             futures = ws.futures
             for key in [k for k, f in futures.items() if f.done() and k.endswith(suffixes)]:
                 del futures[key]
@@ -91,6 +91,6 @@ class GuardedBooks:
         """A CrossedBook error when `orderbook` is crossed or locked, else None."""
         bids, asks = orderbook["bids"], orderbook["asks"]
         if bids and asks and bids[0][0] >= asks[0][0]:
-            venue = self.id  # type: ignore[attr-defined]
+            venue = self.id  # type: ignore[attr-defined]  # mixin: defined by the ccxt.pro exchange class this is mixed into
             return CrossedBook(crossed_message(venue, orderbook["symbol"], bids, asks))
         return None

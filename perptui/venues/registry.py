@@ -154,7 +154,7 @@ def make_venue(
         if max_retries is not None:
             adapter.max_retries = max_retries
         # perptui's own adapters (no ccxt client) are Venues but not CcxtVenue subclasses
-        return adapter  # type: ignore[return-value]
+        return adapter  # type: ignore[return-value]  # GMX's adapter implements the Venue contract without the ccxt base
     cls = VENUE_CLASSES.get(key)
     if cls is None and key not in ccxt.exchanges:
         raise _unknown(exchange_id)
