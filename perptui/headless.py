@@ -108,7 +108,7 @@ def summary(view: HubView, writer: Any = None, *, title: str = "perptui") -> Gro
         age = "-" if h.age_s is None else f"{h.age_s:.1f}s"
         line.append(
             f" age {age:>6}  {h.msgs_per_s:7.1f} msg/s  resyncs {h.resyncs}  "
-            f"reconnects {h.reconnects}"
+            f"reconnects {h.reconnects}" + (f"  malformed {h.malformed}" if h.malformed else "")
         )
         if h.last_error and h.state != "connected":
             line.append(f"  {h.last_error[:80]}", style="dim")

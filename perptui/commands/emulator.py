@@ -41,7 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "(REST + WebSocket) on 127.0.0.1 so ccxt clients, a second perptui or other tools "
         "can use it. Runs until Ctrl-C. Select venues with the global --venues flag.",
         epilog="Faults: [venue/]kind[:value][,key=value...], kinds: latency, 429, 418, 5xx, "
-        "drop, disconnect, stall, gap, checksum, malformed. Examples: --fault 429:0.05 "
+        "drop, disconnect, stall, gap, withhold, checksum, malformed. Examples: --fault 429:0.05 "
         "--fault binance/drop:every=30s --fault latency:ms=80,jitter=20",
     )
     p.add_argument("--port", type=_port, default=0, help="TCP port (default: a free one)")

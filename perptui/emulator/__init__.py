@@ -139,6 +139,35 @@ class Emulator:
             asks=tuple(book.float_levels("asks", limit)),
         )
 
+    def keep_truth(self, depth: int = 50, seconds: float = 30.0) -> None:
+        """Have every book remember its best ``depth`` levels for the last ``seconds``.
+
+        Needed by :meth:`truth_at`, which a checker uses to compare a book a client
+        published (some time after the emulator sent it) with the emulator's book at that
+        book's own sequence.  Bounded per book; off unless asked for.
+        """
+        cadence = min(w.book_cadence_ms for w in self.server.wires.values()) / self.server.speed
+        self.sim.keep_truth(depth, max(1, int(seconds * 1000 / max(cadence, 1e-3))))
+
+    def truth_at(
+        self, venue: str, symbol: str, *, nonce: int | None = None, ts: int | None = None
+    ) -> list[TruthBook]:
+        """The remembered states a client book with this nonce (else timestamp) can be.
+
+        Empty when the state is no longer (or was never) remembered.  Levels are as a
+        client parses them (native units: contracts on okx), best first.
+        """
+        book = self.sim.book(venue, symbol)
+        m = book.market
+
+        def floats(levels: list[tuple[int, int]]) -> tuple[tuple[float, float], ...]:
+            return tuple((float(m.fmt_price(p)), float(m.fmt_qty(q))) for p, q in levels)
+
+        return [
+            TruthBook(venue, symbol, e.last_id, e.seq, e.ts, floats(e.bids), floats(e.asks))
+            for e in book.truth_at(last_id=nonce, ts=ts)
+        ]
+
     def pause(self) -> None:
         """Stop stepping books (queued frames still go out); tests compare books here."""
         self.server.paused = True

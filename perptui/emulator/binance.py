@@ -608,7 +608,9 @@ class BinanceWire(VenueWire):
         if self.now_ms() - session.opened_ms >= DAILY_CUT_MS:
             session.close_soon()
             return
-        if self.faults.check(self.name, "gap", session.key):
+        if self.faults.check(self.name, "gap", session.key) or self.faults.check(
+            self.name, "withhold", session.key
+        ):
             # lost event: the next one's pu will not match the client's last u
             sub.first_id = None
             sub.bids.clear()

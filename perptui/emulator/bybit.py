@@ -674,6 +674,10 @@ class BybitWire(VenueWire):
                 if after > 0:
                     conn.snapshot_due[topic.name] = after
                 return  # this delta is lost
+        if self.faults.active(self.name, "withhold") and self.faults.check(
+            self.name, "withhold", conn.session.key
+        ):
+            return  # lost for good: no snapshot follows, the client's book stays wrong
         conn.session.send(text)
 
     # --- tickers

@@ -17,7 +17,11 @@ latency    REST and WS: delay each response/frame by ``ms`` (+ uniform ``jitter`
 drop       WS: abort the TCP connection (no close frame)
 disconnect WS: clean server close, e.g. ``every=24h`` like binance's daily cut
 stall      WS: socket stays open but nothing is sent for ``duration`` ms (0 = forever)
-gap        WS book streams: one diff is skipped, so sequence numbers jump
+gap        WS book streams: one diff is skipped, so sequence numbers jump (bybit then
+           pushes a fresh snapshot ``snapshot_after`` messages later, as bybit does)
+withhold   WS book streams: one update is never sent and nothing heals it, as with a
+           message lost on the way: only the client's own checks (sequence, checksum)
+           can notice, and only a resubscribe repairs the book
 checksum   WS book streams that carry a checksum (okx): send a wrong one
 malformed  WS: one frame is replaced by truncated, unparsable JSON
 ========== =========================================================================
@@ -46,6 +50,7 @@ KINDS: tuple[str, ...] = (
     "disconnect",
     "stall",
     "gap",
+    "withhold",
     "checksum",
     "malformed",
 )

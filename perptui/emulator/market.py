@@ -26,7 +26,7 @@ import math
 import random
 import time
 import zlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -364,6 +364,17 @@ MIN_LEVELS = 520
 MAX_LEVELS = 720  # stays below binance's 1000-level snapshot so a snapshot holds the book
 
 
+@dataclass(frozen=True)
+class TruthEntry:
+    """A book's best levels right after one step: (price ticks, size lots), best first."""
+
+    ts: int
+    last_id: int
+    seq: int
+    bids: list[tuple[int, int]]
+    asks: list[tuple[int, int]]
+
+
 class SimBook:
     """One venue's order book for one market; integer ticks and lots, best-first views."""
 
@@ -380,6 +391,9 @@ class SimBook:
         self.ts = now_ms
         self.last_step_ms = now_ms
         self.listeners: list[BookListener] = []
+        # Optional ring of past top-of-book states (see keep_truth); None = not kept.
+        self._truth: deque[TruthEntry] | None = None
+        self._truth_depth = 0
         tick = float(market.tick)
         unit = float(market.lot * market.contract_size)
         self._tick = tick
@@ -415,6 +429,48 @@ class SimBook:
         """What a client parses from the wire strings (amounts in native units)."""
         m = self.market
         return [(float(m.fmt_price(p)), float(m.fmt_qty(q))) for p, q in self.levels(side, limit)]
+
+    # --- truth per sequence
+    def keep_truth(self, depth: int, length: int) -> None:
+        """Remember the best ``depth`` levels per side after each of the last ``length`` steps.
+
+        A checker that receives a client's book some time after it was published asks for
+        the state *at that book's sequence* (:meth:`truth_at`), not the current one: the
+        book moves on every step.  Opt-in and bounded, so a long soak does not pay for it.
+        """
+        self._truth = deque(maxlen=max(1, int(length)))
+        self._truth_depth = max(1, int(depth))
+        self._record_truth()
+
+    def _record_truth(self) -> None:
+        if self._truth is None:
+            return
+        d = self._truth_depth
+        self._truth.append(
+            TruthEntry(self.ts, self.last_id, self.seq, self.levels("bids", d), self.levels("asks", d))
+        )
+
+    def truth_at(self, *, last_id: int | None = None, ts: int | None = None) -> list[TruthEntry]:
+        """Remembered states whose update id matches, else those with that timestamp.
+
+        Usually one; two steps that fell in the same millisecond (a busy loop) give two,
+        and a checker accepts a book equal to either.
+        """
+        if self._truth is None:
+            return []
+        if last_id is not None:
+            found = [e for e in self._truth if e.last_id == last_id]
+            if found:
+                return found
+        if ts is None:
+            return []
+        return [e for e in self._truth if e.ts == ts]
+
+    def truth_span(self) -> tuple[int, int] | None:
+        """(oldest, newest) timestamps still remembered, or None."""
+        if not self._truth:
+            return None
+        return self._truth[0].ts, self._truth[-1].ts
 
     # --- construction
     def _size(self, rank: int, price_ticks: int) -> int:
@@ -546,6 +602,7 @@ class SimBook:
             bids=tuple(sorted(bch.items(), reverse=True)),
             asks=tuple(sorted(ach.items())),
         )
+        self._record_truth()
         for listener in list(self.listeners):
             listener(diff)
         return diff
@@ -640,6 +697,13 @@ class MarketSim:
         self._prem: dict[tuple[str, str], Premium] = {}
         self._books: dict[tuple[str, str], SimBook] = {}
         self._t24: dict[tuple[str, str], tuple[tuple[str, str, int], Ticker24h]] = {}
+        self._truth_ring: tuple[int, int] | None = None  # (depth, steps) for every book
+
+    def keep_truth(self, depth: int, steps: int) -> None:
+        """Every book (present and future) remembers its last ``steps`` states."""
+        self._truth_ring = (depth, steps)
+        for b in self._books.values():
+            b.keep_truth(depth, steps)
 
     # --- catalog
     def markets(self, venue: str) -> list[VenueMarket]:
@@ -973,6 +1037,8 @@ class MarketSim:
             b = self._books.get(key)
         if b is None:
             b = SimBook(m, self.seed, functools.partial(self.mark_price, venue, symbol), self.clock.now_ms())
+            if self._truth_ring is not None:
+                b.keep_truth(*self._truth_ring)
             self._books[key] = b
         return b
 

@@ -180,8 +180,9 @@ class _Channel(ChannelFanout["_Conn"]):
             data = {**data, "instId": self.market.venue_id, "seqId": seq}
             return {"arg": self.arg, "data": [data]}
         data["checksum"] = self.checksum()
-        data["prevSeqId"] = prev
-        data["seqId"] = seq
+        if self.wire.send_seq_ids:
+            data["prevSeqId"] = prev
+            data["seqId"] = seq
         return {"arg": self.arg, "action": action, "data": [data]}
 
     def snapshot_frame(self) -> dict[str, Any]:
@@ -203,6 +204,10 @@ class _Channel(ChannelFanout["_Conn"]):
 class OkxWire(VenueWire):
     name = "okx"
     book_cadence_ms = 100  # the public `books` channel pushes every 100 ms
+    # False: `books` pushes carry only the checksum, as OKX's feed did before seqId
+    # existed, so a client's checksum verification is the only thing that can notice a
+    # lost update (set per instance: ``emu.server.wires["okx"].send_seq_ids = False``).
+    send_seq_ids: bool = True
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
@@ -672,8 +677,11 @@ class OkxWire(VenueWire):
         """Send one book push to one connection, applying gap and checksum faults."""
         faults = self.faults
         key = conn.session.key
-        if faults.active(self.name, "gap") and faults.check(self.name, "gap", key):
-            return  # lost: the next push's prevSeqId will not match the client's seqId
+        for kind in ("gap", "withhold"):
+            if faults.active(self.name, kind) and faults.check(self.name, kind, key):
+                # lost: the next push's prevSeqId will not match the client's seqId (or,
+                # without seqIds, its checksum will not match the client's book)
+                return
         if stream.name == "books" and faults.active(self.name, "checksum"):
             if faults.check(self.name, "checksum", key):
                 data = dict(frame["data"][0])

@@ -93,6 +93,7 @@ class _HealthState:
         "feeds",
         "last_error",
         "last_msg_ms",
+        "malformed",
         "msg_total",
         "notes",
         "rate_window",
@@ -107,6 +108,7 @@ class _HealthState:
         self.rate_window: deque[tuple[int, int]] = deque()  # (sample ms, msg_total)
         self.resyncs = 0
         self.reconnects = 0
+        self.malformed = 0
         self.last_error = ""
         self.notes: list[str] = []
 
@@ -232,8 +234,8 @@ class Hub:
         ``state`` is kept per feed (e.g. ``feed="book:BTC/USDT:USDT"``; ``""`` is
         the venue as a whole) and the venue shows its worst feed, so one symbol
         reconnecting is visible even while the others stream.  ``state=None``
-        forgets a feed.  Other keys: last_error, resyncs, reconnects (absolute),
-        notes (iterable, replaces).
+        forgets a feed.  Other keys: last_error, resyncs, reconnects, malformed
+        (absolute), notes (iterable, replaces).
         """
         h = self._health_of(exchange)
         for name, value in changes.items():
@@ -246,7 +248,7 @@ class Hub:
                     h.feeds[feed] = value
             elif name == "last_error":
                 h.last_error = str(value)[:200]
-            elif name in ("resyncs", "reconnects"):
+            elif name in ("resyncs", "reconnects", "malformed"):
                 setattr(h, name, int(value))
             elif name == "notes":
                 h.notes = list(value)
@@ -482,6 +484,7 @@ class Hub:
             age_s=round(age, 1) if age is not None else None,
             resyncs=h.resyncs,
             reconnects=h.reconnects,
+            malformed=h.malformed,
             msgs_per_s=round(rate, 1),
             last_error=h.last_error,
             notes=tuple(h.notes),

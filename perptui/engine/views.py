@@ -28,6 +28,7 @@ class FeedHealth:
     age_s: float | None = None  # seconds since last_msg_ms at sample time
     resyncs: int = 0
     reconnects: int = 0
+    malformed: int = 0  # websocket frames skipped because they did not decode
     msgs_per_s: float = 0.0
     last_error: str = ""  # short, never contains credentials
     notes: tuple[str, ...] = ()  # e.g. symbols skipped because the venue does not list them

@@ -105,6 +105,7 @@ class VenueWorker:
         self._ohlcv_seeded: set[str] = set()
         self._ws_seen: dict[str, int] = {}  # url -> id of its live connection
         self._last_ws_drop = -1e9  # monotonic time of the last forced websocket drop
+        self._malformed_seen = 0
         self._fundings_bulk = True  # fetch_fundings until the venue says it cannot
         self._book_tasks: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -321,6 +322,7 @@ class VenueWorker:
         s = self.settings
         self.hub.set_book(book)
         feed.ok()
+        self._report_malformed()
         if not self._streaming:
             await asyncio.sleep(s.book_poll_s)
             return
@@ -329,6 +331,13 @@ class VenueWorker:
         self._ws_seen.update(self.venue.open_streams())
         if s.book_min_interval_s > 0:
             await asyncio.sleep(s.book_min_interval_s)
+
+    def _report_malformed(self) -> None:
+        """Mirror the venue's count of skipped undecodable frames into its health."""
+        n = int(getattr(self.venue, "malformed_frames", 0) or 0)
+        if n != self._malformed_seen:
+            self._malformed_seen = n
+            self.hub.set_health(self.id, malformed=n)
 
     def _ws_lost(self) -> bool:
         """True once for each stream connection that closed since the last call.

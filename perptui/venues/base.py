@@ -124,6 +124,11 @@ class Venue(abc.ABC):
     @abc.abstractmethod
     async def fetch_ticker(self, symbol: str) -> Ticker: ...
 
+    @property
+    def malformed_frames(self) -> int:
+        """Websocket frames skipped because they did not decode (0 for REST-only venues)."""
+        return 0
+
     @abc.abstractmethod
     async def close(self) -> None:
         """Release the client's sessions and sockets; safe to call twice."""

@@ -44,6 +44,7 @@ from perptui.errors import CapabilityMissing, UnknownSymbol, VenueError
 from perptui.symbols import resolve_symbol
 from perptui.venues.base import FUNDING, OHLCV, OnPage, Venue
 from perptui.venues.ccxt_errors import CcxtError, is_throttle, is_transient, short, translate
+from perptui.venues.frames import guard_frames
 from perptui.venues.pacing import Pacer
 from perptui.venues.paging import Pager
 
@@ -139,6 +140,9 @@ class CcxtVenue(Venue):
         self._serials = itertools.count(1)
         self._stream_serials: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._apply_options()
+        if self.is_pro:
+            # A garbled frame must cost that frame, not the connection (venues/frames.py).
+            guard_frames(client)
 
     def __repr__(self) -> str:
         kind = "pro" if self.is_pro else "rest"
@@ -158,6 +162,10 @@ class CcxtVenue(Venue):
     def is_pro(self) -> bool:
         # async_support clients have watch_* stubs too; only ccxt.pro classes stream
         return any(c.__module__.startswith("ccxt.pro.") for c in type(self.client).__mro__)
+
+    @property
+    def malformed_frames(self) -> int:
+        return int(getattr(self.client, "malformed_frames", 0))
 
     @property
     def has(self) -> dict[str, Any]:

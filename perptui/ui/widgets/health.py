@@ -48,6 +48,8 @@ class HealthBar(Panel):
             detail = f" {age} {h.msgs_per_s:.0f}/s rs{h.resyncs}"
             if h.reconnects:
                 detail += f" rc{h.reconnects}"
+            if h.malformed:
+                detail += f" bad{h.malformed}"
             parts.append((venue, h.state, detail))
         return tuple(parts)
 
