@@ -447,7 +447,9 @@ class SimBook:
             return
         d = self._truth_depth
         self._truth.append(
-            TruthEntry(self.ts, self.last_id, self.seq, self.levels("bids", d), self.levels("asks", d))
+            TruthEntry(
+                self.ts, self.last_id, self.seq, self.levels("bids", d), self.levels("asks", d)
+            )
         )
 
     def truth_at(self, *, last_id: int | None = None, ts: int | None = None) -> list[TruthEntry]:
