@@ -74,7 +74,30 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+class _EarlyStop:
+    """SIGINT/SIGTERM before the event loop's handlers exist: remember, stop at once.
+
+    Installed first thing in ``run``; the loop's own handlers replace it once the
+    collector is starting, and read ``requested`` so a signal sent while the config was
+    loading or the database opening still means "stop cleanly, exit 0".
+    """
+
+    requested = False
+
+    @classmethod
+    def install(cls) -> None:
+        cls.requested = False
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError, OSError):  # not the main thread
+                signal.signal(sig, cls._note)
+
+    @classmethod
+    def _note(cls, signum: int, frame: Any) -> None:
+        cls.requested = True
+
+
 def run(args: argparse.Namespace) -> int:
+    _EarlyStop.install()
     from perptui.config import load_config
     from perptui.jobs.collect import CollectSettings
 
@@ -118,6 +141,8 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    if _EarlyStop.requested:
+        stop.set()
 
     check_usable(config.db_path)  # before any network I/O; writes nothing
     ack = open_ack(args.ack_log)

@@ -10,7 +10,8 @@ A fault has a kind, an optional venue (None = every venue) and a trigger:
 Kinds and where they act:
 
 ========== =========================================================================
-latency    REST and WS: delay each response/frame by ``ms`` (+ uniform ``jitter``)
+latency    REST and WS: delay each response/frame by ``ms`` (+ uniform ``jitter``);
+           ``only=rest`` or ``only=ws`` limits it to one of them (slow REST)
 429        REST: rate-limit error in the venue's shape, with ``Retry-After``
 418        REST: IP-ban error (binance style; other venues answer their ban shape)
 5xx        REST: ``status`` (default 503) server error
@@ -174,10 +175,18 @@ class FaultPlan:
         return list(self._faults)
 
     # --- wire API
-    def check(self, venue: str, kind: str, key: str = "") -> Fault | None:
-        """The fault of ``kind`` that fires at this opportunity, or None."""
+    def check(
+        self, venue: str, kind: str, key: str = "", *, where: str | None = None
+    ) -> Fault | None:
+        """The fault of ``kind`` that fires at this opportunity, or None.
+
+        ``where`` ("rest" / "ws") skips faults limited to the other (``only=`` param).
+        """
         for f in self._faults:
             if f.kind != kind or (f.venue is not None and f.venue != venue):
+                continue
+            only = f.params.get("only")
+            if where is not None and only is not None and only != where:
                 continue
             if f.count is not None and f.count <= 0:
                 continue
@@ -205,8 +214,8 @@ class FaultPlan:
             for f in self._faults
         )
 
-    def latency_s(self, venue: str, key: str = "") -> float:
-        f = self.check(venue, "latency", key)
+    def latency_s(self, venue: str, key: str = "", where: str | None = None) -> float:
+        f = self.check(venue, "latency", key, where=where)
         if f is None:
             return 0.0
         ms = float(f.params.get("ms", 50))

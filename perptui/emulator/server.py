@@ -163,7 +163,7 @@ class EmulatorServer:
         self.ctx.request_log[(wire.name, request.path.split("/", 2)[-1])] += 1
         faults = self.ctx.faults
         venue = wire.name
-        delay = faults.latency_s(venue)
+        delay = faults.latency_s(venue, where="rest")
         if delay:
             await asyncio.sleep(delay)
         f = faults.check(venue, "418")

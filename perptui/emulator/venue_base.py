@@ -267,7 +267,7 @@ class WsSession:
                 if loop.time() < self._stalled_until:
                     continue  # socket open, nothing sent: the messages are lost
                 self._stalled_until = None
-            delay = faults.latency_s(venue, self.key)
+            delay = faults.latency_s(venue, self.key, where="ws")
             if delay:
                 await asyncio.sleep(delay)
             if faults.check(venue, "malformed", self.key):

@@ -31,6 +31,7 @@ from perptui.core.model import BookSnapshot, FundingInfo, MarketInfo
 from perptui.core.units import timeframe_ms
 from perptui.engine.feed import Feed, cancelled_by_peer, classify, describe
 from perptui.engine.hub import Hub
+from perptui.engine.shutdown import cancel_and_wait, raise_if_cancelling
 from perptui.errors import (
     CapabilityMissing,
     UnknownSymbol,
@@ -124,17 +125,19 @@ class VenueWorker:
         self.hub.set_health(self.id, feed="markets", state="connecting")
         self._tasks.append(self._spawn(self._run(), "main"))
 
-    async def stop(self) -> None:
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        """Cancel every loop and close the venue; returns within ~2 x ``timeout_s``.
+
+        A loop ends at its next turn even if a cancellation was swallowed below it
+        (engine/shutdown.py); one that outlives ``timeout_s`` is logged and left
+        behind rather than holding the shutdown (and the writer's last commit) hostage.
+        """
         tasks = [*self._tasks, *self._book_tasks.values()]
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_and_wait(tasks, timeout_s, f"{self.id} worker")
         self._tasks.clear()
         self._book_tasks.clear()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.venue.close(), timeout=5)
+            await asyncio.wait_for(self.venue.close(), timeout=timeout_s)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         return asyncio.get_running_loop().create_task(coro, name=f"perptui:{self.id}:{name}")
@@ -162,6 +165,7 @@ class VenueWorker:
     async def _load_markets(self) -> None:
         feed = Feed(self.hub, self.id, "markets", self.settings)
         while True:
+            raise_if_cancelling()
             try:
                 markets = await asyncio.wait_for(
                     self.venue.load_markets(), timeout=self.settings.request_timeout_s
@@ -249,6 +253,7 @@ class VenueWorker:
         strikes = 0  # consecutive watchdog periods without a book
         try:
             while True:
+                raise_if_cancelling()
                 try:
                     book = await self._next_book(symbol, feed)
                 except asyncio.CancelledError as exc:
@@ -384,6 +389,7 @@ class VenueWorker:
         if every_s is not None:
             timeout = max(timeout, every_s)
         while True:
+            raise_if_cancelling()
             if not self.active:
                 await asyncio.sleep(1.0 if every_s is None else min(every_s, 1.0))
                 continue

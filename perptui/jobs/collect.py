@@ -33,6 +33,7 @@ from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord,
 from perptui.core.shard import Shard, owned
 from perptui.core.units import HOUR_MS
 from perptui.engine.hub import Hub
+from perptui.engine.shutdown import cancel_and_wait
 from perptui.engine.workers import WorkerSettings
 from perptui.errors import PerptuiError, UnknownSymbol
 from perptui.jobs.backfill import FUNDING, OHLCV, Backfill, BackfillSettings
@@ -187,11 +188,8 @@ class Collector:
         self._tasks.append(asyncio.get_running_loop().create_task(coro, name=f"collect:{name}"))
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        """Cancel the schedules and stop the engine, in bounded time (engine/shutdown.py)."""
+        await cancel_and_wait(self._tasks, 5.0, "collect schedules")
         self._tasks.clear()
         await self.engine.stop()
 
