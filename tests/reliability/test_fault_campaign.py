@@ -1,0 +1,42 @@
+"""The fault campaign's CI profile (bench/faults.py): every fault type once, each on one
+venue, every published book checked against the emulator's truth at its sequence."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.faults import (
+    CI,
+    COVERAGE_GOAL,
+    HOLE_GOAL_S,
+    STALE_RATIO_GOAL,
+    format_report,
+    run_campaign,
+    steps,
+)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(280)
+async def test_fault_campaign_ci_profile_meets_every_goal() -> None:
+    report = await run_campaign(CI, seed=1)
+    text = "\n".join(format_report(report))
+    # every fault type ran, on a venue that has it
+    assert {t.fault for t in report.trials} == {s.name for s in steps(CI)}, text
+    assert report.books_checked > 1000 and report.unverifiable_books == 0, text
+    assert report.crashes == 0, text
+    assert report.writer_dropped == 0 and report.engine_submit_errors == 0, text
+    assert report.writer_queue_high_water > 0, text  # the writer was measured at all
+    assert report.baseline.coverage >= COVERAGE_GOAL, text
+    for t in report.trials:
+        where = f"{t.venue} {t.fault}"
+        assert t.during.coverage >= COVERAGE_GOAL, (where, text)
+        assert max(t.during.max_hole_s, t.after.max_hole_s) <= HOLE_GOAL_S, (where, text)
+        if t.fault == "stall":
+            assert t.stale_detect_s is not None, text
+            assert t.stale_detect_s <= STALE_RATIO_GOAL * report.stale_after_s, text
+        if t.injected:
+            assert t.detected >= 1, (where, text)
+    assert report.gaps_resynced >= 1, text
+    assert report.malformed_skipped >= 1, text
+    assert report.wrong_books == 0, text
