@@ -1,4 +1,4 @@
--- perptui SQLite schema, version 1.
+-- perptui SQLite schema (user_version 2).
 --
 -- This file is the whole current schema.  perptui.store.db applies it as
 -- migration 1 inside one transaction and records the version in
@@ -48,8 +48,16 @@ CREATE INDEX IF NOT EXISTS idx_funding_rates_symbol_time
 
 -- Order-book snapshots sampled every N seconds: the top-of-book metrics the
 -- monitor shows, depth within bands of mid (0.1 %, 0.5 %, 1 %, 5 %), and the
--- top 20 levels per side as JSON {"bids": [[price, amount], ...], "asks": ...}
--- so anything else can be recomputed later.
+-- top N levels per side (book_depth, default 25) as JSON
+-- {"bids": [[price, amount], ...], "asks": ...} for the ladder and re-analysis.
+-- Every figure is the hub's DepthMetrics of the *whole* book it held (not of the
+-- N levels in raw_data), so a row says what the monitor showed.  depth_basis says
+-- what the figures came from: 'book' (the whole book), 'levels' (the levels of a
+-- bare BookSnapshot that was written), 'top20' (rows written before schema
+-- version 2, whose depth came from the top 20 levels: the wider bands of deep
+-- books are understated there).  reached_<band> is 1 when both sides of the book
+-- extend to that band's edge, 0 when the venue's book stops short (the band's depth
+-- is then a lower bound); bid_reach / ask_reach say how far (fraction of the mid).
 CREATE TABLE IF NOT EXISTS order_book_snapshots (
     id INTEGER PRIMARY KEY,
     exchange TEXT NOT NULL,
@@ -71,7 +79,20 @@ CREATE TABLE IF NOT EXISTS order_book_snapshots (
     book_flag TEXT,  -- 'ok' | 'empty' | 'one_sided' | 'crossed' (metrics.depth_metrics)
     raw_data TEXT,
     created_at INTEGER NOT NULL
-        DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))
+        DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)),
+    -- schema version 2: one column per band of core/bands.py DEPTH_BANDS
+    imbalance_01pct REAL,
+    imbalance_05pct REAL,
+    imbalance_5pct REAL,
+    reached_01pct INTEGER,
+    reached_05pct INTEGER,
+    reached_1pct INTEGER,
+    reached_5pct INTEGER,
+    bid_reach REAL,  -- deepest bid level's distance from the mid, as a fraction
+    ask_reach REAL,
+    bid_levels INTEGER,  -- levels per side the figures were computed from
+    ask_levels INTEGER,
+    depth_basis TEXT  -- 'book' | 'levels' | 'top20' (see above)
 );
 
 -- Idempotency key and, being (exchange, symbol, timestamp), also the index

@@ -1,7 +1,7 @@
 """Fault campaign: the engine against the loopback emulator under every fault type.
 
     python -m bench.faults                      # CI profile, ~2.5 min
-    python -m bench.faults --long               # >= 1 h (two seeded cycles)
+    python -m bench.faults --long               # ~62 min (two seeded cycles)
     python -m bench.faults --seed 7 --out faults.json
 
 One process runs the emulator (3 venues), real ccxt.pro clients through perptui's
@@ -86,7 +86,7 @@ CI = Profile(
 LONG = Profile(
     "long",
     ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT", "XRP/USDT:USDT"),
-    phase_s=120.0,
+    phase_s=100.0,
     quiet_s=40.0,
     cycles=2,
     stale_after_s=5.0,

@@ -172,8 +172,8 @@ SETTINGS: tuple[Setting, ...] = (
     _S(
         "book_depth",
         Number(1, 1000, integer=True),
-        20,
-        "levels per side kept in snapshots and the ladder",
+        25,
+        "levels per side kept in a snapshot's raw_data (the replay ladder)",
         "--book-depth",
         commands=("monitor", "collect"),
     ),

@@ -46,8 +46,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-DEPTH_BANDS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05)
-ONE_PCT = 0.01
+from perptui.core.bands import DEPTH_BANDS, ONE_PCT
+
 # Relative widening of band limits so a level exactly on mid*(1±band) counts
 # despite rounding in that product.  1e-9 is orders of magnitude below a tick.
 BAND_EPS = 1e-9

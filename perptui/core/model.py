@@ -42,6 +42,33 @@ class BookSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class BookRecord:
+    """A book as the store logs it: the hub's metrics of the whole book + its top levels.
+
+    ``metrics`` (a :class:`perptui.core.metrics.DepthMetrics`) were computed once, on
+    the clock, from every level the hub held, so a stored row says what the monitor
+    showed; recomputing them from ``book`` would measure only its top levels.  ``book``
+    holds the top N levels per side kept as ``raw_data`` (the replay ladder, later
+    re-analysis).
+    """
+
+    book: BookSnapshot
+    metrics: Any
+
+    @property
+    def exchange(self) -> str:
+        return self.book.exchange
+
+    @property
+    def symbol(self) -> str:
+        return self.book.symbol
+
+    @property
+    def timestamp(self) -> int:
+        return self.book.timestamp
+
+
+@dataclass(frozen=True, slots=True)
 class FundingInfo:
     """A live funding observation: the rate that will settle next."""
 

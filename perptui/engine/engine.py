@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Any
 
 from perptui.core import signals as sigrules
-from perptui.core.model import BookSnapshot, FundingInfo, Signal
+from perptui.core.model import BookRecord, BookSnapshot, FundingInfo, Signal
 from perptui.core.shard import Shard, owned
 from perptui.engine import gc_tuning
 from perptui.engine.hub import Hub, HubView, Key, MarketView
@@ -44,7 +44,7 @@ class Engine:
         thresholds: sigrules.SignalThresholds | None = None,  # None: the defaults
         *,
         settings: WorkerSettings | None = None,
-        book_depth: int = 20,
+        book_depth: int = 25,  # levels per side kept in a snapshot's raw_data
         signals: bool = True,
         rearm_s: float = 60.0,
         freeze_gc: bool = True,
@@ -199,11 +199,14 @@ class Engine:
         self.ticks += 1
         if self.writer is not None:
             for key in self.hub.keys():
-                book = self.hub.latest_book(*key)
-                if book is None or self._last_book.get(key) is book:
+                sampled = self.hub.sampled_book(*key)
+                if sampled is None or self._last_book.get(key) is sampled[0]:
                     continue
+                book, metrics = sampled
                 self._last_book[key] = book
-                self._submit(self._trim(book))
+                # The row's figures are the hub's metrics of the whole book (what the
+                # UI shows); only raw_data is trimmed to the top book_depth levels.
+                self._submit(BookRecord(self._trim(book), metrics))
                 self.snapshots_submitted += 1
         if self.signals_enabled:
             for sig in self._evaluate_signals(view, now):

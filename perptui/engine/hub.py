@@ -302,6 +302,17 @@ class Hub:
         slot = self._keys.get((venue, symbol))
         return slot.book if slot else None
 
+    def sampled_book(self, venue: str, symbol: str) -> tuple[BookSnapshot, DepthMetrics] | None:
+        """The book the last :meth:`sample` measured and its metrics (of the whole book).
+
+        What the store logs: the numbers the UI was shown, computed once, never again
+        from a trimmed copy.
+        """
+        slot = self._keys.get((venue, symbol))
+        if slot is None or slot.metrics_for is None or slot.metrics is None:
+            return None
+        return slot.metrics_for, slot.metrics
+
     def latest_funding(self, venue: str, symbol: str) -> FundingInfo | None:
         slot = self._keys.get((venue, symbol))
         return slot.funding if slot else None

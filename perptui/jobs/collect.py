@@ -29,7 +29,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perptui.config import Config
-from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
+from perptui.core.model import (
+    BookRecord,
+    BookSnapshot,
+    Candle,
+    FundingInfo,
+    FundingRecord,
+    Signal,
+)
 from perptui.core.shard import Shard, owned
 from perptui.core.units import HOUR_MS
 from perptui.engine.hub import Hub
@@ -56,7 +63,7 @@ class CollectSettings:
     ohlcv_every_s: float = 3600.0
     timeframe: str = "1h"
     catchup_hours: float = 48.0
-    book_depth: int = 20
+    book_depth: int = 25
     signals: bool = True
     status_every_s: float = 60.0
     shard: Shard | None = None  # K/N: this collector's part of the (venue, symbol) universe
@@ -70,7 +77,7 @@ def record_key(record: Any) -> dict[str, Any]:
         head = {"t": "funding", "kind": "live"}
     elif isinstance(record, FundingRecord):
         head = {"t": "funding", "kind": "settled"}
-    elif isinstance(record, BookSnapshot):
+    elif isinstance(record, BookSnapshot | BookRecord):
         head = {"t": "snapshots"}
     elif isinstance(record, Candle):
         head = {"t": "ohlcv", "tf": record.timeframe}

@@ -207,8 +207,28 @@ def _migration_1(conn: sqlite3.Connection) -> None:
         conn.execute(stmt)
 
 
+# Rows logged before version 2 had their depth computed from the 20 levels a side the
+# engine trimmed books to; they are marked rather than silently mixed with full-book rows.
+MARK_LEGACY_DEPTH_SQL = (
+    "UPDATE order_book_snapshots SET depth_basis = 'top20' WHERE depth_basis IS NULL"
+)
+
+
+def _migration_2(conn: sqlite3.Connection) -> None:
+    # The new columns come from schema.sql itself (the same adoption step as for
+    # legacy tables), so this never drifts from it.
+    _adopt_legacy_tables(conn, schema_sql())
+    conn.execute(MARK_LEGACY_DEPTH_SQL)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "schema.sql: funding_rates, order_book_snapshots, ohlcv, signals", _migration_1),
+    Migration(
+        2,
+        "snapshots: every band's imbalance and reached flag, reach, levels, depth_basis; "
+        "earlier rows marked depth_basis='top20'",
+        _migration_2,
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

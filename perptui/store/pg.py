@@ -30,7 +30,7 @@ from perptui.core.units import DAY_MS
 from perptui.errors import StoreError
 from perptui.store import pg_schema
 from perptui.store.backend import redact
-from perptui.store.db import LATEST_VERSION
+from perptui.store.db import LATEST_VERSION, MARK_LEGACY_DEPTH_SQL
 from perptui.store.rows import INSERT_SQL, TABLE_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -266,6 +266,8 @@ async def migrate(conn: asyncpg.Connection, label: str, latest: int = LATEST_VER
                 )
             else:
                 await _reconcile(conn)
+                if version < 2:  # see store/db.py migration 2
+                    await conn.execute(MARK_LEGACY_DEPTH_SQL)
                 await conn.execute(f"UPDATE {SCHEMA_TABLE} SET version = $1", latest)
     except asyncpg.InsufficientPrivilegeError as exc:
         raise StoreError(

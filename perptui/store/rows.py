@@ -12,11 +12,24 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from perptui.core.bands import DEPTH_BANDS, ONE_PCT, band_suffix
 from perptui.core.funding import annualized
-from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
+from perptui.core.model import (
+    BookRecord,
+    BookSnapshot,
+    Candle,
+    FundingInfo,
+    FundingRecord,
+    Signal,
+)
 from perptui.core.numbers import finite_float
 
-RAW_LEVELS = 20  # levels per side kept in order_book_snapshots.raw_data
+RAW_LEVELS = 25  # levels per side kept in raw_data when a bare BookSnapshot is written
+
+# depth_basis: what a row's depth, imbalance and band figures were computed from.
+DEPTH_FROM_BOOK = "book"  # the hub's metrics of the whole book it held (BookRecord)
+DEPTH_FROM_LEVELS = "levels"  # the levels of the record written (a bare BookSnapshot)
+DEPTH_FROM_TOP20 = "top20"  # rows written before the fix: 20 levels a side (migration 2)
 
 FUNDING_COLUMNS = (
     "exchange",
@@ -51,6 +64,16 @@ SNAPSHOT_COLUMNS = (
     "ask_depth_5pct",
     "book_flag",
     "raw_data",
+    # Added by migration 2: per-band imbalance and "reached" flags for every band of
+    # DEPTH_BANDS (1 % keeps the historical `imbalance`), how far each side reached,
+    # how many levels the figures came from, and what they were computed from.
+    *(f"imbalance_{band_suffix(b)}" for b in DEPTH_BANDS if b != ONE_PCT),
+    *(f"reached_{band_suffix(b)}" for b in DEPTH_BANDS),
+    "bid_reach",
+    "ask_reach",
+    "bid_levels",
+    "ask_levels",
+    "depth_basis",
 )
 OHLCV_COLUMNS = (
     "exchange",
@@ -158,38 +181,68 @@ def funding_record_row(r: FundingRecord) -> tuple:
     )
 
 
-def _levels_json(bids: Sequence[Any], asks: Sequence[Any]) -> str:
+def _levels_json(bids: Sequence[Any], asks: Sequence[Any], limit: int | None = None) -> str:
     def top(side: Sequence[Any]) -> list[list[float]]:
-        return [[float(p), float(a)] for p, a in list(side[:RAW_LEVELS])]
+        rows = side if limit is None else side[:limit]
+        return [[float(p), float(a)] for p, a, *_ in rows]
 
     return json.dumps({"bids": top(bids), "asks": top(asks)}, separators=(",", ":"))
 
 
+def _metrics_columns(m: Any, basis: str) -> dict[str, Any]:
+    """The snapshot columns a DepthMetrics fills (bands it lacks stay NULL)."""
+    bd, ad, imb = m.bid_depth, m.ask_depth, m.imbalance_by_band
+    out: dict[str, Any] = {
+        "best_bid": finite_float(m.best_bid),
+        "best_ask": finite_float(m.best_ask),
+        "mid_price": finite_float(m.mid),
+        "spread_bps": finite_float(m.spread_bps),
+        "imbalance": finite_float(m.imbalance),
+        "book_flag": m.flag,
+        "bid_reach": finite_float(m.bid_reach),
+        "ask_reach": finite_float(m.ask_reach),
+        "bid_levels": int(m.bid_levels),
+        "ask_levels": int(m.ask_levels),
+        "depth_basis": basis,
+    }
+    for b in DEPTH_BANDS:
+        sfx = band_suffix(b)
+        out[f"bid_depth_{sfx}"] = finite_float(bd.get(b))
+        out[f"ask_depth_{sfx}"] = finite_float(ad.get(b))
+        if b != ONE_PCT:
+            out[f"imbalance_{sfx}"] = finite_float(imb.get(b))
+        if b in bd:
+            bid_ok, ask_ok = m.covers(b)
+            out[f"reached_{sfx}"] = int(bid_ok and ask_ok)
+    if ONE_PCT not in bd:  # always computed by depth_metrics; keep the 1 % columns filled
+        out["bid_depth_1pct"] = finite_float(m.bid_depth_1pct)
+        out["ask_depth_1pct"] = finite_float(m.ask_depth_1pct)
+    return out
+
+
+def _snapshot_values(book: BookSnapshot, cols: dict[str, Any], raw: str) -> tuple:
+    cols["exchange"] = book.exchange
+    cols["symbol"] = book.symbol
+    cols["timestamp"] = int(book.timestamp)
+    cols["raw_data"] = raw
+    return tuple(cols.get(c) for c in SNAPSHOT_COLUMNS)
+
+
+def book_record_row(r: BookRecord) -> tuple:
+    """A logged book: its figures are the hub's metrics of the whole book, as shown.
+
+    Nothing is recomputed here: ``r.book`` holds only the top levels (``raw_data``).
+    """
+    cols = _metrics_columns(r.metrics, DEPTH_FROM_BOOK)
+    return _snapshot_values(r.book, cols, _levels_json(r.book.bids, r.book.asks))
+
+
 def snapshot_row(r: BookSnapshot) -> tuple:
+    """A bare book: figures from exactly the levels it holds, raw_data its top RAW_LEVELS."""
     from perptui.core.metrics import depth_metrics  # numpy import only when books are written
 
-    m = depth_metrics(r.bids, r.asks)
-    bd, ad = m.bid_depth, m.ask_depth
-    return (
-        r.exchange,
-        r.symbol,
-        int(r.timestamp),
-        finite_float(m.best_bid),
-        finite_float(m.best_ask),
-        finite_float(m.mid),
-        finite_float(m.spread_bps),
-        finite_float(m.bid_depth_1pct),
-        finite_float(m.ask_depth_1pct),
-        finite_float(m.imbalance),
-        finite_float(bd.get(0.001)),
-        finite_float(ad.get(0.001)),
-        finite_float(bd.get(0.005)),
-        finite_float(ad.get(0.005)),
-        finite_float(bd.get(0.05)),
-        finite_float(ad.get(0.05)),
-        m.flag,
-        _levels_json(r.bids, r.asks),
-    )
+    cols = _metrics_columns(depth_metrics(r.bids, r.asks), DEPTH_FROM_LEVELS)
+    return _snapshot_values(r, cols, _levels_json(r.bids, r.asks, RAW_LEVELS))
 
 
 def candle_row(r: Candle) -> tuple:
@@ -236,6 +289,7 @@ _CONVERTERS: dict[type, tuple[str, Callable[[Any], tuple]]] = {
     FundingInfo: ("funding_rates", funding_info_row),
     FundingRecord: ("funding_rates", funding_record_row),
     BookSnapshot: ("order_book_snapshots", snapshot_row),
+    BookRecord: ("order_book_snapshots", book_record_row),
     Candle: ("ohlcv", candle_row),
     Signal: ("signals", signal_row),
 }

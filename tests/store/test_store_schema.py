@@ -222,8 +222,9 @@ def test_seed_database_is_upgraded_in_place(tmp_path: Path) -> None:
 
 
 def test_migration_path_applies_pending_steps_in_order(tmp_path: Path) -> None:
-    path = tmp_path / "v1.db"
-    connect_sync(path).close()  # a database at the current version, 1
+    path = tmp_path / "current.db"
+    connect_sync(path).close()  # a database at the current version
+    n = LATEST_VERSION
 
     def v2(conn: sqlite3.Connection) -> None:
         add_column_if_missing(conn, "ohlcv", "trades INTEGER")
@@ -231,13 +232,13 @@ def test_migration_path_applies_pending_steps_in_order(tmp_path: Path) -> None:
     def v3(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT)")
 
-    future = (*MIGRATIONS, Migration(2, "trades", v2), Migration(3, "notes", v3))
+    future = (*MIGRATIONS, Migration(n + 1, "trades", v2), Migration(n + 2, "notes", v3))
     conn = sqlite3.connect(path, isolation_level=None)
-    assert migrate(conn, str(path), future) == 3
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert migrate(conn, str(path), future) == n + 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == n + 2
     assert "trades" in columns(conn, "ohlcv")
     assert "notes" in tables(conn)
-    assert migrate(conn, str(path), future) == 3  # nothing left to do
+    assert migrate(conn, str(path), future) == n + 2  # nothing left to do
     conn.close()
 
 

@@ -15,6 +15,7 @@ from perptui.core import metrics
 from perptui.core.model import BookSnapshot, Candle, FundingInfo, FundingRecord, Signal
 from perptui.errors import StoreError
 from perptui.store import db as store_db
+from perptui.store import rows as store_rows
 from perptui.store.writer import CommitInfo, Writer
 
 SYM = "BTC/USDT:USDT"
@@ -195,8 +196,8 @@ async def test_record_conversion(db_location) -> None:
     assert got[:13] == pytest.approx(expected)
     assert got[13] == "ok"
     raw = json.loads(got[14])
-    assert raw["bids"] == [list(level) for level in snap.bids[:20]]
-    assert raw["asks"] == [list(level) for level in snap.asks[:20]]
+    assert raw["bids"] == [list(level) for level in snap.bids[: store_rows.RAW_LEVELS]]
+    assert raw["asks"] == [list(level) for level in snap.asks[: store_rows.RAW_LEVELS]]
 
     assert rows(path, "SELECT timeframe, timestamp, open, high, low, close, volume FROM ohlcv") == [
         ("1m", 180_000, 1.0, 2.0, 0.5, 1.25, 13.0)
