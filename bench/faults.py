@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -551,9 +551,8 @@ class Campaign:
                     if (venue, spec["kind"]) in seen:
                         continue
                     seen.add((venue, spec["kind"]))
-                    spec = dict(spec)
-                    kind = spec.pop("kind")
-                    emu.faults.inject(venue, kind, **spec)
+                    params = {k: v for k, v in spec.items() if k != "kind"}
+                    emu.faults.inject(venue, spec["kind"], **params)
         self.hub.phase = "all faults at once"
         start = _now_ms()
         await asyncio.sleep(p.phase_s)
@@ -596,6 +595,12 @@ async def run_campaign(
                 say("faults: " + " | ".join(f"{v}: {st.name}" for v, st in phase))
                 results, before = await c.run_phase(phase, cycle, before)
                 trials.extend(results)
+                for r in results:
+                    say(
+                        f"  {r.venue} {r.fault}: wrong {r.wrong_books}, injected "
+                        f"{r.injected} detected {r.detected}, reconnects {r.reconnects}, "
+                        f"stale after {r.stale_detect_s}"
+                    )
             if profile.mix:
                 say("all faults at once")
                 window, before = await c.run_mix(before)
@@ -759,9 +764,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, help="also write the report as JSON here")
     ap.add_argument("--db", type=Path, help="keep the SQLite file here (default: a temp dir)")
+    ap.add_argument("--cycles", type=int, help="cycles of the schedule (default: the profile's)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     profile = LONG if args.long else CI
+    if args.cycles is not None:
+        profile = replace(profile, cycles=max(1, args.cycles))
     stamp = lambda m: print(time.strftime("%H:%M:%S ") + m, flush=True)  # noqa: E731
     report = asyncio.run(run_campaign(profile, args.seed, args.db, stamp))
     text = "\n".join(format_report(report))

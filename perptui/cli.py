@@ -270,6 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if module is None:  # nothing to run (e.g. a lone `--`)
             build_parser(None)[0].print_usage(sys.stderr)
             return 2
+        early = getattr(module, "before_run", None)
+        if early is not None:  # e.g. collect: signals mean "stop cleanly" from here on
+            early()
         _setup_logging(args, args.command)
         return int(module.run(args) or 0)
     except PerptuiError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import signal
 import sys
 import time
@@ -77,16 +78,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 class _EarlyStop:
     """SIGINT/SIGTERM before the event loop's handlers exist: remember, stop at once.
 
-    Installed first thing in ``run``; the loop's own handlers replace it once the
+    Installed by ``before_run`` (the CLI calls it right after parsing the command
+    line, before logging is set up); the loop's own handlers replace it once the
     collector is starting, and read ``requested`` so a signal sent while the config was
     loading or the database opening still means "stop cleanly, exit 0".
     """
 
     requested = False
+    installed = False
+    raising = False  # only inside run(), which catches _StopRequested
 
     @classmethod
     def install(cls) -> None:
         cls.requested = False
+        cls.installed = True
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(ValueError, OSError):  # not the main thread
                 signal.signal(sig, cls._note)
@@ -94,14 +99,47 @@ class _EarlyStop:
     @classmethod
     def _note(cls, signum: int, frame: Any) -> None:
         cls.requested = True
+        if cls.raising:
+            # Nothing is open yet: abandon whatever start-up step runs (the collector's
+            # imports alone take seconds on a loaded box) instead of finishing it first.
+            raise _StopRequested
+
+
+class _StopRequested(BaseException):
+    """Raised by a start-up signal; caught in ``run``, which then exits 0."""
+
+
+def before_run() -> None:
+    """Called by the CLI as soon as it knows the command is collect (before logging)."""
+    _EarlyStop.install()
 
 
 def run(args: argparse.Namespace) -> int:
-    _EarlyStop.install()
+    if not _EarlyStop.installed:  # run() called directly, not through the CLI
+        _EarlyStop.install()
+    if _EarlyStop.requested:
+        return _stopped_early()
+    _EarlyStop.raising = True
+    try:
+        return _run(args)
+    except _StopRequested:
+        return _stopped_early()
+    finally:
+        _EarlyStop.raising = False
+
+
+def _run(args: argparse.Namespace) -> int:
     from perptui.config import load_config
-    from perptui.jobs.collect import CollectSettings
 
     config = load_config(args)
+    if _EarlyStop.requested:  # asked to stop while starting: nothing observed yet
+        return _stopped_early()
+    # The collector's imports (pandas among them) take seconds on a loaded machine:
+    # only after a last look at the flag.
+    from perptui.jobs.collect import CollectSettings
+
+    if _EarlyStop.requested:
+        return _stopped_early()
     c = config.collect
     shard = None
     if args.shard is not None:
@@ -124,7 +162,24 @@ def run(args: argparse.Namespace) -> int:
         shard=shard,
     )
     config.ensure_db_dir()
-    return asyncio.run(_collect(config, settings, args))
+    if _EarlyStop.requested:
+        return _stopped_early()
+    code = asyncio.run(_collect(config, settings, args))
+    # Everything is committed and closed: a further signal has nothing left to stop
+    # (and the loop's handlers are gone, so it would kill the process with -15).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(sig, signal.SIG_IGN)
+    # Freezing the heap spares the interpreter's final collection a walk over every
+    # object (ccxt's markets, the emulator's books): seconds of exit time on a loaded
+    # machine, between "stopped" and the process end.
+    gc.freeze()
+    return code
+
+
+def _stopped_early() -> int:
+    print("perptui collect: stopped before it started (signal)", file=sys.stderr, flush=True)
+    return 0
 
 
 async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
@@ -151,6 +206,8 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
     started = time.monotonic()
     collector = None
     try:
+        if stop.is_set():  # a signal while the database was opening: stop here
+            return _stopped_early()
         async with open_venues(config, emulator_port=args.emulator_port, seed=args.seed) as session:
             for note in session.notes:
                 print(f"perptui collect: {note}", file=sys.stderr)
