@@ -27,6 +27,8 @@ from typing import Any
 
 import ccxt.pro as ccxt_pro
 
+from perptui.venues.frames import guarded_class
+
 
 class DydxBookClient(ccxt_pro.dydx):
     """Stock ccxt.pro dydx, except for `handle_order_book` (see module docstring)."""
@@ -98,7 +100,11 @@ class DydxBookClient(ccxt_pro.dydx):
 
 
 def adopt_book_client(client: Any) -> Any:
-    """Give a stock ccxt.pro dydx instance the repaired book handler (same object)."""
-    if type(client) is ccxt_pro.dydx:
-        client.__class__ = DydxBookClient
+    """Give a ccxt.pro dydx instance the repaired book handler (same object).
+
+    The instance may already carry venues/frames.py's FrameGuard (CcxtVenue adds it
+    first); it keeps it.
+    """
+    if isinstance(client, ccxt_pro.dydx) and not isinstance(client, DydxBookClient):
+        client.__class__ = guarded_class(DydxBookClient)
     return client
