@@ -6,13 +6,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
-# Minutes of wall time on two loaded cores: CI sets PERPTUI_RELIABILITY=1 (.ci/run);
-# a developer's `pytest` run skips them.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("PERPTUI_RELIABILITY") != "1",
-    reason="reliability profiles run in CI (set PERPTUI_RELIABILITY=1)",
-)
 from cli_helpers import has
 
 from bench.faults import (
@@ -23,6 +16,13 @@ from bench.faults import (
     format_report,
     run_campaign,
     steps,
+)
+
+# Minutes of wall time on two loaded cores: CI sets PERPTUI_RELIABILITY=1 (.ci/run);
+# a developer's `pytest` run skips them.
+pytestmark = pytest.mark.skipif(
+    os.environ.get("PERPTUI_RELIABILITY") != "1",
+    reason="reliability profiles run in CI (set PERPTUI_RELIABILITY=1)",
 )
 
 

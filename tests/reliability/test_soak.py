@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import os
-
 import pytest
+
+from bench.soak import format_report, run_soak
 
 # Minutes of wall time on two loaded cores: CI sets PERPTUI_RELIABILITY=1 (.ci/run);
 # a developer's `pytest` run skips them.
@@ -15,8 +16,6 @@ pytestmark = pytest.mark.skipif(
     os.environ.get("PERPTUI_RELIABILITY") != "1",
     reason="reliability profiles run in CI (set PERPTUI_RELIABILITY=1)",
 )
-
-from bench.soak import format_report, run_soak
 
 
 @pytest.mark.slow
