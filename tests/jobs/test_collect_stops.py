@@ -59,7 +59,13 @@ class RacingVenue:
         raise CapabilityMissing("not in this venue")
 
     fetch_fundings = fetch_funding = fetch_open_interest = fetch_ticker = _missing
-    fetch_ohlcv_history = fetch_order_book = _missing
+    fetch_ohlcv_history = fetch_order_book = fetch_pools = _missing
+
+    def open_streams(self) -> dict[str, int]:
+        return {}
+
+    async def drop_streams(self, idle_s: float | None = None) -> bool:
+        return False
 
     async def close(self) -> None:
         self.closed = True
