@@ -122,7 +122,7 @@ KEYMAP: tuple[KeyRow, ...] = (
     ),
     KeyRow(
         "f",
-        "funding board: every perpetual of every venue; s/r sort, / filter, o min OI, "
+        "funding board: every perpetual of every venue; s/r sort, / filter, o min OI, u min volume, "
         "c cross-venue carry, enter opens the market",
         # the footer is full at 80 columns; f is in the help screen and the palette
         (Key("f", "funding_board", "Funding", show=False),),

@@ -52,6 +52,18 @@ async def test_board_shows_the_whole_market_sorts_filters_and_opens_a_market() -
             await pilot.press("r")
             oi = [r.open_interest_usd for r in board.shown_rows if r.open_interest_usd]
             assert oi == sorted(oi)
+            everything = len(board.shown_rows)
+            # Floors: OI (o) and 24 h volume (u), each cycling back to none.
+            await pilot.press("o")
+            assert board.min_oi == 1e6 and 0 < len(board.shown_rows) < everything
+            assert all((r.open_interest_usd or 0) >= 1e6 for r in board.shown_rows)
+            await pilot.press("o", "o", "o")
+            assert board.min_oi == 0 and len(board.shown_rows) == everything
+            await pilot.press("u", "u")
+            assert board.min_volume == 1e7 and 0 < len(board.shown_rows) < everything
+            assert all((r.volume_24h_usd or 0) >= 1e7 for r in board.shown_rows)
+            await pilot.press("u", "u", "u")
+            assert board.min_volume == 0 and len(board.shown_rows) == everything
             await pilot.press("slash", "d", "o", "g", "e", "enter")
             assert board.filter_text == "doge"
             assert board.shown_rows and all("DOGE" in r.symbol for r in board.shown_rows)

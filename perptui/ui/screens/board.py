@@ -49,6 +49,7 @@ PAIR_COLUMNS: tuple[str, ...] = (
     "OI-w APR", "vol-w APR", "venues",
 )  # fmt: skip
 MIN_OI_STEPS: tuple[float, ...] = (0.0, 1e6, 1e7, 1e8)
+MIN_VOLUME_STEPS: tuple[float, ...] = (0.0, 1e6, 1e7, 1e8, 1e9)  # 24 h quote volume floors
 REBUILD_EVERY_S = 30.0  # the countdown column is shown to the minute
 
 
@@ -119,6 +120,7 @@ class BoardScreen(Screen[tuple[str, str] | None]):
         Binding("r", "reverse", "Reverse"),
         Binding("slash", "filter", "Filter"),
         Binding("o", "min_oi", "Min OI"),
+        Binding("u", "min_volume", "Min vol"),
         Binding("c", "carry", "Carry"),
         Binding("enter", "choose", "Open", show=False),
     ]
@@ -144,6 +146,7 @@ class BoardScreen(Screen[tuple[str, str] | None]):
         self.descending = True
         self.filter_text = ""
         self.min_oi = 0.0
+        self.min_volume = 0.0
         self.show_pairs = False
         self._shown: tuple[Any, ...] | None = None
         self._built_at = 0.0
@@ -171,21 +174,23 @@ class BoardScreen(Screen[tuple[str, str] | None]):
         state = self._state()
         version = getattr(state, "version", None)
         key = (version, self.sort_column, self.descending, self.filter_text, self.min_oi,
-               self.show_pairs)  # fmt: skip
+               self.min_volume, self.show_pairs)  # fmt: skip
         stale = time.monotonic() - self._built_at >= REBUILD_EVERY_S
         if not force and key == self._shown and not stale:
             return
         self._shown = key
         self._built_at = time.monotonic()
         rows: Sequence[BoardRow] = getattr(state, "rows", ()) or ()
-        kept = filter_rows(rows, self.filter_text, min_oi_usd=self.min_oi)
+        kept = filter_rows(
+            rows, self.filter_text, min_oi_usd=self.min_oi, min_volume_usd=self.min_volume
+        )
         table = self.table
         cursor = table.cursor_row
         table.clear(columns=True)
         if self.show_pairs:
             pairs = [p for p in getattr(state, "pairs", ()) or ()
                      if not self.filter_text or self.filter_text.upper() in p.base]  # fmt: skip
-            if self.min_oi > 0:
+            if self.min_oi > 0 or self.min_volume > 0:
                 bases = {r.base for r in kept}
                 pairs = [p for p in pairs if p.base in bases]
             self.shown_pairs = pairs
@@ -225,6 +230,8 @@ class BoardScreen(Screen[tuple[str, str] | None]):
             extra.append(f"filter '{self.filter_text}'")
         if self.min_oi:
             extra.append(f"OI >= {fmt.compact(self.min_oi)}")
+        if self.min_volume:
+            extra.append(f"vol >= {fmt.compact(self.min_volume)}")
         return "  ".join([what, *extra, "|", *parts])
 
     # ------------------------------------------------------------------ actions
@@ -252,6 +259,13 @@ class BoardScreen(Screen[tuple[str, str] | None]):
     def action_min_oi(self) -> None:
         i = MIN_OI_STEPS.index(self.min_oi) if self.min_oi in MIN_OI_STEPS else 0
         self.min_oi = MIN_OI_STEPS[(i + 1) % len(MIN_OI_STEPS)]
+        self.rebuild()
+
+    def action_min_volume(self) -> None:
+        """Cycle the 24 h volume floor (0, 1M, 10M, 100M, 1B in quote)."""
+        steps = MIN_VOLUME_STEPS
+        i = steps.index(self.min_volume) if self.min_volume in steps else 0
+        self.min_volume = steps[(i + 1) % len(steps)]
         self.rebuild()
 
     def action_carry(self) -> None:
