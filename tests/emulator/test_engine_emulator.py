@@ -497,7 +497,18 @@ async def test_emulator_engine_fills_hub_and_logs_to_sqlite(tmp_path: Path) -> N
             ),
             timeout=15,
         )
-        await asyncio.sleep(1.0)  # a few snapshot ticks
+        # Every venue reads connected (a loaded box may show a 1 s stale blip first)
+        # once a few snapshot ticks have gone by.
+        assert rig.engine is not None
+        ticks = rig.engine.ticks
+
+        def settled() -> bool:
+            health = rig.hub.sample().health
+            return rig.engine is not None and rig.engine.ticks >= ticks + 3 and all(
+                health[v].state == "connected" for v in EMU_VENUES
+            )
+
+        await wait_for(settled, timeout=15)
         view = rig.hub.sample()
         for venue in EMU_VENUES:
             h = view.health[venue]
