@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from perptui.core.units import timeframe_ms
 from perptui.errors import StoreError
 from perptui.store.backend import is_postgres, redact
 from perptui.store.db import connect_sync
@@ -251,9 +252,10 @@ class ReplayReader:
         return out
 
 
+
 def _timeframe_order(tf: str) -> float:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2592000}
+    """Sort key: the timeframe's length (an unknown one sorts last)."""
     try:
-        return float(tf[:-1]) * units[tf[-1]]
-    except (KeyError, ValueError):
+        return float(timeframe_ms(tf))
+    except ValueError:
         return float("inf")
