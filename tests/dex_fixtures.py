@@ -75,6 +75,22 @@ def hyperliquid_routes(fixtures_dir: Path, **extra: Any) -> dict[Any, Any]:
     return routes
 
 
+def predicted_fundings_doc_shape(hl: dict[str, Any]) -> list[Any]:
+    """A ``predictedFundings`` answer in the documented shape (none was recorded, see
+    README_dex.md): ``{coin: HlPerp data or None}``; every coin also gets a BinPerp entry
+    (which the venue must not take for its own) and a ``null`` BybitPerp one."""
+    out: list[Any] = []
+    for coin, data in hl.items():
+        entries: list[Any] = [
+            ["BinPerp", {"fundingRate": "0.0001", "nextFundingTime": 1796126400000}]
+        ]
+        if data is not ...:
+            entries.append(["HlPerp", data])
+        entries.append(["BybitPerp", None])
+        out.append([coin, entries])
+    return out
+
+
 def dydx_routes(fixtures_dir: Path, markets: str = "perpetual_markets_btc_eth_sol", **extra):
     m = load(fixtures_dir, "dydx", markets)
     routes: dict[Any, Any] = {"/v4/perpetualMarkets": m["httpResponse"]}

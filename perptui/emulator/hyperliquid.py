@@ -12,6 +12,12 @@ strings except times, ``n`` (orders per level, trades per candle) and ``szDecima
 - ``fundingHistory``: hourly rows in [startTime, endTime], oldest first, 500 at most.
 - ``candleSnapshot``: oldest first, 5000 at most, and only the latest 5000 candles of an
   interval exist at all.
+- ``predictedFundings`` (not recorded; the documented shape): ``[[coin, [[venue, {
+  "fundingRate", "nextFundingTime", "fundingIntervalHours"}], ...]], ...]`` with
+  ``HlPerp`` (this venue) and, for the coins those emulated venues list, ``BinPerp`` /
+  ``BybitPerp`` (their own running rate and settlement). ``HlPerp``'s prediction is the
+  hour's premium average so far extended by the premium now for the rest of the hour,
+  while ``metaAndAssetCtxs`` shows the average so far: the two differ as they do live.
 
 Errors in Hyperliquid's own style: a body it cannot read is HTTP 422 with a plain-text
 "Failed to deserialize the JSON body into the target type"; an unknown coin is ``null``;
@@ -110,6 +116,7 @@ class HyperliquidWire(VenueWire):
             "l2Book": self.l2_book,
             "fundingHistory": self.funding_history,
             "candleSnapshot": self.candle_snapshot,
+            "predictedFundings": lambda b: self.predicted_fundings(),
         }
 
     # ------------------------------------------------------------------ REST
@@ -153,6 +160,33 @@ class HyperliquidWire(VenueWire):
     def asset_ctxs(self) -> list[dict[str, Any]]:
         now = self.now_ms()
         return [self.asset_ctx(m, now) for m in self.markets_in_order()]
+
+    def predicted_fundings(self) -> list[Any]:
+        now = self.now_ms()
+        others = [(v, name) for v, name in (("binance", "BinPerp"), ("bybit", "BybitPerp"))
+                  if v in self.sim.venues]  # fmt: skip
+        out: list[Any] = []
+        for m in self.markets_in_order():
+            rate = self.sim.projected_rate(self.name, m.symbol, now)
+            nxt = self.sim.funding_now(self.name, m.symbol, now).next_time
+            entries: list[Any] = []
+            for venue, name in others:
+                peer = next((x for x in self.sim.markets(venue) if x.base == m.base), None)
+                if peer is None:
+                    continue
+                pf = self.sim.funding_now(venue, peer.symbol, now)
+                entries.append([name, self._prediction(pf.rate, pf.next_time, pf.interval_h)])
+            entries.insert(min(1, len(entries)), ["HlPerp", self._prediction(rate, nxt, 1)])
+            out.append([m.venue_id, entries])
+        return out
+
+    @staticmethod
+    def _prediction(rate: float, next_time: int, hours: int) -> dict[str, Any]:
+        return {
+            "fundingRate": f"{rate:.8f}".rstrip("0").rstrip(".") or "0",
+            "nextFundingTime": next_time,
+            "fundingIntervalHours": hours,
+        }
 
     def _coin(self, body: dict[str, Any], key: str = "coin") -> VenueMarket | None:
         coin = body.get(key)

@@ -864,7 +864,7 @@ class MarketSim:
         samples = np.linspace(nxt - h, nxt - h + elapsed, 8)
         p = float(self.premium_model(venue, m.base).at(samples).mean())
         interest = self._interest(m.funding_interval_h)
-        rate = round(p + min(max(interest - p, -0.0005), 0.0005), 8)
+        rate = self._rate(p, interest)
         return FundingNow(
             rate=rate,
             next_time=int(nxt),
@@ -873,6 +873,24 @@ class MarketSim:
             index=self.index_price(venue, symbol, t),
             interest=interest,
         )
+
+    @staticmethod
+    def _rate(premium: float, interest: float) -> float:
+        return round(premium + min(max(interest - premium, -0.0005), 0.0005), 8)
+
+    def projected_rate(self, venue: str, symbol: str, t_ms: int | None = None) -> float:
+        """The running interval's rate if the premium now held until the settlement: the
+        average so far (as `funding_now`) weighted by the part run, the rest at today's."""
+        t = self._now(t_ms)
+        m = self.market(venue, symbol)
+        h = m.funding_interval_h * HOUR_MS
+        start = (t // h) * h
+        elapsed = max(t - start, 1)
+        model = self.premium_model(venue, m.base)
+        so_far = float(model.at(np.linspace(start, start + elapsed, 8)).mean())
+        now = float(model.at(np.array([float(t)]))[0])
+        done = elapsed / h
+        return self._rate(done * so_far + (1 - done) * now, self._interest(m.funding_interval_h))
 
     # --- candles
     def candles(

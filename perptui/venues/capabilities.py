@@ -50,7 +50,7 @@ CAPABILITIES: dict[str, Capabilities] = {
             "hyperliquid",
             "WS l2Book, every push a full snapshot (20 levels)",
             "1 h",
-            "no (the running hour's rate)",
+            "yes (predictedFundings, its HlPerp entry)",
             "funding since listing (500/page); candles: latest 5000 per interval",
             "yes (coins; USD = OI x mark)",
         ),

@@ -18,19 +18,58 @@ Quirks handled (ccxt 4.5.90, seen on the recorded payloads in README_dex.md):
 - HIP-3 builder-deployed perps (``perpDexs``) are not loaded (``fetchMarkets.types =
   ['swap']``) and any market flagged ``hip3`` is dropped, so only the main perp dex shows.
 - ``fetchCurrencies`` asks for ``spotMeta``; perp data never needs spot tokens, so it is off.
+
+Predicted rate: ``metaAndAssetCtxs`` carries only the running hour's rate. The venue's
+``predictedFundings`` question (POST /info, no other field; Hyperliquid docs, "Retrieve
+predicted funding rates for different venues") answers, per coin, a list of
+``[venue, {fundingRate, nextFundingTime[, fundingIntervalHours]} | null]`` pairs, where
+``HlPerp`` is Hyperliquid itself (``BinPerp`` / ``BybitPerp`` are its view of those
+venues). ccxt 4.5.90 has no method for it, so it goes through the implicit
+``publicPostInfo``; one request answers every coin. Its ``nextFundingTime`` is the venue's
+own statement of the next settlement and replaces the hour computed from the clock. Losing
+it costs the predicted column only, never the funding rate.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, ClassVar
 
-from perptui.core.model import FundingInfo, MarketInfo, OpenInterest
+from perptui.core.model import FundingInfo, MarketInfo, MarketQuote, OpenInterest
 from perptui.core.numbers import finite_float
 from perptui.core.units import HOUR_MS
+from perptui.errors import CapabilityMissing, VenueError
 from perptui.venues.base import FUNDING, OHLCV
 from perptui.venues.ccxt_venue import CcxtVenue
 from perptui.venues.hourly import next_hour, response_time_ms
+
+log = logging.getLogger(__name__)
+
+
+def predicted_by_coin(
+    raw: Any, venue: str = "HlPerp"
+) -> dict[str, tuple[float | None, int | None]]:
+    """``{coin: (predicted rate, next funding time)}`` of ``venue`` in a predictedFundings
+    answer; coins without an entry (or with ``null`` data) for that venue are left out."""
+    out: dict[str, tuple[float | None, int | None]] = {}
+    for item in raw if isinstance(raw, list) else ():
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], list)):
+            continue
+        coin, entries = item
+        for entry in entries:
+            if not (isinstance(entry, list) and len(entry) == 2) or entry[0] != venue:
+                continue
+            data = entry[1]
+            if isinstance(data, dict):
+                at = finite_float(data.get("nextFundingTime"))
+                out[str(coin)] = (
+                    finite_float(data.get("fundingRate")),
+                    None if at is None else int(at),
+                )
+    return out
 
 
 class HyperliquidVenue(CcxtVenue):
@@ -47,6 +86,10 @@ class HyperliquidVenue(CcxtVenue):
     page_limits: ClassVar[dict[str, int]] = {FUNDING: 500, OHLCV: 5000}
     ascending_history = frozenset({FUNDING, OHLCV})
     perp_subtypes = frozenset({"linear"})
+    # predictedFundings: asked beside every funding refresh (one request for all coins);
+    # the entry named `predicted_venue` is Hyperliquid's own prediction
+    predicted_fundings: ClassVar[bool] = True
+    predicted_venue: ClassVar[str] = "HlPerp"
     # funding settles every hour on the hour (Hyperliquid docs, "Funding")
     default_funding_interval_hours = 1.0
     settlement_ms: ClassVar[int] = HOUR_MS
@@ -98,7 +141,71 @@ class HyperliquidVenue(CcxtVenue):
             interval_hours=base.interval_hours,
             mark_price=base.mark_price,
             index_price=base.index_price,
-            predicted_rate=None,  # metaAndAssetCtxs carries the running hour's rate only
+            predicted_rate=None,  # metaAndAssetCtxs: the running hour only (see `predicted`)
+        )
+
+    async def predicted(self) -> dict[str, tuple[float | None, int | None]]:
+        """Hyperliquid's predicted rate and next settlement per coin ({} when unavailable)."""
+        if not self.predicted_fundings:
+            return {}
+        try:
+            raw = await self.call(
+                "predictedFundings", self.client.publicPostInfo, {"type": "predictedFundings"}
+            )
+        except (VenueError, CapabilityMissing) as exc:  # VenueUnreachable is a VenueError
+            log.warning("%s: predictedFundings unavailable: %s", self.id, exc)
+            return {}
+        return predicted_by_coin(raw, self.predicted_venue)
+
+    def with_predicted(
+        self, f: FundingInfo, m: MarketInfo, pred: dict[str, tuple[float | None, int | None]]
+    ) -> FundingInfo:
+        rate, at = pred.get(m.id, (None, None))
+        if rate is None and at is None:
+            return f
+        return replace(
+            f,
+            predicted_rate=rate,
+            next_funding_time=at if at is not None else f.next_funding_time,
+        )
+
+    async def fetch_funding(self, symbol: str) -> FundingInfo:
+        m = await self.perp(symbol)
+        return (await self.fetch_fundings([m.symbol]))[m.symbol]
+
+    async def fetch_fundings(self, symbols: Iterable[str]) -> dict[str, FundingInfo]:
+        got = await super().fetch_fundings(symbols)
+        if not got:
+            return got
+        pred = await self.predicted()
+        return {s: self.with_predicted(f, self.market(s), pred) for s, f in got.items()}
+
+    # ------------------------------------------------------------------ board
+
+    async def board_extras(
+        self,
+        perps: dict[str, MarketInfo],
+        fundings: dict[str, dict[str, Any]],
+        notes: list[str],
+    ) -> dict[str, dict[str, Any]]:
+        extras = await super().board_extras(perps, fundings, notes)
+        pred = await self.predicted()
+        for symbol in fundings:
+            hit = pred.get(perps[symbol].id)
+            if hit is not None:
+                extras.setdefault(symbol, {})["predicted"] = hit
+        return extras
+
+    def board_quote(
+        self, m: MarketInfo, fr: dict[str, Any], extra: dict[str, Any], now: int
+    ) -> MarketQuote:
+        q = super().board_quote(m, fr, extra, now)
+        rate, at = extra.get("predicted", (None, None))
+        return replace(
+            q,
+            predicted_rate=rate,
+            # ccxt's fundingTimestamp is the local clock's next hour; the venue's wins
+            next_funding_time=at if at is not None else next_hour(now, self.settlement_ms),
         )
 
     # ----------------------------------------------------------- open interest
@@ -108,7 +215,9 @@ class HyperliquidVenue(CcxtVenue):
         many = await self.call("fetchOpenInterests", self.client.fetch_open_interests, [m.symbol])
         oi = (many or {}).get(m.symbol) or {}
         amount = finite_float(oi.get("openInterestAmount"))
-        mark = finite_float(((oi.get("info") or {}).get("info") or oi.get("info") or {}).get("markPx"))
+        mark = finite_float(
+            ((oi.get("info") or {}).get("info") or oi.get("info") or {}).get("markPx")
+        )
         value = finite_float(oi.get("openInterestValue"))
         if value is None and amount is not None and mark is not None:
             value = amount * mark

@@ -187,3 +187,33 @@ async def test_rate_limit_fault_is_retried(emu: Emulator, vid: str) -> None:
         emu.faults.inject(vid, "429", count=1, retry_after=0)
         f = await v.fetch_fundings(["BTC"])
     assert f and v.requests_made >= before + 2
+
+
+async def test_hyperliquid_predicted_fundings_through_the_venue() -> None:
+    """The emulated predictedFundings answer (documented shape) read by the real venue."""
+    e = Emulator(seed=8, venues=("hyperliquid", "binance"), symbols=SYMBOLS)
+    e.clock.freeze(1_796_122_800_000 + 20 * 60_000)  # 20 min into an hour
+    await e.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            url = e.http_base("hyperliquid") + "/info"
+            async with http.post(url, json={"type": "predictedFundings"}) as r:
+                raw = await r.json()
+        by_coin = {coin: dict(entries) for coin, entries in raw}
+        assert set(by_coin) >= {"BTC", "ETH"}
+        binance = by_coin["BTC"]["BinPerp"]  # the emulated binance's own settlement
+        assert binance["fundingIntervalHours"] == 8 and binance["nextFundingTime"] % (8 * HOUR) == 0
+        hl = by_coin["BTC"]["HlPerp"]
+        assert hl["nextFundingTime"] == 1_796_122_800_000 + HOUR
+        v = venue(e, "hyperliquid")
+        async with v:
+            f = (await v.fetch_fundings(["BTC"]))["BTC/USDC:USDC"]
+            board = {q.symbol: q for q in (await v.fetch_board()).quotes}
+        assert f.predicted_rate == float(hl["fundingRate"])
+        assert f.next_funding_time == hl["nextFundingTime"]
+        assert board["ETH/USDC:USDC"].predicted_rate == float(
+            by_coin["ETH"]["HlPerp"]["fundingRate"]
+        )
+        assert e.requests("hyperliquid")  # every answer came from the emulator
+    finally:
+        await e.stop()

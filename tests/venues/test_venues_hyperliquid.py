@@ -9,7 +9,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from dex_fixtures import RecordedWs, dex_venue, hyperliquid_routes, load
+import ccxt.async_support as ccxt_async
+from dex_fixtures import (
+    RecordedWs,
+    dex_venue,
+    hyperliquid_routes,
+    load,
+    predicted_fundings_doc_shape,
+)
 
 from perptui.core.model import FundingRecord
 
@@ -46,7 +53,9 @@ async def test_markets_only_main_dex_perps_and_coin_names_as_ids(fixtures_dir: P
 
 async def test_fundings_use_the_venue_clock_not_the_local_one(fixtures_dir: Path) -> None:
     fx = load(fixtures_dir, "hyperliquid", "metaAndAssetCtxs_testnet_142_perps")
-    venue, transport = dex_venue("hyperliquid", hyperliquid_routes(fixtures_dir))
+    # the venue predicts nothing for these coins: the next hour comes from its clock
+    routes = hyperliquid_routes(fixtures_dir, predictedFundings=[])
+    venue, transport = dex_venue("hyperliquid", routes)
     transport.headers = {"Date": DATE}
     async with venue:
         got = await venue.fetch_fundings(fx["input"]["args"][0])
@@ -58,6 +67,74 @@ async def test_fundings_use_the_venue_clock_not_the_local_one(fixtures_dir: Path
         # ccxt's fundingTimestamp is the harness machine's next hour; ours is the venue's
         assert f.timestamp == DATE_MS and f.next_funding_time == NEXT_HOUR_MS
         assert f.predicted_rate is None
+
+
+PREDICTED_BTC = {
+    "fundingRate": "0.0000231",
+    "nextFundingTime": 1796122800000,
+    "fundingIntervalHours": 1,
+}
+
+
+async def test_predicted_rate_and_settlement_from_predicted_fundings(fixtures_dir: Path) -> None:
+    fx = load(fixtures_dir, "hyperliquid", "metaAndAssetCtxs_testnet_142_perps")
+    ctx_rate = fx["parsedResponse"][BTC]["fundingRate"]
+    pred = predicted_fundings_doc_shape({"BTC": PREDICTED_BTC, "ETH": ..., "kPEPE": None})
+    venue, transport = dex_venue(
+        "hyperliquid", hyperliquid_routes(fixtures_dir, predictedFundings=pred)
+    )
+    transport.headers = {"Date": DATE}
+    eth, pepe = "ETH/USDC:USDC", "KPEPE/USDC:USDC"
+    async with venue:
+        got = await venue.fetch_fundings([BTC, eth, pepe])
+        one = await venue.fetch_funding("BTC")
+    assert transport.bodies()[-1] == {"type": "predictedFundings"}  # ccxt's implicit POST /info
+    btc = got[BTC]
+    assert btc.predicted_rate == 0.0000231 != btc.funding_rate == ctx_rate  # not the ctx rate
+    assert btc.next_funding_time == PREDICTED_BTC["nextFundingTime"]  # the venue's, stated
+    assert one == btc
+    # no HlPerp entry (ETH; BinPerp's is another venue's) or a null one (kPEPE): none
+    for s in (eth, pepe):
+        assert got[s].predicted_rate is None and got[s].next_funding_time == NEXT_HOUR_MS
+    ctxs = dict(
+        zip(
+            (u["name"] for u in fx["httpResponse"][0]["universe"]),
+            fx["httpResponse"][1],
+            strict=True,
+        )
+    )
+    assert got[eth].funding_rate == float(ctxs["ETH"]["funding"])
+    assert got[pepe].funding_rate == float(ctxs["kPEPE"]["funding"])
+
+
+async def test_predicted_fundings_failure_costs_only_the_prediction(fixtures_dir: Path) -> None:
+    def refused(url, q, body):
+        # what ccxt's fetch raises for the venue's 422 plain-text answer
+        raise ccxt_async.ExchangeError("hyperliquid 422 Failed to deserialize the JSON body")
+
+    venue, transport = dex_venue(
+        "hyperliquid", hyperliquid_routes(fixtures_dir, predictedFundings=refused)
+    )
+    async with venue:
+        got = await venue.fetch_fundings([BTC])
+        board = await venue.fetch_board()
+    assert got[BTC].funding_rate is not None and got[BTC].predicted_rate is None
+    assert [b["type"] for b in transport.bodies()].count("predictedFundings") == 2  # not retried
+    assert len(board.quotes) == 142 and all(q.predicted_rate is None for q in board.quotes)
+
+
+async def test_board_carries_the_predicted_rate(fixtures_dir: Path) -> None:
+    pred = predicted_fundings_doc_shape({"BTC": PREDICTED_BTC})
+    venue, transport = dex_venue(
+        "hyperliquid", hyperliquid_routes(fixtures_dir, predictedFundings=pred)
+    )
+    async with venue:
+        board = await venue.fetch_board()
+    quotes = {q.symbol: q for q in board.quotes}
+    assert quotes[BTC].predicted_rate == 0.0000231
+    assert quotes[BTC].next_funding_time == PREDICTED_BTC["nextFundingTime"]
+    assert quotes["ETH/USDC:USDC"].predicted_rate is None
+    assert board.requests == len(transport.calls) - 1  # load_markets is not the board's
 
 
 async def test_open_interest_on_a_fresh_venue(fixtures_dir: Path) -> None:
