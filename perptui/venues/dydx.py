@@ -16,6 +16,15 @@ Gaps in ccxt's own history calls, handled here (see README_dex.md, "Parser findi
   pages *backwards* from ``effectiveBeforeOrAt``, newest first, at most 1000 rows; windows
   of ``limit`` hours (the pager's fixed windows) therefore get every row with one request.
 
+Errors: the indexer answers a bad request with HTTP 400 and its express-validator body
+``{"errors": [{"msg", "param", "location", "value"}]}`` (v4-chain comlink), an unknown
+market with 404 ``{"errors": [{"msg": "<ticker> not found in markets of type
+PerpetualMarket"}]}`` and a geo-blocked caller with 403 ``{"errors": [{"msg", "code":
+"GEOBLOCKED"}]}``. ccxt's dydx ``handle_errors`` only reads ``code`` of the chain's
+answers, so its HTTP table turns all three into ExchangeNotAvailable and every one would
+be retried. `rejection` names them instead (`ccxt_errors.install_rejections`): a request
+error, an unknown symbol, a refusal, none retried.
+
 The websocket book is repaired by `DydxBookClient` (venues/dydx_book.py).
 """
 
@@ -36,9 +45,30 @@ from perptui.core.model import (
 from perptui.core.numbers import finite_float
 from perptui.core.units import HOUR_MS
 from perptui.venues.base import FUNDING, OHLCV, OnPage
+from perptui.venues.ccxt_errors import install_rejections
 from perptui.venues.ccxt_venue import CcxtVenue
 from perptui.venues.dydx_book import adopt_book_client
 from perptui.venues.hourly import next_hour, response_time_ms
+
+
+def _errors(body: Any) -> list[dict[str, Any]]:
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
+def indexer_messages(body: Any) -> list[str]:
+    """The ``msg`` (and ``param``) of each entry of an indexer error body."""
+    out = []
+    for e in _errors(body):
+        if e.get("msg"):
+            param = e.get("param")
+            out.append(f"{e['msg']} ({param})" if param else str(e["msg"]))
+    return out
+
+
+def indexer_codes(body: Any) -> set[str]:
+    """The ``code`` of each entry of an indexer error body (``GEOBLOCKED``)."""
+    return {str(e["code"]) for e in _errors(body) if e.get("code")}
 
 
 def iso_ms(ms: int) -> str:
@@ -61,9 +91,32 @@ class DydxVenue(CcxtVenue):
     oracle_field: ClassVar[str] = "oraclePrice"
     oi_field: ClassVar[str] = "openInterest"
 
+    # HTTP statuses whose indexer answer blames the request (see module docstring); a 404
+    # whose message has `unknown_market_text` is an unknown symbol
+    rejected_statuses: ClassVar[dict[int, str]] = {
+        400: "bad_request",
+        403: "forbidden",
+        404: "bad_request",
+    }
+    unknown_market_text: ClassVar[str] = "not found in markets of type"
+
     def __init__(self, client: Any, **options: Any) -> None:
         super().__init__(client, **options)
         adopt_book_client(client)
+        install_rejections(client, self.rejection)
+
+    def rejection(self, status: int, body: Any) -> tuple[str, str] | None:
+        """(kind, the indexer's message) for an answer that blames the request, else None."""
+        kind = self.rejected_statuses.get(status)
+        if kind is None:
+            return None
+        messages = indexer_messages(body)
+        text = "; ".join(messages) or f"HTTP {status}"
+        if status == 404 and any(self.unknown_market_text in m for m in messages):
+            kind = "unknown_symbol"
+        if "GEOBLOCKED" in indexer_codes(body):
+            kind, text = "forbidden", f"GEOBLOCKED: {text}"
+        return kind, text
 
     # ------------------------------------------------------------ live fields
 

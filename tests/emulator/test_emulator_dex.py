@@ -14,7 +14,7 @@ import pytest
 from emulator_helpers import wait_for
 
 from perptui.emulator import Emulator
-from perptui.errors import CapabilityMissing, VenueUnreachable
+from perptui.errors import CapabilityMissing, UnknownSymbol, VenueError, VenueUnreachable
 from perptui.venues import make_venue
 
 SYMBOLS = ["BTC/USDT:USDT", "ETH/USDT:USDT"]
@@ -217,3 +217,42 @@ async def test_hyperliquid_predicted_fundings_through_the_venue() -> None:
         assert e.requests("hyperliquid")  # every answer came from the emulator
     finally:
         await e.stop()
+
+
+async def test_dydx_rejections_are_not_retried(emu: Emulator) -> None:
+    """ccxt's HTTP table makes the indexer's 400/403/404 ExchangeNotAvailable (a network
+    error); the venue names them from the indexer's body and never repeats them."""
+    v = venue(emu, "dydx")
+    async with v:
+        await v.load_markets()
+        cases = [
+            # limit above the indexer's 1000: its express-validator 400 body
+            (
+                VenueError,
+                "limit must be a positive integer",
+                v.client.indexerGetCandlesPerpetualMarketsMarket,
+                {"market": "BTC-USD", "resolution": "1HOUR", "limit": 5000},
+            ),
+            (
+                UnknownSymbol,
+                "NOPE-USD not found in markets of type PerpetualMarket",
+                v.client.indexerGetOrderbooksPerpetualMarketMarket,
+                {"market": "NOPE-USD"},
+            ),
+        ]
+        for kind, text, fn, params in cases:
+            before = v.requests_made
+            with pytest.raises(kind, match=text) as info:
+                await v.call("probe", fn, params)
+            assert not isinstance(info.value, VenueUnreachable)
+            assert v.requests_made == before + 1  # asked once
+        before = v.requests_made
+        emu.faults.inject("dydx", "418", count=1)  # the indexer's geo-block answer (403)
+        with pytest.raises(VenueError, match="GEOBLOCKED") as info:
+            await v.fetch_fundings(["BTC"])
+        assert not isinstance(info.value, VenueUnreachable) and v.requests_made == before + 1
+        # a 5xx is still the venue's trouble: retried, then answered
+        emu.faults.inject("dydx", "5xx", count=1, status=503)
+        before = v.requests_made
+        assert (await v.fetch_fundings(["BTC"]))["BTC/USDC:USDC"].funding_rate is not None
+        assert v.requests_made == before + 2
