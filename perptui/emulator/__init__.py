@@ -19,8 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from perptui.emulator.clock import Clock
 from perptui.emulator.faults import FaultPlan
-from perptui.emulator.market import Clock, MarketSim
+from perptui.emulator.market import MarketSim
 from perptui.emulator.server import EmulatorServer, available_venues
 from perptui.emulator.venue_base import WireContext, rewrite_urls
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from perptui.emulator.catalog import VenueMarket
-from perptui.emulator.market import BookDiff, SimBook
+from perptui.emulator.sim_book import BookDiff, SimBook
 
 Levels = list[tuple[int, int]]  # (price ticks, size lots), best first
 ConnT = TypeVar("ConnT")

@@ -31,6 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
+from perptui.core.units import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator.book_stream import (
     ChannelFanout,
     DepthChannel,
@@ -39,7 +40,6 @@ from perptui.emulator.book_stream import (
     Levels,
 )
 from perptui.emulator.catalog import LISTING_MS, VenueMarket
-from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator.venue_base import (
     ClientConfig,
     VenueWire,

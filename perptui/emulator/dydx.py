@@ -30,9 +30,9 @@ from typing import Any
 
 from aiohttp import web
 
+from perptui.core.units import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator.book_stream import ChannelFanout, DepthChannels, DepthUpdate
 from perptui.emulator.catalog import LISTING_MS, VenueMarket
-from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator.venue_base import ClientConfig, VenueWire, WireError, WsSession
 
 RESOLUTIONS_MS: dict[str, int] = {

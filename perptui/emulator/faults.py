@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from perptui.core.units import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS
-from perptui.emulator.market import Clock
+from perptui.emulator.clock import Clock
 
 KINDS: tuple[str, ...] = (
     "latency",

@@ -23,8 +23,8 @@ from typing import Any
 from aiohttp import web
 
 from perptui.core.pool import FLOAT_PRECISION, HOURS_PER_YEAR, SECONDS_PER_YEAR
+from perptui.core.units import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator.catalog import VenueMarket
-from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator.venue_base import ClientConfig, VenueWire, WireError
 
 PERIODS_MS: dict[str, int] = {

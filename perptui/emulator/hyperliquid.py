@@ -33,8 +33,9 @@ from typing import Any
 
 from aiohttp import web
 
+from perptui.core.units import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator.catalog import LISTING_MS, VenueMarket
-from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS, BookDiff
+from perptui.emulator.sim_book import BookDiff
 from perptui.emulator.venue_base import ClientConfig, VenueWire, WsSession, dumps
 
 INTERVALS_MS: dict[str, int] = {

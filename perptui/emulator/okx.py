@@ -34,6 +34,7 @@ from typing import Any
 from aiohttp import web
 
 from perptui.core.okx_checksum import CHECKSUM_DEPTH, okx_checksum
+from perptui.core.units import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator.book_stream import (
     ChannelFanout,
     DepthChannel,
@@ -42,7 +43,6 @@ from perptui.emulator.book_stream import (
     Levels,
 )
 from perptui.emulator.catalog import LISTING_MS, VenueMarket
-from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator.venue_base import (
     ClientConfig,
     VenueWire,

@@ -9,7 +9,7 @@ exposes it as the module attribute ``WIRE``. The server builds one instance per 
 * routes every WebSocket upgrade under ``/<venue>/...`` to :meth:`VenueWire.ws_handler`;
 * steps the venue's subscribed books every ``book_cadence_ms`` (divided by the emulator's
   speed factor) — each step calls the listeners that the wire attached to
-  ``SimBook.listeners`` with a :class:`~perptui.emulator.market.BookDiff`;
+  ``SimBook.listeners`` with a :class:`~perptui.emulator.sim_book.BookDiff`;
 * answers REST faults (latency, 429, 418, 5xx) for the venue *before* its handlers run,
   using :meth:`VenueWire.error_response` so the error has the venue's own shape.
 
@@ -37,8 +37,10 @@ from typing import Any, ClassVar
 from aiohttp import WSMsgType, web
 
 from perptui.emulator.catalog import VenueMarket
+from perptui.emulator.clock import Clock
 from perptui.emulator.faults import FaultPlan
-from perptui.emulator.market import Clock, MarketSim, SimBook
+from perptui.emulator.market import MarketSim
+from perptui.emulator.sim_book import SimBook
 
 # Error kinds a wire must be able to express in its venue's shape.
 ERROR_KINDS = ("bad_symbol", "bad_param", "rate_limit", "ban", "server_error", "not_found")

@@ -12,8 +12,9 @@ import ccxt
 import pytest
 from emulator_helpers import assert_book_matches, converge, running, shape, shape_diff
 
+from perptui.core.units import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator import Emulator
-from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS, Clock
+from perptui.emulator.clock import Clock
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"

@@ -13,9 +13,9 @@ import pytest
 from ccxt.base import errors as cx
 from emulator_helpers import running, wait_for, watch_through_drop
 
+from perptui.core.units import HOUR_MS
 from perptui.emulator import Clock, Emulator
 from perptui.emulator.bybit import fmt_oi, fmt_px, fmt_qty, fmt_rate
-from perptui.emulator.market import HOUR_MS
 from perptui.venues import make_venue
 from perptui.venues.bybit import BybitPro
 

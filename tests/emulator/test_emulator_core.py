@@ -14,10 +14,12 @@ import aiohttp
 import numpy as np
 import pytest
 
+from perptui.core.units import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator import Emulator
 from perptui.emulator.catalog import ASSETS, VENUES, venue_markets
+from perptui.emulator.clock import Clock
 from perptui.emulator.faults import FaultPlan, parse_duration_ms, parse_spec
-from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS, Clock, MarketSim
+from perptui.emulator.market import MarketSim
 from perptui.emulator.server import check_loopback
 from perptui.emulator.venue_base import rewrite_urls
 

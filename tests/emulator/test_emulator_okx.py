@@ -14,8 +14,8 @@ from ccxt.base import errors as cx
 from emulator_helpers import running, wait_for, watch_through_drop
 
 from perptui.core.okx_checksum import checksum_of_parsed, okx_checksum
+from perptui.core.units import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator import Clock, Emulator
-from perptui.emulator.market import DAY_MS, HOUR_MS, MINUTE_MS
 from perptui.emulator.okx import FUNDING_HISTORY_CAP_MS, contracts, fmt_px, fmt_rate, num
 from perptui.venues import make_venue
 from perptui.venues.okx import OkxPro
