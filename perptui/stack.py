@@ -13,7 +13,9 @@ venues and engine from here, so the decisions "live or emulator", "which credent
   own lifetime (the monitor), reporting a venue that cannot be built instead of failing;
 - `open_writer`: the batched store writer when the Config logs to a database;
 - `build_engine`: the engine over those venues with the Config's snapshot cadence,
-  book depth, signal thresholds and worker cadences.
+  book depth, signal thresholds and worker cadences;
+- `board_settings` / `alert_settings`: the funding board's and the alert dispatcher's
+  settings from ``[board]`` / ``[alerts]``, and `board_running` (both started, for a job).
 
 It imports venues, emulator, store and engine, and nothing above them (no jobs, ui or
 commands), so every one of those may use it.
@@ -26,6 +28,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from perptui.core.alert_policy import AlertPolicy
+from perptui.core.board import CarryCosts
+from perptui.engine.alerts import Alerts, AlertSettings
+from perptui.engine.board import Board, BoardSettings
 from perptui.engine.engine import Engine
 from perptui.engine.hub import Hub
 from perptui.engine.workers import WorkerSettings
@@ -216,8 +222,59 @@ def build_engine(
     )
 
 
+# ------------------------------------------------------------------ board and alerts
+
+
+def board_settings(config: Config) -> BoardSettings:
+    """The funding board's cadence, carry costs and signal thresholds from a Config."""
+    b = config.board
+    costs = CarryCosts(
+        taker_fee_bps=dict(b.taker_fee_bps),
+        default_fee_bps=float(b.default_fee_bps),
+        holding_hours=float(b.holding_hours),
+    )
+    return BoardSettings(refresh_s=float(b.refresh_s), costs=costs, thresholds=config.signals)
+
+
+def alert_settings(config: Config) -> AlertSettings:
+    """The alert dispatcher's settings from ``[alerts]`` (off when neither a webhook nor
+    a command is set)."""
+    a = config.alerts
+    policy = AlertPolicy(
+        rules=dict(a.rules),
+        max_per_hour=int(a.max_per_hour),
+        min_interval_s=float(a.min_interval_s),
+        quiet_hours=a.quiet_hours,
+    )
+    return AlertSettings(
+        webhook_url=a.webhook, command=a.command, policy=policy, retries=int(a.retries)
+    )
+
+
+@contextlib.asynccontextmanager
+async def board_running(
+    venues: Sequence[Venue], writer: Any, config: Config
+) -> AsyncIterator[Board]:
+    """A started Board (and the [alerts] dispatcher, when configured) for a job's
+    lifetime: ``collect --board`` logs every perpetual's funding and the market-wide
+    signals headless, as the monitor does."""
+    settings = alert_settings(config)
+    alerts = await Alerts(settings).start() if settings.enabled else None
+    board = Board(venues, writer=writer, settings=board_settings(config), alerts=alerts)
+    board.start()
+    try:
+        yield board
+    finally:
+        await board.stop()
+        if alerts is not None:
+            await alerts.stop()
+
+
 __all__ = [
     "VenueSet",
+    "alert_settings",
+    "board_running",
+    "board_settings",
     "build_engine",
     "emulated_venues",
     "make_venues",

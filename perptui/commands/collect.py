@@ -186,7 +186,7 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
     from perptui.jobs.ack import open_ack
     from perptui.jobs.collect import Collector, ObservedWriter
     from perptui.jobs.preflight import require_listed
-    from perptui.stack import open_venues
+    from perptui.stack import board_running, open_venues
     from perptui.store.backend import redact
     from perptui.store.db import check_usable
     from perptui.store.writer import Writer
@@ -226,9 +226,9 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
             collector = Collector(session.venues, writer, settings, config=config)
             async with contextlib.AsyncExitStack() as extra:
                 if args.board:
-                    from perptui.engine.board import board_running
-
-                    await extra.enter_async_context(board_running(session.venues, writer, config))
+                    await extra.enter_async_context(
+                        board_running(session.venues, writer, config)
+                    )
                 await collector.run(stop, args.duration)
     finally:
         await raw.close()  # commits everything accepted, even on an error above

@@ -101,12 +101,11 @@ def run(args: argparse.Namespace) -> int:
     allowed = PAIR_SORTS if args.pairs else SORT_COLUMNS
     if sort is not None and sort not in allowed:
         raise ConfigError(f"--sort: unknown column {sort!r} (choose from {', '.join(allowed)})")
-    board_cfg = getattr(config, "board", None)
-    fees = dict(getattr(board_cfg, "taker_fee_bps", {}) or {})
-    default_fee = float(getattr(board_cfg, "default_fee_bps", 5.0))
+    fees = dict(config.board.taker_fee_bps)
+    default_fee = float(config.board.default_fee_bps)
     if args.fee_bps is not None:
         fees, default_fee = {}, float(args.fee_bps)
-    holding = args.holding_hours or float(getattr(board_cfg, "holding_hours", 168.0))
+    holding = args.holding_hours or float(config.board.holding_hours)
     costs = CarryCosts(taker_fee_bps=fees, default_fee_bps=default_fee, holding_hours=holding)
     return asyncio.run(_run(config, args, costs))
 

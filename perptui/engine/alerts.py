@@ -45,23 +45,6 @@ class AlertSettings:
         return bool(self.webhook_url or self.command)
 
 
-def alert_settings_from(config: Any) -> AlertSettings:
-    """Alert settings from a perptui Config's ``[alerts]`` (off when neither a webhook
-    nor a command is set)."""
-    a = getattr(config, "alerts", None)
-    if a is None:
-        return AlertSettings()
-    policy = AlertPolicy(
-        rules=dict(a.rules),
-        max_per_hour=int(a.max_per_hour),
-        min_interval_s=float(a.min_interval_s),
-        quiet_hours=a.quiet_hours,
-    )
-    return AlertSettings(
-        webhook_url=a.webhook, command=a.command, policy=policy, retries=int(a.retries)
-    )
-
-
 def alert_payload(sig: Signal) -> dict[str, Any]:
     """The JSON an alert carries: the signal with its inputs and one readable line."""
     body = asdict(sig)

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -71,27 +71,6 @@ class BoardState:
 
     def status(self, venue: str) -> VenueBoardStatus | None:
         return next((s for s in self.venues if s.venue == venue), None)
-
-
-def board_settings_from(config: Any) -> BoardSettings:
-    """Board settings from a perptui Config (defaults for whatever it does not set)."""
-    d = BoardSettings()
-    b = getattr(config, "board", None)
-    thresholds = getattr(config, "signals", None)
-    if not isinstance(thresholds, SignalThresholds):
-        thresholds = d.thresholds
-    if b is None:
-        return replace(d, thresholds=thresholds)
-    costs = CarryCosts(
-        taker_fee_bps=dict(getattr(b, "taker_fee_bps", {}) or {}),
-        default_fee_bps=float(getattr(b, "default_fee_bps", d.costs.default_fee_bps)),
-        holding_hours=float(getattr(b, "holding_hours", d.costs.holding_hours)),
-    )
-    return BoardSettings(
-        refresh_s=float(getattr(b, "refresh_s", d.refresh_s)),
-        costs=costs,
-        thresholds=thresholds,
-    )
 
 
 def funding_record(q: MarketQuote) -> FundingInfo:
@@ -269,25 +248,6 @@ class Board:
             else:
                 wait = backoff.failure()
             await asyncio.sleep(max(0.0, wait))
-
-
-@contextlib.asynccontextmanager
-async def board_running(venues: Sequence[Any], writer: Any, config: Any) -> AsyncIterator[Board]:
-    """A started Board (and the [alerts] dispatcher, when configured) for a job's
-    lifetime: ``collect --board`` logs every perpetual's funding and the market-wide
-    signals headless, as the monitor does."""
-    from perptui.engine.alerts import Alerts, alert_settings_from
-
-    settings = alert_settings_from(config)
-    alerts = await Alerts(settings).start() if settings.enabled else None
-    board = Board(venues, writer=writer, settings=board_settings_from(config), alerts=alerts)
-    board.start()
-    try:
-        yield board
-    finally:
-        await board.stop()
-        if alerts is not None:
-            await alerts.stop()
 
 
 def _episode_key(s: Signal) -> tuple[str, str, str]:

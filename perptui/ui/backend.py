@@ -162,11 +162,11 @@ class EngineBackend:
         await self.engine.start()
         # The funding board polls every perpetual of the same venues on its own cadence;
         # its signals go to the writer and, when [alerts] names a receiver, outside.
-        from perptui.engine.alerts import Alerts, alert_settings_from
-        from perptui.engine.board import Board, board_settings_from
+        from perptui.engine.alerts import Alerts
+        from perptui.engine.board import Board
 
         if self.alerts is None:
-            alert_settings = alert_settings_from(cfg)
+            alert_settings = stack.alert_settings(cfg)
             if alert_settings.enabled:
                 self.alerts = Alerts(alert_settings)
         if self.alerts is not None:
@@ -175,7 +175,7 @@ class EngineBackend:
         self.board = Board(
             venues,
             writer=self.writer,
-            settings=self.board_settings or board_settings_from(cfg),
+            settings=self.board_settings or stack.board_settings(cfg),
             alerts=self.alerts,
         )
         self.board.start()

@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from perptui.config import load_config
-from perptui.engine.alerts import alert_settings_from
-from perptui.engine.board import board_settings_from
 from perptui.errors import ConfigError
+from perptui.stack import alert_settings, board_settings
 
 
 def _load(tmp_path: Path, text: str, **env: str):
@@ -26,16 +25,16 @@ def test_board_and_alerts_sections_reach_the_engine(tmp_path: Path) -> None:
         'rules = "funding_arb:0.002,divergence"\nquiet_hours = "22-7"\nmax_per_hour = 5\n',
         PERPTUI_BOARD_DEFAULT_FEE_BPS="6",
     )
-    b = board_settings_from(c)
+    b = board_settings(c)
     assert b.refresh_s == 30 and b.costs.holding_hours == 72
     assert b.costs.fee("binance") == pytest.approx(4.5e-4)
     assert b.costs.fee("bybit") == pytest.approx(6e-4)  # the env default
-    a = alert_settings_from(c)
+    a = alert_settings(c)
     assert a.enabled and a.webhook_url == "http://127.0.0.1:8080/hook"
     assert dict(a.policy.rules) == {"funding_arb": 0.002, "divergence": None}
     assert a.policy.quiet_hours == (22, 7) and a.policy.max_per_hour == 5
     assert "8080" not in repr(c)  # a webhook URL may carry a token: not in the repr
-    assert not alert_settings_from(load_config(None, env={})).enabled
+    assert not alert_settings(load_config(None, env={})).enabled
 
 
 @pytest.mark.parametrize(
