@@ -33,13 +33,12 @@ Flags (``perptui emulator --fault ...``) use ``[venue/]kind[:value][,key=value..
 
 from __future__ import annotations
 
-import math
 import random
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from perptui.core.units import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS
+from perptui.core import timespec
+from perptui.core.units import DAY_MS
 from perptui.emulator.clock import Clock
 
 KINDS: tuple[str, ...] = (
@@ -72,20 +71,13 @@ class Fault:
         return asdict(self)
 
 
-_UNITS_MS = {"ms": 1, "s": SECOND_MS, "m": MINUTE_MS, "min": MINUTE_MS, "h": HOUR_MS, "d": DAY_MS}
+# A fault lasts, or recurs after, at most a year; longer spans are refused as typos.
+MAX_FAULT_SPAN_MS = 366 * DAY_MS
 
 
 def parse_duration_ms(text: str | int | float) -> int:
-    """'30s' / '250ms' / '24h' / 1500 (ms) -> ms."""
-    if isinstance(text, int | float):
-        return int(text)
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s|min|m|h|d)?\s*", text)
-    if not m:
-        raise ValueError(f"bad duration {text!r} (use e.g. 250ms, 30s, 5m, 24h)")
-    value = float(m.group(1)) * _UNITS_MS[m.group(2) or "ms"]
-    if not math.isfinite(value) or value > 366 * 86_400_000:
-        raise ValueError(f"bad duration {text!r} (at most a year)")
-    return int(value)
+    """'30s' / '250ms' / '24h' / 1500 (ms) -> ms, at most a year (`core.timespec`)."""
+    return timespec.parse_duration_ms(text, max_ms=MAX_FAULT_SPAN_MS)
 
 
 def parse_spec(spec: str) -> Fault:
