@@ -37,9 +37,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 4.0
 UNREACHABLE = "unreachable (network down or blocked) — try `perptui --demo`"
-# Test-only: send every REST request of the checked venues to this loopback
-# address instead of the exchange (tests must never leave 127.0.0.1).
-REDIRECT_ENV = "PERPTUI_DOCTOR_REDIRECT"
 
 
 class DoctorFailed(PerptuiError):
@@ -292,7 +289,6 @@ async def _make_venues(
     # No credentials: doctor reads public data only, and a health check must never send
     # a key anywhere.  One attempt: a health check reports a dead network at once
     # instead of backing off for a minute the way a long-running worker should.
-    redirect = None if emulator is not None else (os.environ.get(REDIRECT_ENV) or None)
     return await make_venues(
         ids,
         config,
@@ -301,7 +297,6 @@ async def _make_venues(
         credentials=False,
         timeout_ms=int(timeout_s * 1000),
         max_retries=0,
-        rest_hostport=redirect,
     )
 
 

@@ -1,7 +1,7 @@
 """Bad input through the real CLI in a subprocess: exit 2, exactly one stderr line, no traceback.
 
-Every run gets an empty config/data home and PERPTUI_DOCTOR_REDIRECT pointing at a
-closed 127.0.0.1 port, so nothing can reach a real exchange host; the reachable
+Every run gets an empty config/data home and its live venues pointed at a closed
+127.0.0.1 port (`loopback_venues`), so nothing can reach a real exchange host; the reachable
 path uses the in-process loopback emulator (`--demo`).
 """
 
@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cli_helpers import closed_loopback_port, make_corrupt_sqlite, make_not_sqlite
+from loopback_venues import cli_command
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,11 +63,10 @@ def run_cli(
         XDG_CONFIG_HOME=str(home / "xdg-config"),
         XDG_DATA_HOME=str(home / "xdg-data"),
         XDG_STATE_HOME=str(home / "xdg-state"),
-        PERPTUI_DOCTOR_REDIRECT=f"127.0.0.1:{closed_loopback_port()}",
         PYTHONUNBUFFERED="1",
     )
     return subprocess.run(
-        [*(prefix or []), sys.executable, "-m", "perptui", *args],
+        [*(prefix or []), *cli_command(f"127.0.0.1:{closed_loopback_port()}", *args)],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -20,7 +20,6 @@ import math
 import os
 import sqlite3
 import subprocess
-import sys
 import tomllib
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import closed_loopback_port, make_corrupt_sqlite, make_not_sqlite
+from loopback_venues import cli_command, redirect_live_venues
 
 from perptui import cli
 from perptui.config.settings import GLOBAL, SETTINGS, Setting
@@ -413,7 +413,7 @@ def isolate(home: Path, monkeypatch: pytest.MonkeyPatch, extra: dict[str, str]) 
             monkeypatch.delenv(var)
     for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(name, str(home / "xdg" / name.lower()))
-    monkeypatch.setenv("PERPTUI_DOCTOR_REDIRECT", f"127.0.0.1:{closed_loopback_port()}")
+    redirect_live_venues(monkeypatch, f"127.0.0.1:{closed_loopback_port()}")
     for k, v in extra.items():
         monkeypatch.setenv(k, v)
     monkeypatch.chdir(home)
@@ -526,12 +526,11 @@ def run_subprocess(argv: list[str], home: Path, env_extra: dict[str, str], prefi
     env.update(
         {n: str(home / "xdg" / n.lower()) for n in ("XDG_CONFIG_HOME", "XDG_DATA_HOME")},
         XDG_STATE_HOME=str(home / "xdg" / "state"),
-        PERPTUI_DOCTOR_REDIRECT=f"127.0.0.1:{closed_loopback_port()}",
         PYTHONPATH=str(REPO),
         **env_extra,
     )
     proc = subprocess.run(
-        [*prefix, sys.executable, "-m", "perptui", *argv],
+        [*prefix, *cli_command(f"127.0.0.1:{closed_loopback_port()}", *argv)],
         cwd=home, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     return proc.returncode, proc.stdout, proc.stderr

@@ -1,7 +1,7 @@
 """Doctor: DB checks on real files, loopback-only venue checks, honest output, no secrets.
 
 Network rule: nothing here leaves 127.0.0.1.  The live path is pointed at a closed
-loopback port through PERPTUI_DOCTOR_REDIRECT; the reachable path runs real ccxt
+loopback port (`loopback_venues.redirect_live_venues`); the reachable path runs real ccxt
 against the in-process emulator (`--demo`).
 """
 
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import closed_loopback_port, make_corrupt_sqlite, make_not_sqlite
+from loopback_venues import redirect_live_venues
 
 from perptui import cli, logging_setup
 from perptui.config import Config, Credentials
 from perptui.doctor import (
-    REDIRECT_ENV,
     UNREACHABLE,
     DbCheck,
     DoctorReport,
@@ -43,7 +43,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     # Safety net: even a test that forgets --demo can only reach a closed loopback port.
-    monkeypatch.setenv(REDIRECT_ENV, f"127.0.0.1:{closed_loopback_port()}")
+    redirect_live_venues(monkeypatch, f"127.0.0.1:{closed_loopback_port()}")
     yield tmp_path
     logging_setup.configure(console=False)
 
@@ -208,6 +208,41 @@ def test_offline_live_doctor_says_unreachable_and_exits_2(
     assert err.count("\n") == 1
     assert err.startswith("perptui: binance, bybit, okx: unreachable (network down or blocked)")
     assert "Traceback" not in out + err
+
+
+def test_live_doctor_only_reaches_the_loopback_redirect(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test-side redirect (not a setting in the package) is what the live path uses:
+    a loopback listener receives doctor's request; a 503 answer reads as a failure."""
+    import socket
+    import threading
+
+    seen: list[bytes] = []
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(10)
+
+    def answer() -> None:
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            return
+        with conn:
+            seen.append(conn.recv(4096))
+            conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+
+    listener = threading.Thread(target=answer, daemon=True)
+    listener.start()
+    redirect_live_venues(monkeypatch, f"127.0.0.1:{server.getsockname()[1]}")
+    try:
+        code = cli.main(["doctor", "--venues", "binance", "--timeout", "3"])
+    finally:
+        listener.join(10)
+        server.close()
+    out, _ = capsys.readouterr()
+    assert code == 2
+    assert seen and seen[0].startswith(b"GET /")  # the request came to 127.0.0.1
+    assert "binance" in out
 
 
 def test_demo_doctor_reaches_every_venue_with_real_ccxt(
