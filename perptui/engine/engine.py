@@ -24,6 +24,7 @@ from dataclasses import replace
 from typing import Any
 
 from perptui.core import signals as sigrules
+from perptui.core.cadence import after_beat
 from perptui.core.model import BookRecord, BookSnapshot, FundingInfo, Signal
 from perptui.core.shard import Shard, owned
 from perptui.engine import gc_tuning
@@ -50,6 +51,7 @@ class Engine:
         freeze_gc: bool = True,
         freeze_gc_after_s: float = 60.0,
         shard: Shard | None = None,
+        max_late_s: float | None = None,  # None: 10 periods, at least 10 s
     ) -> None:
         self.venues = list(venues)
         self.symbols: list[str] = list(dict.fromkeys(symbols))
@@ -58,6 +60,8 @@ class Engine:
         self.hub = hub
         self.writer = writer
         self.snapshot_every_s = snapshot_every_s
+        # How far behind the clock may fall and still run every tick it owes.
+        self.max_late_s = max(10.0, 10 * snapshot_every_s) if max_late_s is None else max_late_s
         self._thresholds = thresholds or sigrules.DEFAULT_THRESHOLDS
         self.rearm_s = rearm_s
         # A stalled feed must not look like a sustained imbalance.
@@ -79,6 +83,8 @@ class Engine:
         self.funding_submitted = 0
         self.signals_emitted = 0
         self.ticks = 0  # clock steps taken: lets a caller wait for the clock to move on
+        self.ticks_late = 0  # ticks that ran a period or more after they were due
+        self.ticks_given_up = 0  # ticks never run (the clock was > max_late_s behind)
         self.submit_errors = 0
         self._clock_task: asyncio.Task[None] | None = None
         self._last_book: dict[Key, BookSnapshot] = {}
@@ -169,13 +175,25 @@ class Engine:
 
     # ------------------------------------------------------------------ the clock
     async def _clock(self) -> None:
+        """One tick per period, on a fixed grid: a late tick still runs, and so do the
+        ticks owed after it (back to back, yielding to the feeds in between, so each
+        logs what arrived meanwhile), unless the clock is more than ``max_late_s``
+        behind (see core/cadence.py)."""
         period = self.snapshot_every_s
-        next_at = time.monotonic() + period
+        due = time.monotonic() + period
         while True:
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-            next_at += period
-            if next_at < time.monotonic():  # fell behind (suspended laptop): skip ahead
-                next_at = time.monotonic() + period
+            # sleep(0) when late: the feeds run between catch-up ticks
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            beat = after_beat(due, time.monotonic(), period, self.max_late_s)
+            due = beat.next_at
+            self.ticks_late += beat.late
+            self.ticks_given_up += beat.given_up
+            if beat.given_up:
+                log.warning(
+                    "engine clock %.1f s behind: gave up %d snapshot rounds",
+                    beat.given_up * period,
+                    beat.given_up,
+                )
             try:
                 self.tick()
             except Exception:  # the clock must survive a bad record or rule
