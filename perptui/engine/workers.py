@@ -370,10 +370,12 @@ class VenueWorker:
         now = time.monotonic()
         if now - self._last_ws_drop < self.settings.stale_after_s:
             return False
+        # Claimed before the await: the neighbours' watchdogs firing while this drop
+        # closes the socket must not drop the fresh connection that replaces it.
+        previous, self._last_ws_drop = self._last_ws_drop, now
         idle_s = None if force else self.settings.stale_after_s
         dropped = await self.venue.drop_streams(idle_s)
-        if dropped:
-            self._last_ws_drop = time.monotonic()
+        self._last_ws_drop = time.monotonic() if dropped else previous
         return dropped
 
     # -------------------------------------------------------------- pollers

@@ -70,6 +70,10 @@ class CcxtStreams(CcxtBooks):
         now_ms = time.time() * 1000
         dropped = False
         for url, ws in list(clients.items()):
+            if getattr(ws, "connection", True) is None:
+                # Still opening: not stalled, and ccxt's close() cannot stop a socket
+                # that does not exist yet (it would connect and stream as an orphan).
+                continue
             last = getattr(ws, "last_message_at", None)
             if idle_s is not None and (last is None or now_ms - last < idle_s * 1000):
                 continue

@@ -44,6 +44,8 @@ class FrameGuardClient(ccxt_ws.Client):
     frame_owner: Any = None
 
     def handle_text_or_binary_message(self, data: Any) -> None:
+        if self._stray():
+            return
         if self.verbose:
             self.log("message", data)
         if self.decompressBinary and isinstance(data, bytes):
@@ -63,6 +65,29 @@ class FrameGuardClient(ccxt_ws.Client):
         # Errors raised while *handling* a decoded message are ccxt's to report (it
         # rejects the futures concerned); only decoding is guarded here.
         self.on_message_callback(self, decoded)
+
+    def _stray(self) -> bool:
+        """True (and the connection closed) when the exchange no longer lists this client.
+
+        ccxt keeps one client per url and applies every frame to books it keeps per
+        *symbol*, whatever connection the frame came on.  A client perptui dropped
+        (``drop_streams``) while it was still connecting is not closed by ccxt's
+        ``close()`` (there is no socket yet) and would go on streaming once it
+        connects, next to its replacement: every update then reaches the shared book
+        twice, so okx's seqId chain breaks on every frame and the feed resyncs forever.
+        A frame from a connection the exchange has let go of is dropped, and the
+        connection with it.
+        """
+        owner = self.frame_owner
+        clients = getattr(owner, "clients", None) if owner is not None else None
+        if not isinstance(clients, dict) or clients.get(self.url) is self:
+            return False
+        if not self.__dict__.get("_stray_closing"):
+            self.__dict__["_stray_closing"] = True
+            owner.stray_connections = getattr(owner, "stray_connections", 0) + 1
+            log.info("%s: closing a dropped websocket that kept streaming", owner.id)
+            self.asyncio_loop.create_task(self.close())
+        return True
 
     def _malformed(self, data: Any, exc: BaseException) -> None:
         owner = self.frame_owner
@@ -85,6 +110,23 @@ class FrameGuard:
     """Mixin for ccxt.pro exchange classes: websocket clients are FrameGuardClients."""
 
     malformed_frames: int = 0  # frames skipped because they did not decode
+    stray_connections: int = 0  # dropped connections that kept streaming (closed)
+
+    def on_close(self, client: Any, error: Any) -> None:
+        """ccxt's close callback, for the client that closed only.
+
+        ccxt (4.5.90) unregisters *whatever client is listed* for the closed one's url.
+        When perptui's watchdog drops a silent connection, the book loops open its
+        replacement while the old socket is still closing; the old one's close then
+        unregisters the new, live client, which keeps streaming unseen while the next
+        watch opens a third: two connections feed one book per symbol, and okx's seqId
+        chain breaks on every frame.  A client that is no longer listed has nothing
+        to unregister.
+        """
+        clients = getattr(self, "clients", None)
+        if isinstance(clients, dict) and clients.get(getattr(client, "url", None)) is not client:
+            return
+        super().on_close(client, error)  # type: ignore[misc]
 
     def client(self, url: str) -> Any:
         conn = super().client(url)  # type: ignore[misc]
