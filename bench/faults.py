@@ -337,6 +337,10 @@ class Report:
     writer_queue_high_water: int
     writer_dropped: int
     engine_submit_errors: int
+    clock_ticks: int  # the engine clock's snapshot rounds
+    clock_ticks_late: int  # rounds that ran a period or more late (then caught up)
+    clock_ticks_given_up: int  # rounds never run (clock > its catch-up bound behind)
+    stray_connections: int  # dropped websockets that kept streaming (closed at once)
     rows_total: int
     baseline: Window
     trials: list[TrialResult]
@@ -644,6 +648,13 @@ async def run_campaign(
         writer_queue_high_water=c.high_water,
         writer_dropped=c.writer.dropped,
         engine_submit_errors=c.engine.submit_errors if c.engine else 0,
+        clock_ticks=c.engine.ticks if c.engine else 0,
+        clock_ticks_late=c.engine.ticks_late if c.engine else 0,
+        clock_ticks_given_up=c.engine.ticks_given_up if c.engine else 0,
+        stray_connections=sum(
+            int(getattr(v.client, "stray_connections", 0) or 0)
+            for v in (c.engine.venues if c.engine else [])
+        ),
         rows_total=rows_total,
         baseline=baseline,
         trials=trials,
@@ -724,6 +735,8 @@ def format_report(r: Report) -> list[str]:
         f"reconnects {r.reconnects}; malformed frames skipped {r.malformed_skipped}",
         f"writer queue high-water {r.writer_queue_high_water}, dropped {r.writer_dropped}, "
         f"engine submit errors {r.engine_submit_errors}; rows {r.rows_total}",
+        f"engine clock: {r.clock_ticks} rounds, {r.clock_ticks_late} late (caught up), "
+        f"{r.clock_ticks_given_up} given up; stray connections closed {r.stray_connections}",
         f"baseline: coverage {r.baseline.coverage:.1%}, hole {r.baseline.max_hole_s:.1f} s, "
         f"{r.baseline.rows_per_min:g} rows/min (all venues)",
         "",
