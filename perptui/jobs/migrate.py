@@ -73,7 +73,8 @@ async def migrate_sqlite(
         raise ConfigError(f"--to must be a postgresql:// URL, got {redact(target)!r}")
     if is_postgres(os.fspath(source)):
         raise ConfigError("--from must be a SQLite file")
-    from perptui.store.pg import CONNECTION_ERRORS, PgSink
+    from perptui.store.pg import CONNECTION_ERRORS
+    from perptui.store.pg_sink import PgSink
 
     # sqlite3 connections stay on the thread that made them: one reader thread,
     # so SQLite reads never block the loop that is writing to PostgreSQL.

@@ -525,7 +525,7 @@ class SqliteSink:
 async def open_sink(location: str) -> Sink:
     """The sink for a location: PostgreSQL for a postgresql:// URL, else a SQLite file."""
     if is_postgres(location):
-        from perptui.store.pg import PgSink  # asyncpg only when PostgreSQL is used
+        from perptui.store.pg_sink import PgSink  # asyncpg only when PostgreSQL is used
 
         sink = PgSink(location)
         await sink.open()

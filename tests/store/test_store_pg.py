@@ -13,7 +13,7 @@ from pg_helpers import admin, fetch, wait_for, with_login
 from perptui.core.model import BookSnapshot, Candle
 from perptui.errors import StoreError
 from perptui.store import db as store_db
-from perptui.store import pg, pg_schema
+from perptui.store import pg, pg_partitions, pg_schema
 from perptui.store.backend import redact
 from perptui.store.rows import TABLE_COLUMNS
 from perptui.store.writer import Writer
@@ -130,7 +130,7 @@ async def test_retention_drops_whole_old_partitions(pg_url: str) -> None:
             w.submit(snap(T0 + i * DAY))
     conn, _ = await pg.connect(pg_url)
     try:
-        dropped = await pg.drop_partitions_before(conn, "order_book_snapshots", T0 + 2 * DAY)
+        dropped = await pg_partitions.drop_partitions_before(conn, "order_book_snapshots", T0 + 2 * DAY)
         assert dropped == ["order_book_snapshots_p20240101", "order_book_snapshots_p20240102"]
         left = await conn.fetch("SELECT timestamp FROM order_book_snapshots ORDER BY 1")
         assert [r[0] for r in left] == [T0 + 2 * DAY, T0 + 3 * DAY]
