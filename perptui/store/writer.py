@@ -27,32 +27,19 @@ import asyncio
 import contextlib
 import logging
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import aiosqlite
+from typing import Any
 
 from perptui.core.model import BookSnapshot
 from perptui.errors import StoreError
-from perptui.store.backend import is_postgres, redact
-from perptui.store.db import connect
-from perptui.store.rows import INSERT_SQL, SUPPORTED_TYPES, to_row
+from perptui.store.backend import redact
+from perptui.store.rows import SUPPORTED_TYPES, to_row
+from perptui.store.sinks import Sink, open_sink
 
 log = logging.getLogger(__name__)
 
-# Errors caused by the rows themselves: retrying the same batch cannot help, so
-# the batch is rewritten row by row and the offending rows are rejected.
-_DATA_ERRORS = (
-    sqlite3.IntegrityError,
-    sqlite3.InterfaceError,
-    sqlite3.ProgrammingError,
-    OverflowError,
-    TypeError,
-    ValueError,
-)
 # Backoff between attempts at a batch that failed for an environmental reason
 # (database locked past busy_timeout, disk full, I/O error).
 RETRY_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
@@ -445,92 +432,6 @@ class Writer:
             self._fail(f"cannot store {type(record).__name__}: {exc}")
             log.warning("store writer rejected a %s: %s", type(record).__name__, exc)
         return groups, sources, kept
-
-
-class Sink(Protocol):
-    """A backend's side of the writer: one committed transaction per call."""
-
-    data_errors: tuple[type[BaseException], ...]  # the rows' fault: retrying cannot help
-
-    async def write(self, groups: dict[str, list[tuple]]) -> int:
-        """Insert every row in one transaction; rows inserted or changed."""
-        ...
-
-    async def write_each(
-        self, groups: dict[str, list[tuple]], sources: dict[str, list[Any]]
-    ) -> tuple[dict[str, list[tuple]], list[tuple[Any, BaseException]], int]:
-        """The batch row by row in one transaction: (rows written, refused records, changes)."""
-        ...
-
-    async def close(self) -> None: ...
-
-
-class SqliteSink:
-    """The SQLite side: one executemany per table inside BEGIN IMMEDIATE ... COMMIT."""
-
-    data_errors: tuple[type[BaseException], ...] = _DATA_ERRORS
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        # Let sqlite3 open each transaction itself (BEGIN IMMEDIATE right before the
-        # first INSERT): one thread round trip per batch fewer than an explicit BEGIN,
-        # which is most of the per-batch cost when batches are small.
-        conn.isolation_level = "IMMEDIATE"
-        self._conn = conn
-
-    async def write(self, groups: dict[str, list[tuple]]) -> int:
-        conn = self._conn
-        changes = 0
-        # The first executemany implicitly runs BEGIN IMMEDIATE (isolation_level):
-        # the write lock is taken up front, so contention with another process
-        # shows up there (after busy_timeout) rather than halfway through a batch.
-        try:
-            for table, rows in groups.items():
-                cur = await conn.executemany(INSERT_SQL[table], rows)
-                changes += max(cur.rowcount, 0)
-            await conn.commit()
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await conn.rollback()
-            raise
-        return changes
-
-    async def write_each(
-        self, groups: dict[str, list[tuple]], sources: dict[str, list[Any]]
-    ) -> tuple[dict[str, list[tuple]], list[tuple[Any, BaseException]], int]:
-        conn = self._conn
-        good: dict[str, list[tuple]] = {}
-        refused: list[tuple[Any, BaseException]] = []
-        changes = 0
-        try:
-            for table, rows in groups.items():
-                for row, record in zip(rows, sources[table], strict=True):
-                    try:
-                        cur = await conn.execute(INSERT_SQL[table], row)
-                    except _DATA_ERRORS as exc:
-                        refused.append((record, exc))
-                        continue
-                    changes += max(cur.rowcount, 0)
-                    good.setdefault(table, []).append(row)
-            await conn.commit()
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await conn.rollback()
-            raise
-        return good, refused, changes
-
-    async def close(self) -> None:
-        await self._conn.close()
-
-
-async def open_sink(location: str) -> Sink:
-    """The sink for a location: PostgreSQL for a postgresql:// URL, else a SQLite file."""
-    if is_postgres(location):
-        from perptui.store.pg_sink import PgSink  # asyncpg only when PostgreSQL is used
-
-        sink = PgSink(location)
-        await sink.open()
-        return sink
-    return SqliteSink(await connect(location))
 
 
 def _convert_batch(
