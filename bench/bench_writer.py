@@ -60,7 +60,7 @@ def baseline_rows_per_s(path: Path, records: list) -> float:
 
 def seed_style_rows_per_s(path: Path, records: list) -> float:
     """Commit per row with SQLite's defaults (rollback journal, synchronous=FULL)."""
-    from perptui.store.db import schema_sql, split_statements
+    from perptui.store.migrations import schema_sql, split_statements
 
     conn = sqlite3.connect(path, isolation_level=None)
     try:

@@ -158,7 +158,7 @@ def _check_pg(url: str) -> DbCheck:
 
     from perptui.store import pg
     from perptui.store.backend import redact
-    from perptui.store.db import LATEST_VERSION
+    from perptui.store.migrations import LATEST_VERSION
 
     label = redact(url)
 

@@ -23,7 +23,8 @@ import pandas as pd
 
 from perptui.errors import ConfigError, StoreError
 from perptui.store.backend import DB_ERRORS
-from perptui.store.db import connect_sync, require_database, table_columns
+from perptui.store.db import connect_sync, require_database
+from perptui.store.migrations import table_columns
 from perptui.store.read import iter_rows, table_name
 
 FORMATS = ("csv", "parquet")

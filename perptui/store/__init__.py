@@ -44,7 +44,8 @@ __all__ = [  # noqa: RUF022 - grouped by module, like _EXPORTS
 ]
 
 if TYPE_CHECKING:
-    from perptui.store.db import LATEST_VERSION, connect, connect_sync
+    from perptui.store.db import connect, connect_sync
+    from perptui.store.migrations import LATEST_VERSION
     from perptui.store.read import (
         coverage,
         iter_rows,

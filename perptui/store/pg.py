@@ -29,7 +29,7 @@ from perptui.core.units import DAY_MS
 from perptui.errors import StoreError
 from perptui.store import pg_schema
 from perptui.store.backend import redact
-from perptui.store.db import LATEST_VERSION, MARK_LEGACY_DEPTH_SQL
+from perptui.store.migrations import LATEST_VERSION, MARK_LEGACY_DEPTH_SQL
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
-from perptui.store.db import MEMORY, schema_sql, split_statements
+from perptui.store.db import MEMORY
+from perptui.store.migrations import schema_sql, split_statements
 
 # The big tables, partitioned on `timestamp` (epoch ms) by these periods.
 # Snapshots arrive every second per book, so a day is one partition; funding and

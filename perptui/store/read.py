@@ -27,7 +27,8 @@ import pandas as pd
 from perptui.core.units import timeframe_ms
 from perptui.errors import StoreError
 from perptui.store.backend import DB_ERRORS
-from perptui.store.db import connect_sync, table_columns
+from perptui.store.db import connect_sync
+from perptui.store.migrations import table_columns
 
 DB = str | os.PathLike[str] | sqlite3.Connection | Any  # Any: a PgSyncConnection
 TimeLike: TypeAlias = int | float | str | dt.datetime | dt.date | pd.Timestamp | None

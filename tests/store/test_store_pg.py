@@ -13,7 +13,7 @@ from pg_helpers import admin, fetch, wait_for, with_login
 from perptui.core.model import BookSnapshot, Candle
 from perptui.errors import StoreError
 from perptui.store import db as store_db
-from perptui.store import pg, pg_partitions, pg_schema
+from perptui.store import migrations, pg, pg_partitions, pg_schema
 from perptui.store.backend import redact
 from perptui.store.rows import TABLE_COLUMNS
 from perptui.store.writer import Writer
@@ -36,7 +36,7 @@ def snap(ts: int, exchange: str = "okx") -> BookSnapshot:
 
 def test_generated_tables_match_schema_sql_column_for_column() -> None:
     conn = sqlite3.connect(":memory:")
-    for stmt in store_db.split_statements(store_db.schema_sql()):
+    for stmt in migrations.split_statements(migrations.schema_sql()):
         conn.execute(stmt)
     for name, table in pg_schema.tables().items():
         sqlite_cols = [r[1] for r in conn.execute(f"PRAGMA table_info({name})")]
@@ -56,7 +56,7 @@ async def test_new_database_gets_schema_version_and_partitions(pg_url: str) -> N
     conn, mode = await pg.connect(pg_url)
     try:
         assert mode == pg.NATIVE  # no TimescaleDB on the test server
-        assert await pg.schema_state(conn) == (store_db.LATEST_VERSION, pg.NATIVE)
+        assert await pg.schema_state(conn) == (migrations.LATEST_VERSION, pg.NATIVE)
         kinds = dict(
             await conn.fetch(
                 "SELECT relname, relkind::text FROM pg_class WHERE relname = ANY($1::text[])",
@@ -90,7 +90,7 @@ async def test_collectors_starting_at_once_on_a_new_database_set_it_up_once(pg_u
         if not isinstance(g, BaseException):
             await g[0].close()
     assert errors == []
-    assert await fetch(pg_url, "SELECT version FROM perptui_schema") == [(store_db.LATEST_VERSION,)]
+    assert await fetch(pg_url, "SELECT version FROM perptui_schema") == [(migrations.LATEST_VERSION,)]
 
 
 async def test_writer_creates_partitions_ahead_and_rows_land_in_them(pg_url: str) -> None:
@@ -160,7 +160,7 @@ async def test_an_older_schema_is_upgraded_in_place(pg_url: str) -> None:
     async with Writer(pg_url) as w:
         w.submit(candle(2))
     got = await fetch(pg_url, "SELECT version FROM perptui_schema")
-    assert got == [(store_db.LATEST_VERSION,)]
+    assert got == [(migrations.LATEST_VERSION,)]
     vols = await fetch(pg_url, "SELECT timestamp, volume FROM ohlcv ORDER BY 1")
     assert vols == [(T0 + 60_000, None), (T0 + 120_000, 10.0)]
 
@@ -291,7 +291,7 @@ def test_doctor_checks_a_postgresql_url_without_changing_it(pg_url: str) -> None
     assert asyncio.run(fetch(pg_url, "SELECT to_regclass('perptui_schema')")) == [(None,)]
     store_db.connect_sync(pg_url).close()  # a reader sets the schema up
     ready = check_db(pg_url)
-    assert ready.ok and f"schema {store_db.LATEST_VERSION}, native partitions" in ready.detail
+    assert ready.ok and f"schema {migrations.LATEST_VERSION}, native partitions" in ready.detail
     down = check_db("postgresql://u:pw@127.0.0.1:1/x")
     assert not down.ok and "cannot reach PostgreSQL" in down.detail and "pw" not in down.detail
 

@@ -14,13 +14,13 @@ import pytest
 
 from perptui.errors import StoreError
 from perptui.store import db as store_db
-from perptui.store.db import (
+from perptui.store import migrations
+from perptui.store.db import connect, connect_sync
+from perptui.store.migrations import (
     LATEST_VERSION,
     MIGRATIONS,
     Migration,
     add_column_if_missing,
-    connect,
-    connect_sync,
     migrate,
     schema_sql,
     split_statements,
@@ -490,10 +490,10 @@ def test_seed_shaped_table_without_created_at_is_adopted(tmp_path: Path) -> None
     seed.close()
     conn = store_db.connect_sync(path)
     try:
-        cols = store_db.table_columns(conn, "ohlcv")
+        cols = migrations.table_columns(conn, "ohlcv")
         assert "created_at" in cols and "volume" in cols
         assert conn.execute("SELECT close FROM ohlcv").fetchall() == [(2.0,)]
-        assert store_db.user_version(conn) == store_db.LATEST_VERSION
+        assert migrations.user_version(conn) == migrations.LATEST_VERSION
     finally:
         conn.close()
 

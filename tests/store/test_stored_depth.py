@@ -23,6 +23,7 @@ from perptui.engine.engine import Engine
 from perptui.engine.hub import Hub
 from perptui.engine.workers import WorkerSettings
 from perptui.store import db as store_db
+from perptui.store import migrations
 from perptui.store.writer import Writer
 from perptui.venues import make_venue
 
@@ -102,7 +103,7 @@ def test_migration_marks_rows_logged_before_the_fix(tmp_path: Path) -> None:
     """A version-1 database (no per-band columns) keeps its rows, marked 'top20'."""
     path = tmp_path / "v1.db"
     con = sqlite3.connect(path, isolation_level=None)
-    for stmt in store_db.split_statements(store_db.schema_sql()):
+    for stmt in migrations.split_statements(migrations.schema_sql()):
         con.execute(stmt)
     new_cols = [
         *(f"imbalance_{band_suffix(b)}" for b in DEPTH_BANDS if b != ONE_PCT),
@@ -124,8 +125,8 @@ def test_migration_marks_rows_logged_before_the_fix(tmp_path: Path) -> None:
 
     conn = store_db.connect_sync(path)  # migrates
     try:
-        assert store_db.user_version(conn) == store_db.LATEST_VERSION >= 2
-        have = store_db.table_columns(conn, "order_book_snapshots")
+        assert migrations.user_version(conn) == migrations.LATEST_VERSION >= 2
+        have = migrations.table_columns(conn, "order_book_snapshots")
         assert set(new_cols) <= set(have)
         old = conn.execute(
             "SELECT depth_basis, bid_depth_5pct, reached_5pct FROM order_book_snapshots"
