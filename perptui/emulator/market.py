@@ -14,7 +14,6 @@ own module:
 and derives candles, funding history, open interest and 24 h stats from those paths here.
 """
 
-
 from __future__ import annotations
 
 import dataclasses
@@ -476,7 +475,9 @@ class MarketSim:
             key = (venue, symbol)
             b = self._books.get(key)
         if b is None:
-            b = SimBook(m, self.seed, functools.partial(self.mark_price, venue, symbol), self.clock.now_ms())
+            b = SimBook(
+                m, self.seed, functools.partial(self.mark_price, venue, symbol), self.clock.now_ms()
+            )
             if self._truth_ring is not None:
                 b.keep_truth(*self._truth_ring)
             self._books[key] = b

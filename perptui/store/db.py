@@ -33,7 +33,6 @@ MEMORY = ":memory:"
 FULL_CHECK_MAX_BYTES = 512 * 1024 * 1024
 
 
-
 def _check_location(path: Path, label: str, readonly: bool) -> bool:
     """Raise StoreError for a path that cannot hold the database. True if the file exists."""
     if path.is_dir():

@@ -16,7 +16,6 @@ TimescaleDB extension is installed on the server, are hypertables with
 compression of chunks older than a week.
 """
 
-
 from __future__ import annotations
 
 import asyncio

@@ -14,6 +14,7 @@ from perptui.store import pg_schema
 # pg_advisory_xact_lock key of partition creation (schema upgrades: pg.LOCK_SCHEMA).
 LOCK_PARTITIONS = 0x7065_7270_0002
 
+
 def period_start(ts_ms: int, period: str) -> dt.datetime:
     t = dt.datetime.fromtimestamp(ts_ms / 1000, tz=dt.UTC)
     if period == "day":

@@ -26,7 +26,6 @@ DATA_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-
 def _conflict_key(table: pg_schema.Table) -> tuple[str, ...]:
     unique = [ix for ix in table.indexes if ix.unique]
     if len(unique) != 1:
