@@ -33,6 +33,7 @@ from perptui.core.model import (
 )
 from perptui.core.pool import PoolState
 from perptui.core.units import timeframe_ms
+from perptui.engine.hub_state import HealthState, KeyState
 from perptui.engine.views import FeedHealth, HistoryPoint, HubView, Key, MarketView
 
 # Worst first wins when several feeds of one venue disagree.
@@ -41,76 +42,6 @@ _SEVERITY = {"connected": 0, "connecting": 1, "stale": 2, "reconnecting": 3, "do
 
 def wall_ms() -> int:
     return int(time.time() * 1000)
-
-
-class _KeyState:
-    """Mutable per-(venue, symbol) slot; only the hub touches it."""
-
-    __slots__ = (
-        "book",
-        "book_received_ms",
-        "candle_series",
-        "candles",
-        "funding",
-        "history",
-        "last_hist_t",
-        "live_candle",
-        "market",
-        "metrics",
-        "metrics_for",
-        "oi",
-        "pool",
-        "stale",
-        "ticker",
-        "timeframe",
-        "version",
-        "view",
-    )
-
-    def __init__(self, history_points: int) -> None:
-        self.book: BookSnapshot | None = None
-        self.book_received_ms: int | None = None
-        self.funding: FundingInfo | None = None
-        self.ticker: Ticker | None = None
-        self.oi: OpenInterest | None = None
-        self.pool: PoolState | None = None  # pool venues (GMX): liquidity instead of a book
-        self.candles: dict[int, Candle] = {}  # open time -> candle
-        self.candle_series: tuple[Candle, ...] = ()  # the same, oldest first
-        self.live_candle: Candle | None = None  # newest period, extended from live mids
-        self.timeframe: str | None = None
-        self.market: MarketInfo | None = None
-        self.metrics: DepthMetrics | None = None
-        self.metrics_for: BookSnapshot | None = None
-        self.history: deque[HistoryPoint] = deque(maxlen=history_points)
-        self.last_hist_t = 0
-        self.stale = False
-        self.version = 0
-        self.view: MarketView | None = None
-
-
-class _HealthState:
-    __slots__ = (
-        "feeds",
-        "last_error",
-        "last_msg_ms",
-        "malformed",
-        "msg_total",
-        "notes",
-        "rate_window",
-        "reconnects",
-        "resyncs",
-    )
-
-    def __init__(self) -> None:
-        self.feeds: dict[str, str] = {}  # feed name ("" = venue level) -> state
-        self.last_msg_ms: int | None = None
-        self.msg_total = 0
-        self.rate_window: deque[tuple[int, int]] = deque()  # (sample ms, msg_total)
-        self.resyncs = 0
-        self.reconnects = 0
-        self.malformed = 0
-        self.last_error = ""
-        self.notes: list[str] = []
 
 
 def _depth_metrics(book: BookSnapshot, bands: tuple[float, ...]) -> DepthMetrics:
@@ -150,9 +81,9 @@ class Hub:
         self.bands = tuple(bands) if bands is not None else tuple(DEPTH_BANDS)
         self.clock = clock
         self.version = 0
-        self._keys: dict[Key, _KeyState] = {}
+        self._keys: dict[Key, KeyState] = {}
         self._dirty: set[Key] = set()
-        self._health: dict[str, _HealthState] = {v: _HealthState() for v in self.venues}
+        self._health: dict[str, HealthState] = {v: HealthState() for v in self.venues}
         self._signals: deque[Signal] = deque(maxlen=max_signals)
         self._signals_total = 0
         self._last_view: HubView | None = None
@@ -160,20 +91,20 @@ class Hub:
         self._last_health: dict[str, FeedHealth] = {}
 
     # ------------------------------------------------------------------ mutators
-    def _slot(self, venue: str, symbol: str) -> _KeyState:
+    def _slot(self, venue: str, symbol: str) -> KeyState:
         key = (venue, symbol)
         slot = self._keys.get(key)
         if slot is None:
-            slot = self._keys[key] = _KeyState(self.history_points)
+            slot = self._keys[key] = KeyState(self.history_points)
         self._dirty.add(key)
         self.version += 1
         return slot
 
-    def _health_of(self, venue: str) -> _HealthState:
+    def _health_of(self, venue: str) -> HealthState:
         """The venue's health slot; a venue first heard of here joins ``venues``."""
         h = self._health.get(venue)
         if h is None:
-            h = self._health[venue] = _HealthState()
+            h = self._health[venue] = HealthState()
             if venue not in self.venues:
                 self.venues.append(venue)
         return h
@@ -363,7 +294,7 @@ class Hub:
         return view
 
     # ------------------------------------------------------------------ internals
-    def _build_view(self, key: Key, slot: _KeyState, now: int) -> MarketView:
+    def _build_view(self, key: Key, slot: KeyState, now: int) -> MarketView:
         book = slot.book
         if book is not None and book is not slot.metrics_for:
             # Only a new book costs maths; funding/ticker updates reuse the metrics.
@@ -406,7 +337,7 @@ class Hub:
             pool=slot.pool,
         )
 
-    def _extend_history(self, slot: _KeyState, now: int) -> None:
+    def _extend_history(self, slot: KeyState, now: int) -> None:
         m = slot.metrics
         if m is None:
             return
@@ -426,7 +357,7 @@ class Hub:
         while h and h[0].t < horizon:
             h.popleft()
 
-    def _candles_with_live(self, slot: _KeyState) -> tuple[Candle, ...]:
+    def _candles_with_live(self, slot: KeyState) -> tuple[Candle, ...]:
         """Venue candles, the newest one extended (or opened) from the live mid.
 
         The live candle is kept between samples so its high/low remember every
@@ -473,7 +404,7 @@ class Hub:
             return (*series[:-1], live)
         return (*series, live)[-self.max_candles :]
 
-    def _health_view(self, venue: str, h: _HealthState, now: int) -> FeedHealth:
+    def _health_view(self, venue: str, h: HealthState, now: int) -> FeedHealth:
         if h.feeds:
             state = max(h.feeds.values(), key=_SEVERITY.__getitem__)
         else:
