@@ -24,7 +24,8 @@ from rich.text import Text
 from perptui import stack
 from perptui.core import funding as fmath
 from perptui.engine.engine import Engine
-from perptui.engine.hub import Hub, HubView
+from perptui.engine.hub import Hub
+from perptui.engine.views import HubView
 
 if TYPE_CHECKING:
     from perptui.config import Config

@@ -12,7 +12,8 @@ import random
 from collections.abc import Callable, Sequence
 
 from perptui.core.model import BookSnapshot, Candle, FundingInfo, OpenInterest, Signal, Ticker
-from perptui.engine.hub import FeedHealth, Hub, HubView
+from perptui.engine.hub import Hub
+from perptui.engine.views import FeedHealth, HubView
 
 T0 = 1_767_225_600_000  # 2026-01-01 00:00:00 UTC
 VENUES = ("binance", "bybit", "okx")

@@ -28,7 +28,8 @@ from perptui.core.cadence import after_beat
 from perptui.core.model import BookRecord, BookSnapshot, FundingInfo, Signal
 from perptui.core.shard import Shard, owned
 from perptui.engine import gc_tuning
-from perptui.engine.hub import Hub, HubView, Key, MarketView
+from perptui.engine.hub import Hub
+from perptui.engine.views import HubView, Key, MarketView
 from perptui.engine.workers import VenueWorker, WorkerSettings
 
 log = logging.getLogger(__name__)

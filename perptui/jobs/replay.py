@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 from perptui.core.model import BookSnapshot, Candle, FundingInfo, Signal
 from perptui.core.timespec import MomentError, clock_text, parse_moment
-from perptui.engine.hub import Hub, HubView
+from perptui.engine.hub import Hub
+from perptui.engine.views import HubView
 from perptui.errors import ConfigError, StoreError
 from perptui.store.backend import redact
 from perptui.store.replay_read import Market, ReplayReader, SnapshotRow

@@ -23,7 +23,7 @@ from textual.timer import Timer
 from textual.widgets import Footer
 
 from perptui.config.settings import BY_KEY
-from perptui.engine.hub import HubView
+from perptui.engine.views import HubView
 from perptui.ui import keymap
 from perptui.ui.backend import Backend
 from perptui.ui.commands import MonitorCommands

@@ -14,7 +14,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from perptui.engine.hub import Hub, HubView
+from perptui.engine.hub import Hub
+from perptui.engine.views import HubView
 
 if TYPE_CHECKING:
     from perptui.config import Config

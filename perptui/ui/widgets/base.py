@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widget import Widget
 
-from perptui.engine.hub import HubView
+from perptui.engine.views import HubView
 
 
 class Panel(Widget):

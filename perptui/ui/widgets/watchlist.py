@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
-from perptui.engine.hub import HubView, MarketView
+from perptui.engine.views import HubView, MarketView
 from perptui.ui import fmt
 
 RIGHT: JustifyMethod = "right"
