@@ -69,4 +69,6 @@ async def seed_history(backend) -> None:
     has history within seconds of the first start (perptui.jobs.seed)."""
     from perptui.jobs.seed import seed_demo_history
 
-    await seed_demo_history(backend.emulator, backend.writer, backend.venue_ids, backend.symbols)
+    await seed_demo_history(
+        backend.config, backend.emulator, backend.writer, backend.venue_ids, backend.symbols
+    )

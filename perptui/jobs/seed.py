@@ -14,10 +14,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from perptui.core.units import DAY_MS
 from perptui.jobs.backfill import Backfill, BackfillSettings, SeriesReport
+
+if TYPE_CHECKING:
+    from perptui.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,7 @@ SEED_DAYS = 7.0
 
 
 async def seed_demo_history(
+    config: Config,
     emulator: Any,
     writer: Any,
     venue_ids: Sequence[str],
@@ -34,10 +38,10 @@ async def seed_demo_history(
     now_ms: int | None = None,
 ) -> list[SeriesReport]:
     """Backfill `days` of funding and 1 h candles from the emulator into `writer`."""
-    from perptui.venues import make_venue
+    from perptui.stack import make_venues
 
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    venues = [make_venue(v, client=emulator.connect(v)) for v in venue_ids]
+    venues = await make_venues(venue_ids, config, emulator=emulator)
     settings = BackfillSettings(
         since=now - int(days * DAY_MS),
         until=now,
