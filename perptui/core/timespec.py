@@ -111,8 +111,3 @@ def parse_moment(text: str, reference_ms: int) -> int:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return int(parsed.timestamp() * 1000)
-
-
-def clock_text(ms: int) -> str:
-    """'2026-11-30 14:02:11' (UTC) for the replay clock."""
-    return dt.datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")

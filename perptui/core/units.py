@@ -47,16 +47,26 @@ def timeframe_ms(timeframe: str) -> int:
     return int(match.group(1)) * _TIMEFRAME_UNIT_MS[match.group(2)]
 
 
-def utc_text(ms: int | float | None, *, short: bool = False, zone: bool = False) -> str:
+def utc_text(
+    ms: int | float | None, *, short: bool = False, zone: bool = False, seconds: bool = False
+) -> str:
     """Epoch ms as ``2024-01-31 08:00`` UTC (minutes are as fine as tables and notes need).
 
-    ``short`` drops the century (``24-01-31 08:00``) for narrow columns; ``zone``
-    appends `` UTC`` where the text stands alone (error messages). None -> ``-``.
+    ``short`` drops the century (``24-01-31 08:00``) for narrow columns; ``seconds``
+    adds them (``2024-01-31 08:00:05``, the replay clock); ``zone`` appends `` UTC``
+    where the text stands alone (error messages). None -> ``-``.
     """
     if ms is None:
         return "-"
-    text = time.strftime("%y-%m-%d %H:%M" if short else "%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
+    fmt = ("%y" if short else "%Y") + "-%m-%d %H:%M" + (":%S" if seconds else "")
+    text = time.strftime(fmt, time.gmtime(ms / 1000))
     return f"{text} UTC" if zone else text
+
+
+def iso_ms(ms: int) -> str:
+    """Epoch ms as ISO 8601 with milliseconds and a Z suffix (``2024-01-31T08:00:05.250Z``),
+    the form dYdX's indexer reads and writes."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
 __all__ = [
@@ -66,6 +76,7 @@ __all__ = [
     "SECOND_MS",
     "WEEK_MS",
     "YEAR_MS",
+    "iso_ms",
     "timeframe_ms",
     "utc_text",
 ]

@@ -25,12 +25,12 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
-from perptui.core.units import DAY_MS, HOUR_MS, MINUTE_MS
+from perptui.core.units import DAY_MS, HOUR_MS, MINUTE_MS, iso_ms
 from perptui.emulator.book_stream import ChannelFanout, DepthChannels, DepthUpdate
 from perptui.emulator.catalog import LISTING_MS, VenueMarket
 from perptui.emulator.venue_base import ClientConfig, VenueWire, WireError, WsSession
@@ -57,12 +57,6 @@ GEOBLOCKED = (
 
 class DydxError(WireError):
     default_status = 400
-
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{ms % 1000:03d}Z"
-    )
 
 
 def parse_iso(text: str, name: str) -> int:
@@ -178,7 +172,7 @@ class DydxWire(VenueWire):
     # ------------------------------------------------------------------ REST
     def time(self, q: Any) -> Any:
         now = self.now_ms()
-        return {"iso": iso(now), "epoch": now / 1000}
+        return {"iso": iso_ms(now), "epoch": now / 1000}
 
     def market_entry(self, m: VenueMarket, now: int, index: int) -> dict[str, Any]:
         sim = self.sim
@@ -242,7 +236,7 @@ class DydxWire(VenueWire):
         return {
             "candles": [
                 {
-                    "startedAt": iso(int(r[0])),
+                    "startedAt": iso_ms(int(r[0])),
                     "ticker": m.venue_id,
                     "resolution": q["resolution"],
                     "low": m.fmt_float_price(float(r[3])),
@@ -278,7 +272,7 @@ class DydxWire(VenueWire):
                     "rate": f"{rate:.12f}".rstrip("0").rstrip(".") or "0",
                     "price": m.fmt_float_price(self.sim.index_price(self.name, m.symbol, t)),
                     "effectiveAtHeight": str(height0 + (t - LISTING_MS) // 1000),
-                    "effectiveAt": iso(t),
+                    "effectiveAt": iso_ms(t),
                 }
                 for t, rate in rows
             ]

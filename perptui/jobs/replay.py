@@ -25,7 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from perptui.core.model import BookSnapshot, Candle, FundingInfo, Signal
-from perptui.core.timespec import MomentError, clock_text, parse_moment
+from perptui.core.timespec import MomentError, parse_moment
+from perptui.core.units import utc_text
 from perptui.engine.hub import Hub
 from perptui.engine.views import HubView
 from perptui.errors import ConfigError, StoreError
@@ -60,9 +61,9 @@ class ReplayState:
         """'replay 2026-11-30 14:02:11, 3.4x' plus play state and position."""
         state = "end of recording" if self.ended else ("playing" if self.playing else "paused")
         return (
-            f"replay {clock_text(self.position_ms)}, {self.speed:g}x, {state}, "
-            f"{self.fraction * 100:.0f}% of {clock_text(self.first_ms)} → "
-            f"{clock_text(self.last_ms)[11:]}"
+            f"replay {utc_text(self.position_ms, seconds=True)}, {self.speed:g}x, {state}, "
+            f"{self.fraction * 100:.0f}% of {utc_text(self.first_ms, seconds=True)} → "
+            f"{utc_text(self.last_ms, seconds=True)[11:]}"
         )
 
 
@@ -102,8 +103,8 @@ class ReplaySource:
         if self.first_ms > self.last_ms:
             self.reader.close()
             raise ConfigError(
-                f"--from/--to select nothing: the recording spans {clock_text(first)} "
-                f"to {clock_text(last)} UTC"
+                f"--from/--to select nothing: the recording spans {utc_text(first, seconds=True)} "
+                f"to {utc_text(last, seconds=True)} UTC"
             )
         self.speed = float(speed)
         self._mono = monotonic

@@ -31,7 +31,6 @@ The websocket book is repaired by `DydxBookClient` (venues/dydx_book.py).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from perptui.core.model import (
@@ -43,7 +42,7 @@ from perptui.core.model import (
     Ticker,
 )
 from perptui.core.numbers import finite_float
-from perptui.core.units import HOUR_MS
+from perptui.core.units import HOUR_MS, iso_ms
 from perptui.venues.base import FUNDING, OHLCV, OnPage
 from perptui.venues.ccxt_errors import install_rejections
 from perptui.venues.ccxt_venue import CcxtVenue
@@ -69,13 +68,6 @@ def indexer_messages(body: Any) -> list[str]:
 def indexer_codes(body: Any) -> set[str]:
     """The ``code`` of each entry of an indexer error body (``GEOBLOCKED``)."""
     return {str(e["code"]) for e in _errors(body) if e.get("code")}
-
-
-def iso_ms(ms: int) -> str:
-    """The indexer's ISO-8601 form, millisecond precision, Z suffix."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{ms % 1000:03d}Z"
-    )
 
 
 class DydxVenue(CcxtVenue):

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from emulator_helpers import wait_for
 
-from perptui.core.timespec import clock_text, parse_moment
+from perptui.core.timespec import parse_moment
+from perptui.core.units import utc_text
 from perptui.errors import ConfigError, StoreError
 from perptui.jobs.replay import ReplaySource
 from perptui.store.replay_read import ReplayReader
@@ -105,7 +106,7 @@ async def test_replay_plays_pauses_steps_seeks_and_ends(recorded: Path) -> None:
         await wait_for(lambda: source.loads >= 1, timeout=10)
         await pilot.pause()
         assert source.clock() == first
-        assert f"replay {clock_text(first)}, 1x, paused" in health.hint
+        assert f"replay {utc_text(first, seconds=True)}, 1x, paused" in health.hint
 
         # Play: three seconds of wall time are three seconds of recording.
         await pilot.press("space")
@@ -139,9 +140,9 @@ async def test_replay_plays_pauses_steps_seeks_and_ends(recorded: Path) -> None:
         await pilot.pause()
         assert source.clock() == pos - 2000
         await wait_for(lambda: source._fed_to == pos - 2000, timeout=10)
-        target = parse_moment(clock_text(first)[11:19], first)  # HH:MM:SS of the start
+        target = parse_moment(utc_text(first, seconds=True)[11:19], first)  # HH:MM:SS of the start
         await pilot.press("g")
-        await pilot.press(*clock_text(first)[11:19], "enter")
+        await pilot.press(*utc_text(first, seconds=True)[11:19], "enter")
         await pilot.pause()
         assert source.clock() == max(first, target)
 

@@ -11,6 +11,7 @@ from perptui.core.units import (
     MINUTE_MS,
     WEEK_MS,
     YEAR_MS,
+    iso_ms,
     timeframe_ms,
     utc_text,
 )
@@ -47,3 +48,12 @@ def test_utc_text_forms() -> None:
     assert utc_text(ms, short=True) == "24-01-31 08:00"
     assert utc_text(ms, zone=True) == "2024-01-31 08:00 UTC"
     assert utc_text(None) == "-"
+
+
+def test_utc_text_seconds_and_iso_ms() -> None:
+    ms = 1_764_511_331_250  # 2025-11-30 14:02:11.250 UTC
+    assert utc_text(ms, seconds=True) == "2025-11-30 14:02:11"
+    assert utc_text(ms, seconds=True, zone=True) == "2025-11-30 14:02:11 UTC"
+    assert utc_text(ms) == "2025-11-30 14:02"
+    assert iso_ms(ms) == "2025-11-30T14:02:11.250Z"
+    assert iso_ms(0) == "1970-01-01T00:00:00.000Z"

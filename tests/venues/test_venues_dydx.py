@@ -17,7 +17,7 @@ from typing import Any
 import ccxt.pro as ccxt_pro
 from dex_fixtures import RecordedWs, dex_venue, dydx_routes, load
 
-from perptui.venues.dydx import iso_ms
+from perptui.core.units import iso_ms
 from perptui.venues.dydx_book import DydxBookClient
 
 BTC = "BTC/USDC:USDC"
