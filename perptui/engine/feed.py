@@ -11,6 +11,7 @@ import asyncio
 import zlib
 from typing import TYPE_CHECKING, Any
 
+from perptui.core.numbers import finite_float
 from perptui.core.text import one_line
 from perptui.engine.backoff import Backoff
 from perptui.engine.hub import Hub
@@ -57,11 +58,8 @@ def describe(exc: BaseException) -> str:
 
 def retry_after_s(exc: BaseException) -> float:
     """Best-effort Retry-After hint from the error, 0 when it carries none."""
-    value = getattr(exc, "retry_after", None)
-    try:
-        return float(value) if value is not None else 0.0
-    except (TypeError, ValueError):
-        return 0.0
+    seconds = finite_float(getattr(exc, "retry_after", None))
+    return seconds if seconds is not None else 0.0
 
 
 def cancelled_by_peer(exc: BaseException) -> bool:
