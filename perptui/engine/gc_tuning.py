@@ -12,6 +12,16 @@ generation (``gc.freeze()``), so later collections only walk objects created
 since.  Those objects are still freed by reference counting as usual; only a
 reference cycle among them would outlive its use, which is why this runs once,
 after markets are loaded, not on every start.
+
+Freezing is not enough on its own: streamed books keep inserting new price
+levels (one small list each in ccxt's book sides), and those survivors trip
+CPython's full-collection rule every second or two (a 25-70 ms walk of the
+unfrozen heap each time, measured under the UI bench).  So the freeze also
+raises the third threshold from 10 to :data:`FULL_EVERY_GEN1`: a full
+collection after that many generation-1 collections instead of after ten,
+which is about every ten seconds at the monitor's allocation rate rather than
+every second.  Young collections are unchanged; reference cycles are still
+collected, only later.  :func:`thaw` puts the old thresholds back.
 """
 
 from __future__ import annotations
@@ -23,6 +33,9 @@ import time
 log = logging.getLogger(__name__)
 
 _frozen = False
+_saved_threshold: tuple[int, int, int] | None = None
+
+FULL_EVERY_GEN1 = 100
 
 
 def freeze_long_lived() -> bool:
@@ -30,13 +43,16 @@ def freeze_long_lived() -> bool:
 
     Returns True if this call froze (False if an earlier call already did).
     """
-    global _frozen
+    global _frozen, _saved_threshold
     if _frozen:
         return False
     _frozen = True
     t0 = time.perf_counter()
     gc.collect()
     gc.freeze()
+    g0, g1, g2 = gc.get_threshold()
+    _saved_threshold = (g0, g1, g2)
+    gc.set_threshold(g0, g1, max(g2, FULL_EVERY_GEN1))
     log.debug(
         "gc: froze %d long-lived objects in %.0f ms",
         gc.get_freeze_count(),
@@ -57,9 +73,12 @@ def thaw() -> bool:
     collected again, and a later engine in the same process (tests start
     hundreds) freezes its own long-lived state afresh.  Returns True if it thawed.
     """
-    global _frozen
+    global _frozen, _saved_threshold
     if not _frozen:
         return False
     _frozen = False
     gc.unfreeze()
+    if _saved_threshold is not None:
+        gc.set_threshold(*_saved_threshold)
+        _saved_threshold = None
     return True

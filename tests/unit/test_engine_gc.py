@@ -16,9 +16,12 @@ from perptui.engine.hub import Hub
 @pytest.fixture
 def fresh_gc_state(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(gc_tuning, "_frozen", False)
+    monkeypatch.setattr(gc_tuning, "_saved_threshold", None)
     gc.unfreeze()
+    threshold = gc.get_threshold()
     yield
     gc.unfreeze()  # leave the test process as it was
+    gc.set_threshold(*threshold)
 
 
 def test_freeze_once_per_process(fresh_gc_state: None) -> None:
@@ -33,6 +36,14 @@ def test_freeze_once_per_process(fresh_gc_state: None) -> None:
     assert gc.get_freeze_count() == frozen
     # a full collection now walks only objects created since (not the frozen ones)
     assert len(gc.get_objects(generation=2)) < frozen
+
+
+def test_freeze_spaces_out_full_collections_and_thaw_restores(fresh_gc_state: None) -> None:
+    gc.set_threshold(700, 10, 10)
+    gc_tuning.freeze_long_lived()
+    assert gc.get_threshold() == (700, 10, gc_tuning.FULL_EVERY_GEN1)
+    gc_tuning.thaw()
+    assert gc.get_threshold() == (700, 10, 10)
 
 
 def test_thaw_undoes_the_freeze(fresh_gc_state: None) -> None:
