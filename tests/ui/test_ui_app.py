@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from types import MappingProxyType
+
 import pytest
 from ui_support import SYMBOLS, VENUES, FrozenClock, StaticBackend, sample_hub
 
@@ -49,6 +52,53 @@ async def test_watchlist_rows_and_focus_follow_cursor() -> None:
         assert (app.focus_symbol, app.focus_venue) == ("SOL/USDT:USDT", "binance")
         book = app.query_one(BookPanel)
         assert book.market() is not None and book.market().symbol == "SOL/USDT:USDT"
+
+
+async def test_watchlist_scrolls_to_the_cursor_and_selects_by_click() -> None:
+    """At 80x24 the list holds fewer rows than it has: the cursor stays in view."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        wl = app.query_one(Watchlist)
+        rows = wl.row_count
+        visible = wl.scrollable_content_region.height - 1  # the header is fixed
+        assert rows > visible
+        await pilot.press("end")
+        assert wl.cursor_row == rows - 1
+        assert (app.focus_symbol, app.focus_venue) == ("SOL/USDT:USDT", "okx")
+        top = round(wl.scroll_y)
+        assert top <= wl.cursor_row < top + visible and top > 0
+        await pilot.press("home")
+        assert wl.cursor_row == 0 and round(wl.scroll_y) == 0
+        # Widget line 0 is the border, 1 the header, 2 the first market: 4 is the third.
+        await pilot.click(Watchlist, offset=(3, 4))
+        await pilot.pause()
+        assert wl.cursor_row == 2
+        assert (app.focus_symbol, app.focus_venue) == wl.keys()[2]
+
+
+async def test_watchlist_repaints_only_the_cells_that_changed() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        wl = app.query_one(Watchlist)
+        app.paused = True  # the UI clock leaves the list to this test
+        view = app.backend.hub.sample(app.clock())
+        wl.update_view(view, app.clock(), force=True)
+        await pilot.pause()
+        drawn, renders = wl.rows_drawn, wl.renders
+        wl.update_view(view, app.clock(), force=True)  # nothing new: nothing redrawn
+        await pilot.pause()
+        assert (wl.rows_drawn, wl.renders) == (drawn, renders)
+        # One market's funding changes: its row is rebuilt, no other.
+        key = ("bybit", "ETH/USDT:USDT")
+        m = view.markets[key]
+        markets = dict(view.markets)
+        markets[key] = replace(m, version=m.version + 1, funding_rate=0.0005)
+        wl.update_view(replace(view, markets=MappingProxyType(markets)), app.clock(), force=True)
+        await pilot.pause()
+        assert wl.rows_drawn == drawn + 1
+        assert wl.renders == renders + 1  # the funding cell only
 
 
 async def test_venue_switch_keeps_symbol() -> None:

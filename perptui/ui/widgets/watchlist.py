@@ -1,22 +1,31 @@
-"""Watchlist: one row per (symbol, venue), cells updated by key, never rebuilt."""
+"""Watchlist: one row per (symbol, venue), drawn line by line from cached strips.
+
+Why not Textual's DataTable: any ``update_cell`` invalidates every cached cell
+(its caches are keyed by a table-wide update counter), so one changed price
+re-rendered all 30 rows x 9 cells through Rich, about 40 % of the monitor's
+paint time in the UI bench profile.  Here each row is one cached
+:class:`~textual.strip.Strip`; a changed cell rebuilds its row's strip and
+repaints that one line, and nothing is drawn through a Rich console.
+"""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from rich.console import JustifyMethod
+from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.widgets import DataTable
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from perptui.engine.views import HubView, MarketView
 from perptui.ui import fmt
 
-RIGHT: JustifyMethod = "right"
-
 COLUMNS: tuple[tuple[str, str, int], ...] = (
-    # (key, label, width); cell padding is 0, right-aligned cells give the gaps.
+    # (key, label, width); no cell padding, right-aligned cells give the gaps.
     ("symbol", "Symbol", 10),
     ("venue", "Venue", 8),
     ("mid", "Mid", 10),
@@ -27,11 +36,16 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("next", "Next", 8),
     ("oi", "OI $", 8),
 )
+LEFT_COLUMNS = frozenset({"symbol", "venue"})
+TABLE_WIDTH = sum(w for _, _, w in COLUMNS)
 
 RowKeyT = tuple[str, str]  # (symbol, venue)
-MIN_UPDATE_MS = (
-    1000  # watchlist values repaint at <= 1 Hz (DataTable repaints whole); cursor: at once
-)
+# Values repaint at <= 1 Hz (a price ticking 5 times a second is noise in a
+# list); the cursor and rows joining or leaving are drawn at once.
+MIN_UPDATE_MS = 1000
+
+Tone = Literal["", "up", "down", "stale"]
+Cell = tuple[str, Tone]  # (text, colour role); roles map to component styles at paint
 
 
 def row_key(symbol: str, venue: str) -> str:
@@ -43,14 +57,43 @@ def split_key(key: str) -> RowKeyT:
     return symbol, venue
 
 
-class Watchlist(DataTable):
-    """Symbols x venues; the cursor row is the focus market."""
+class Watchlist(ScrollView, can_focus=True):
+    """Symbols x venues under a fixed header; the cursor row is the focus market."""
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = DataTable.COMPONENT_CLASSES | {
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "move(-1)", "Up", show=False),
+        Binding("down", "move(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "edge(0)", "First", show=False),
+        Binding("end", "edge(1)", "Last", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "watchlist--header",
+        "watchlist--cursor",
         "watchlist--up",
         "watchlist--down",
         "watchlist--stale",
     }
+
+    DEFAULT_CSS = """
+    Watchlist {
+        background: $surface;
+        color: $foreground;
+        & > .watchlist--header { text-style: bold; background: $panel; color: $foreground; }
+        & > .watchlist--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus > .watchlist--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+    }
+    """
 
     class FocusChanged(Message):
         """The cursor moved to another (symbol, venue)."""
@@ -61,70 +104,64 @@ class Watchlist(DataTable):
             super().__init__()
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, cell_padding=0, **kwargs)
-        self._cells: dict[str, dict[str, Text | str]] = {}
+        super().__init__(**kwargs)
+        self._cells: dict[str, dict[str, Cell]] = {}
         self._order: list[str] = []
+        self._index: dict[str, int] = {}
+        self._cursor = 0
         self._last_update_ms = -(10**15)
-        self._seen: dict[str, int] = {}  # row key -> MarketView.version last rendered
+        self._seen: dict[str, int] = {}  # row key -> MarketView.version last drawn
+        self._strips: dict[tuple[str, bool], Strip] = {}  # (row key, is cursor) -> strip
+        self._header: Strip | None = None
         self.renders = 0  # cells actually rewritten, for tests and bench
-
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            right = key not in ("symbol", "venue")
-            self.add_column(Text(label, justify=RIGHT if right else "left"), key=key, width=width)
+        self.rows_drawn = 0  # row strips built (cache misses), for tests and bench
 
     # ------------------------------------------------------------------ rows
+    @property
+    def row_count(self) -> int:
+        return len(self._order)
+
+    @property
+    def cursor_row(self) -> int:
+        return self._cursor
+
     def sync_rows(self, keys: list[RowKeyT]) -> None:
         """Add rows that appeared and remove rows that left; keep the cursor's market."""
         wanted = [row_key(s, v) for s, v in sorted(keys)]
         if wanted == self._order:
             return
         focus = self.focus_key()
-        gone = set(self._order) - set(wanted)
-        for k in gone:
-            self.remove_row(k)
+        for k in set(self._order) - set(wanted):
             self._cells.pop(k, None)
             self._seen.pop(k, None)
-        existing = set(self._order) - gone
-        new = [k for k in wanted if k not in existing]
-        if new:
-            if existing:
-                # DataTable appends; re-adding keeps rows sorted without rebuilding cells
-                # of unchanged rows more than once per membership change.
-                for k in list(existing):
-                    self.remove_row(k)
-                for k in wanted:
-                    self._add(k)
-            else:
-                for k in new:
-                    self._add(k)
+            self._drop_strips(k)
+        for k in wanted:
+            if k not in self._cells:
+                symbol, venue = split_key(k)
+                cells: dict[str, Cell] = {c: (fmt.DASH, "") for c, _, _ in COLUMNS}
+                cells["symbol"] = (fmt.short_symbol(symbol), "")
+                cells["venue"] = (venue, "")
+                self._cells[k] = cells
         self._order = wanted
-        if focus is not None:
-            self.select_key(*focus, announce=False)
-
-    def _add(self, k: str) -> None:
-        symbol, venue = split_key(k)
-        cached = self._cells.get(k)
-        if cached is None:
-            cached = {c: fmt.DASH for c, _, _ in COLUMNS}
-            cached["symbol"] = fmt.short_symbol(symbol)
-            cached["venue"] = venue
-            self._cells[k] = cached
-        self.add_row(*(cached[c] for c, _, _ in COLUMNS), key=k)
+        self._index = {k: i for i, k in enumerate(wanted)}
+        self.virtual_size = Size(TABLE_WIDTH, len(wanted) + 1)
+        self._cursor = min(self._cursor, max(0, len(wanted) - 1))
+        if focus is not None and self.select_key(*focus, announce=False):
+            pass
+        elif wanted:
+            # The focus market left (or this is the first fill): the cursor's new row
+            # is the focus now, as DataTable announced a highlighted row.
+            self._announce()
+        self.refresh()
 
     # ----------------------------------------------------------------- cells
     def update_view(self, view: HubView, now_ms: int, *, force: bool = False) -> None:
-        # DataTable re-renders every visible cell after any update_cell, so coalesce
-        # value updates to MIN_UPDATE_MS; rows joining/leaving are handled at once.
         if not force and now_ms - self._last_update_ms < MIN_UPDATE_MS:
             if len(view.markets) == len(self._order):
                 return
         self._last_update_ms = now_ms
         markets = view.markets
         self.sync_rows([(sym, ven) for (ven, sym) in markets])
-        up = self.get_component_rich_style("watchlist--up", partial=True)
-        down = self.get_component_rich_style("watchlist--down", partial=True)
-        stale = self.get_component_rich_style("watchlist--stale", partial=True)
         for (venue, symbol), m in markets.items():
             k = row_key(symbol, venue)
             cells = self._cells.get(k)
@@ -132,89 +169,181 @@ class Watchlist(DataTable):
                 continue
             if self._seen.get(k) == m.version:
                 # Same market view: only the funding countdown moves with the clock.
-                values: dict[str, Text | str] = {"next": _countdown(m, now_ms)}
+                values: dict[str, Cell] = {"next": (fmt.countdown(m.next_funding_time, now_ms), "")}
             else:
                 self._seen[k] = m.version
-                values = self._row_values(m, now_ms, up, down, stale)
+                values = row_values(m, now_ms)
+            changed = False
             for col, value in values.items():
                 if cells.get(col) != value:
                     cells[col] = value
-                    self.update_cell(k, col, value)
                     self.renders += 1
-
-    @staticmethod
-    def _row_values(
-        m: MarketView, now_ms: int, up: Style, down: Style, stale: Style
-    ) -> dict[str, Text | str]:
-        depth = m.metrics
-        ticker = m.ticker
-        oi = m.open_interest
-        chg = ticker.percentage if ticker is not None else None
-        rate = m.funding_rate
-        ann = m.annualized
-        # OI in quote notional on every venue (some give only base amount).
-        oi_value = None
-        if oi is not None:
-            if oi.value is not None:
-                oi_value = oi.value
-            elif oi.amount is not None and m.mid:
-                oi_value = oi.amount * m.mid
-        mid_style = stale if m.stale else ""
-        return {
-            "mid": Text(fmt.price(m.mid), style=mid_style, justify=RIGHT),
-            "chg": Text(fmt.pct_points(chg), style=_sign_style(chg, up, down), justify=RIGHT),
-            "spread": Text(
-                fmt.bps(depth.spread_bps if depth is not None else None),
-                style=mid_style,
-                justify=RIGHT,
-            ),
-            "funding": Text(fmt.pct(rate, 4), style=_sign_style(rate, up, down), justify=RIGHT),
-            "ann": Text(fmt.pct(ann, 1), style=_sign_style(ann, up, down), justify=RIGHT),
-            "next": _countdown(m, now_ms),
-            "oi": Text(fmt.compact(oi_value), justify=RIGHT),
-        }
+                    changed = True
+            if changed:
+                self._drop_strips(k)
+                self._refresh_row(self._index[k])
 
     # ---------------------------------------------------------------- cursor
     def focus_key(self) -> RowKeyT | None:
-        if not self._order or self.row_count == 0:
+        if not self._order:
             return None
-        try:
-            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:
-            return None
-        return split_key(key) if key else None
+        return split_key(self._order[self._cursor])
+
+    def move_cursor(self, *, row: int, animate: bool = False, announce: bool = True) -> None:
+        """Put the cursor on ``row`` (clamped), scroll it into view, say so if it moved."""
+        del animate  # the signature DataTable callers use; the cursor never animates
+        if not self._order:
+            return
+        row = max(0, min(len(self._order) - 1, row))
+        old = self._cursor
+        self._cursor = row
+        self._scroll_to_cursor()
+        if row != old:
+            self._drop_strips(self._order[old])
+            self._drop_strips(self._order[row])
+            self._refresh_row(old)
+            self._refresh_row(row)
+            if announce:
+                self._announce()
 
     def select_key(self, symbol: str, venue: str, *, announce: bool = True) -> bool:
         k = row_key(symbol, venue)
-        if k not in self._cells or k not in self._order:
+        idx = self._index.get(k)
+        if idx is None:
             return False
-        idx = self.get_row_index(k)
-        self.move_cursor(row=idx, animate=False)
-        if announce:
-            self.post_message(self.FocusChanged(symbol, venue))
+        moved = idx != self._cursor
+        self.move_cursor(row=idx, announce=announce)
+        if announce and not moved:
+            self._announce()
         return True
 
     def select_index(self, index: int) -> bool:
-        if 0 <= index < self.row_count:
-            self.move_cursor(row=index, animate=False)
+        if 0 <= index < len(self._order):
+            self.move_cursor(row=index)
             return True
         return False
 
     def keys(self) -> list[RowKeyT]:
         return [split_key(k) for k in self._order]
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key is not None and event.row_key.value:
-            symbol, venue = split_key(event.row_key.value)
-            event.stop()
-            self.post_message(self.FocusChanged(symbol, venue))
+    def _announce(self) -> None:
+        fk = self.focus_key()
+        if fk is not None:
+            self.post_message(self.FocusChanged(*fk))
+
+    def _body_height(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _scroll_to_cursor(self) -> None:
+        top = round(self.scroll_y)
+        height = self._body_height()
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False)
+        elif self._cursor >= top + height:
+            self.scroll_to(y=self._cursor - height + 1, animate=False)
+
+    def action_move(self, step: int) -> None:
+        self.move_cursor(row=self._cursor + step)
+
+    def action_page(self, step: int) -> None:
+        self.move_cursor(row=self._cursor + step * self._body_height())
+
+    def action_edge(self, end: int) -> None:
+        self.move_cursor(row=len(self._order) - 1 if end else 0)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is not None and offset.y >= 1:
+            self.move_cursor(row=round(self.scroll_y) + offset.y - 1)
+
+    # ----------------------------------------------------------------- paint
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+        self._header = None
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self.refresh()
+
+    def _drop_strips(self, k: str) -> None:
+        self._strips.pop((k, False), None)
+        self._strips.pop((k, True), None)
+
+    def _refresh_row(self, row: int) -> None:
+        line = row - round(self.scroll_y) + 1
+        if 1 <= line <= self._body_height():
+            self.refresh(Region(0, line, self.size.width, 1))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        x = round(self.scroll_x)
+        if y == 0:
+            if self._header is None:
+                self._header = self._draw(
+                    {c: (label, "") for c, label, _ in COLUMNS},
+                    base + self.get_component_rich_style("watchlist--header"),
+                )
+            return self._header.crop_extend(x, x + width, base)
+        row = round(self.scroll_y) + y - 1
+        if row >= len(self._order):
+            return Strip.blank(width, base)
+        k = self._order[row]
+        cursor = row == self._cursor
+        strip = self._strips.get((k, cursor))
+        if strip is None:
+            over = self.get_component_rich_style("watchlist--cursor") if cursor else None
+            self.rows_drawn += 1
+            strip = self._strips[(k, cursor)] = self._draw(self._cells[k], base, over)
+        return strip.crop_extend(x, x + width, base)
+
+    def _draw(self, cells: dict[str, Cell], style: Style, over: Style | None = None) -> Strip:
+        """One row as a strip; ``over`` (the cursor) wins over the cells' colours."""
+        tones = {
+            "": None,
+            "up": self.get_component_rich_style("watchlist--up", partial=True),
+            "down": self.get_component_rich_style("watchlist--down", partial=True),
+            "stale": self.get_component_rich_style("watchlist--stale", partial=True),
+        }
+        segments = []
+        for col, _, w in COLUMNS:
+            text, tone = cells[col]
+            text = text if len(text) <= w else text[: w - 1] + "…"
+            text = text.ljust(w) if col in LEFT_COLUMNS else text.rjust(w)
+            cell_style = style + tones[tone] if tones[tone] else style
+            segments.append(Segment(text, cell_style + over if over else cell_style))
+        return Strip(segments, TABLE_WIDTH)
 
 
-def _countdown(m: MarketView, now_ms: int) -> Text:
-    return Text(fmt.countdown(m.next_funding_time, now_ms), justify=RIGHT)
+def row_values(m: MarketView, now_ms: int) -> dict[str, Cell]:
+    """The cells of one market's row, as text and colour role."""
+    depth = m.metrics
+    ticker = m.ticker
+    oi = m.open_interest
+    chg = ticker.percentage if ticker is not None else None
+    rate = m.funding_rate
+    ann = m.annualized
+    # OI in quote notional on every venue (some give only base amount).
+    oi_value = None
+    if oi is not None:
+        if oi.value is not None:
+            oi_value = oi.value
+        elif oi.amount is not None and m.mid:
+            oi_value = oi.amount * m.mid
+    quiet: Tone = "stale" if m.stale else ""
+    return {
+        "mid": (fmt.price(m.mid), quiet),
+        "chg": (fmt.pct_points(chg), _tone(chg)),
+        "spread": (fmt.bps(depth.spread_bps if depth is not None else None), quiet),
+        "funding": (fmt.pct(rate, 4), _tone(rate)),
+        "ann": (fmt.pct(ann, 1), _tone(ann)),
+        "next": (fmt.countdown(m.next_funding_time, now_ms), ""),
+        "oi": (fmt.compact(oi_value), ""),
+    }
 
 
-def _sign_style(x: float | None, up: Style, down: Style) -> Style | str:
+def _tone(x: float | None) -> Tone:
     if x is None or x == 0:
         return ""
-    return up if x > 0 else down
+    return "up" if x > 0 else "down"
