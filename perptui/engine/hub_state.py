@@ -32,6 +32,7 @@ class KeyState:
         "live_candle",
         "market",
         "metrics",
+        "metrics_at",
         "metrics_for",
         "oi",
         "pool",
@@ -45,6 +46,7 @@ class KeyState:
     def __init__(self, history_points: int) -> None:
         self.book: BookSnapshot | None = None
         self.book_received_ms: int | None = None
+        self.metrics_at = -(10**15)  # hub clock when `metrics` were computed
         self.funding: FundingInfo | None = None
         self.ticker: Ticker | None = None
         self.oi: OpenInterest | None = None

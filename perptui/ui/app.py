@@ -217,7 +217,11 @@ class MonitorApp(App[int]):
         if self.paused:
             return
         now = self.clock()
-        view = self.backend.hub.sample(now)
+        hub = self.backend.hub
+        # The focus symbol's books are measured every frame, the rest about once a
+        # second (their watchlist rows repaint at 1 Hz): see Hub.sample.
+        hot = None if self.focus_symbol is None else {(v, self.focus_symbol) for v in hub.venues}
+        view = hub.sample(now, hot=hot)
         self.samples += 1
         self.last_view = view
         stats = self.backend.db_stats()

@@ -225,6 +225,29 @@ async def test_health_shows_stale_and_down_venues() -> None:
         assert "binance connected" in text
 
 
+async def test_health_bar_reads_rates_once_a_second_and_states_at_once() -> None:
+    clock = FrozenClock()
+    hub = sample_hub(clock=clock)
+    app = make_app(hub, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        bar = app.query_one(HealthBar)
+        clock.advance(1000 - clock.t % 1000)  # the start of a second
+        await pilot.pause(0.2)
+        paints = bar.paints
+        hub.note_message("binance", 500)  # the rate moves within the second: not redrawn
+        clock.advance(300)
+        await pilot.pause(0.2)
+        assert bar.paints == paints
+        hub.set_health("okx", feed="book:BTC/USDT:USDT", state="stale")
+        clock.advance(100)  # still the same second, but a feed changed state
+        await pilot.pause(0.2)
+        assert bar.paints == paints + 1 and "okx stale" in str(bar.render())
+        clock.advance(1000)  # next second: the new rate is read
+        await pilot.pause(0.2)
+        assert bar.paints == paints + 2
+
+
 async def test_compact_layout_cycles_panels() -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

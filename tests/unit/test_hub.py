@@ -71,6 +71,50 @@ def test_metrics_only_computed_at_sample_and_only_for_changed_books(
     assert v2.markets[("okx", BTC)].version == v1.markets[("okx", BTC)].version + 1
 
 
+def test_ui_sample_measures_hot_keys_every_time_and_the_rest_once_a_second(
+    hub: Hub, clock: Clock
+) -> None:
+    hot = {("binance", BTC), ("okx", BTC)}
+    for venue in ("binance", "okx"):
+        hub.set_book(book(venue, BTC, 100))
+        hub.set_book(book(venue, ETH, 50))
+    v0 = hub.sample(hot=hot)  # first views are built for every key
+    assert len(v0.changed) == 4
+
+    clock.t += 200
+    hub.set_book(book("binance", BTC, 101))
+    hub.set_book(book("binance", ETH, 51))
+    v1 = hub.sample(hot=hot)
+    assert v1.changed == {("binance", BTC)}
+    held = v1.markets[("binance", ETH)]
+    assert held is v0.markets[("binance", ETH)]  # book and metrics of the same book
+    assert held.metrics is not None and held.metrics.mid == pytest.approx(50)
+    assert held.bids[0][0] == pytest.approx(49.5)
+
+    clock.t += hub.cool_ms  # its metrics are a second old: the waiting book is measured
+    v2 = hub.sample(hot=hot)
+    assert ("binance", ETH) in v2.changed
+    assert v2.markets[("binance", ETH)].metrics.mid == pytest.approx(51)
+
+    # The engine's clock (no hot set) measures every new book at once.
+    clock.t += 100
+    hub.set_book(book("okx", ETH, 52))
+    v3 = hub.sample()
+    assert v3.changed == {("okx", ETH)}
+    assert hub.sampled_book("okx", ETH)[1].mid == pytest.approx(52)
+
+
+def test_a_waiting_key_still_turns_stale_on_time(hub: Hub, clock: Clock) -> None:
+    hub.set_book(book("okx", ETH, 50))
+    hub.sample(hot=set())
+    clock.t += 500
+    hub.set_book(book("okx", ETH, 51))
+    hub.sample(hot=set())  # waits (measured 0.5 s ago)
+    clock.t += int(hub.stale_after_s * 1000) + 1
+    v = hub.sample(hot=set())
+    assert v.markets[("okx", ETH)].stale
+
+
 def test_sample_with_nothing_new_returns_the_same_view(hub: Hub) -> None:
     hub.set_book(book("binance", BTC, 100))
     v1 = hub.sample()

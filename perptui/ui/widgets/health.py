@@ -34,6 +34,9 @@ class HealthBar(Panel):
         self.db_rows: int | None = None  # None: logging disabled
         self.db_queue = 0
         self.hint = ""
+        # What is drawn: re-read once a second, or at once when a feed changes state.
+        self._shown: tuple[tuple[tuple[str, str, str], ...], int | None, int] = ((), None, 0)
+        self._shown_key: object = None
 
     def set_db(self, rows: int | None, queue: int) -> None:
         self.db_rows, self.db_queue = rows, queue
@@ -54,24 +57,30 @@ class HealthBar(Panel):
         return tuple(parts)
 
     def inputs(self) -> object:
-        # Compare what would be shown, not the FeedHealth values: ages and rates
-        # move every sample, the displayed text about once a second.
-        return (self._venue_parts(), self.db_rows, self.db_queue, self.hint, self.size.width)
+        # Rates, ages and row counts move at every sample; the bar reads them once a
+        # second (a 5 Hz flicker of msg/s is noise), but a feed that changes state
+        # (stale, reconnecting) shows at the next frame.
+        states = tuple((v, h.state) for v, h in self.view.health.items()) if self.view else ()
+        key = (self.now_ms // 1000, states)
+        if key != self._shown_key:
+            self._shown_key = key
+            self._shown = (self._venue_parts(), self.db_rows, self.db_queue)
+        return (self._shown, self.hint, self.size.width)
 
     def render(self) -> RenderableType:
         s = self.get_component_rich_style
         dim, hint = s("health--dim", partial=True), s("health--hint", partial=True)
         # Venue chunks wrap as whole chunks so a narrow terminal never cuts one in half.
         chunks: list[Text] = []
-        for venue, state, detail in self._venue_parts():
+        parts, db_rows, db_queue = self._shown
+        for venue, state, detail in parts:
             style = s(f"health--{state}", partial=True)
             c = Text(no_wrap=True)
             c.append(f"{STATE_GLYPH.get(state, '?')} {venue} {state}", style=style)
             c.append(detail, style=dim)
             chunks.append(c)
         db = Text(
-            "│ "
-            + ("DB off" if self.db_rows is None else f"DB {self.db_rows:,} rows q{self.db_queue}"),
+            "│ " + ("DB off" if db_rows is None else f"DB {db_rows:,} rows q{db_queue}"),
             style=dim,
         )
         chunks.append(db)
