@@ -126,7 +126,11 @@ KEYMAP: tuple[KeyRow, ...] = (
         "c cross-venue carry, enter opens the market",
         # the footer is full at 80 columns; f is in the help screen and the palette
         (Key("f", "funding_board", "Funding", show=False),),
-        (Command("Funding board", "funding_board", "every perpetual's funding and the best carry"),),
+        (
+            Command(
+                "Funding board", "funding_board", "every perpetual's funding and the best carry"
+            ),
+        ),
     ),
     KeyRow("ctrl+p", "command palette (every action above)"),  # Textual's own binding
     KeyRow(

@@ -248,6 +248,20 @@ async def test_health_bar_reads_rates_once_a_second_and_states_at_once() -> None
         assert bar.paints == paints + 2
 
 
+async def test_panels_take_the_new_theme_colours() -> None:
+    """Component styles are kept between paints, and dropped when the theme changes."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        book = app.query_one(BookPanel)
+        dark = book.component_style("book--bid")
+        await pilot.press("t")
+        await pilot.pause(0.2)
+        light = book.component_style("book--bid")
+        assert light != dark
+        assert light == book.get_component_rich_style("book--bid", partial=True)
+
+
 async def test_compact_layout_cycles_panels() -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from textual.strip import Strip
 from textual.widget import Widget
 
 from perptui.engine.views import HubView
+from perptui.ui.lines import ComponentStyles, Line, StripCache
 
 
-class Panel(Widget):
+class Panel(ComponentStyles, Widget):
     """A panel keeps the inputs of its last paint and repaints only when they change.
 
     Subclasses implement :meth:`inputs` (a cheap, comparable tuple of what the paint
@@ -19,6 +23,10 @@ class Panel(Widget):
     DEFAULT_CSS = """
     Panel { height: 1fr; }
     """
+    # A panel that sets this builds its rows in ``lines()`` and is drawn through
+    # perptui.ui.lines (strips made directly, cached until the next refresh).
+    DRAWS_LINES: ClassVar[bool] = False
+    _serial = 0  # refresh() count: the strip cache's key (with the size)
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -28,6 +36,7 @@ class Panel(Widget):
         self.now_ms = 0
         self._inputs: object = None
         self.paints = 0
+        self._strips = StripCache()
 
     def set_focus_market(self, symbol: str | None, venue: str | None) -> None:
         self.focus_symbol, self.focus_venue = symbol, venue
@@ -54,6 +63,27 @@ class Panel(Widget):
 
     def on_resize(self) -> None:
         self.refresh()
+
+    def lines(self) -> list[Line]:
+        """The rows to draw (panels with ``DRAWS_LINES``)."""
+        raise NotImplementedError
+
+    def refresh(
+        self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False
+    ):
+        self._serial += 1
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._serial += 1  # colours changed (theme): draw the rows again
+
+    def render_line(self, y: int) -> Strip:
+        if not self.DRAWS_LINES:
+            return super().render_line(y)
+        size = self.size
+        key = (size, self._serial)
+        return self._strips.line(y, key, self.lines, self.visual_style.rich_style, size.width)
 
     def market(self):  # -> MarketView | None
         if self.view is None or self.focus_symbol is None or self.focus_venue is None:

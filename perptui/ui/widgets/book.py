@@ -18,6 +18,7 @@ from rich.text import Text
 from perptui.core import ladder
 from perptui.core.metrics import DepthMetrics
 from perptui.ui import fmt, plot
+from perptui.ui.lines import Line, as_text, from_text
 from perptui.ui.widgets.base import Panel
 
 PRICE_W, SIZE_W, CUM_W = 11, 9, 9
@@ -69,6 +70,7 @@ def pool_text(m, st: dict[str, Style]) -> Text:
 
 
 class BookPanel(Panel):
+    DRAWS_LINES = True  # repainted with every book of the focus market: see ui/lines.py
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "book--bid",
         "book--ask",
@@ -106,12 +108,15 @@ class BookPanel(Panel):
         return below, False
 
     def render(self) -> RenderableType:
+        return as_text(self.lines())
+
+    def lines(self) -> list[Line]:
         m = self.market()
         st = self._styles()
         if m is None:
-            return Text("no market selected", style=st["dim"], no_wrap=True)
+            return [Line("no market selected", st["dim"])]
         if m.pool is not None and not m.bids and not m.asks:
-            return pool_text(m, st)
+            return from_text(pool_text(m, st))
         width, height = max(20, self.size.width), max(4, self.size.height)
         depth = m.metrics
         bands = m.bands if depth is not None else ()
@@ -120,37 +125,34 @@ class BookPanel(Panel):
         best = m.bids[0][0] if m.bids else (m.asks[0][0] if m.asks else None)
         inc = ladder.increment_for(tick, self.step, best)
         ladder_w = width - BANDS_W - 1 if beside else width
-        out = Text(no_wrap=True, overflow="crop")
-        out.append_text(self._title(m, depth, inc, st))
-        out.append("\n")
+        out = [self._title(m, depth, inc, st)]
         lines = self._ladder_lines(m, depth, inc, levels, ladder_w, st)
         band_lines = self._band_lines(depth, bands, BANDS_W if beside else width, st)
         if beside:
             room = len(lines) - len(band_lines) - 1
             if room >= CURVE_MIN_ROWS and depth is not None and depth.mid:
-                band_lines += [Text(""), *self._curve_lines(m, depth.mid, BANDS_W, room - 1, st)]
+                band_lines += [Line(), *self._curve_lines(m, depth.mid, BANDS_W, room - 1, st)]
             for i, line in enumerate(lines):
                 line.truncate(ladder_w, pad=True)
-                out.append_text(line)
                 if i < len(band_lines):
-                    out.append(" ")
-                    out.append_text(band_lines[i])
-                out.append("\n")
+                    line.append(" ")
+                    line.append_line(band_lines[i])
+                out.append(line)
         else:
-            for line in [*lines, *band_lines]:
-                out.append_text(line)
-                out.append("\n")
-        out.rstrip()
+            out.extend(lines)
+            out.extend(band_lines)
+        while len(out) > 1 and not out[-1].plain.strip():
+            out.pop()
         return out
 
     # ----------------------------------------------------------------- pieces
     def _styles(self) -> dict[str, Style]:
-        s = self.get_component_rich_style
+        s = self.component_style
         names = ("bid", "ask", "bid-bar", "ask-bar", "dim", "title", "warn")
         return {n: s(f"book--{n}", partial=True) for n in names}
 
-    def _title(self, m, depth: DepthMetrics | None, inc: float, st: dict[str, Style]) -> Text:
-        t = Text(no_wrap=True, overflow="crop")
+    def _title(self, m, depth: DepthMetrics | None, inc: float, st: dict[str, Style]) -> Line:
+        t = Line()
         t.append(f"{fmt.short_symbol(m.symbol)} @ {m.exchange}", style=st["title"])
         if self.step > 1 and inc > 0:
             t.append(f"  group {fmt.price(inc)}", style=st["dim"])
@@ -162,34 +164,34 @@ class BookPanel(Panel):
 
     def _ladder_lines(
         self, m, depth: DepthMetrics | None, inc: float, levels: int, width: int, st
-    ) -> list[Text]:
+    ) -> list[Line]:
         asks = ladder.group_side(m.asks, inc, asks=True, rows=levels)
         bids = ladder.group_side(m.bids, inc, asks=False, rows=levels)
-        lines: list[Text] = []
+        lines: list[Line] = []
         if not asks and not bids:
-            lines.append(Text("waiting for the book…", style=st["dim"]))
+            lines.append(Line("waiting for the book…", st["dim"]))
         biggest = max((r.size for r in asks + bids), default=0.0) or 1.0
         bar_w = max(1, width - PRICE_W - SIZE_W - CUM_W - 3)
-        lines.extend(Text("") for _ in range(levels - len(asks)))
+        lines.extend(Line() for _ in range(levels - len(asks)))
         for r in reversed(asks):
             lines.append(self._row(r, biggest, bar_w, st["ask"], st["ask-bar"]))
         if depth is not None:
             mid = f" mid {fmt.price(depth.mid)} · spread {fmt.bps(depth.spread_bps)} bp "
         else:
             mid = " — "
-        lines.append(Text(mid.center(width, "─")[:width], style=st["dim"]))
+        lines.append(Line(mid.center(width, "─")[:width], st["dim"]))
         for r in bids:
             lines.append(self._row(r, biggest, bar_w, st["bid"], st["bid-bar"]))
-        lines.extend(Text("") for _ in range(levels - len(bids)))
+        lines.extend(Line() for _ in range(levels - len(bids)))
         return lines
 
     @staticmethod
-    def _row(r: ladder.LadderRow, biggest: float, bar_w: int, style: Style, bar: Style) -> Text:
+    def _row(r: ladder.LadderRow, biggest: float, bar_w: int, style: Style, bar: Style) -> Line:
         n = r.size / biggest * bar_w
         full = int(n)
         cells = "█" * full + ("▌" if n - full >= 0.5 else "")
         size = ("≥" if r.partial else "") + fmt.size(r.size)
-        t = Text(no_wrap=True, overflow="crop")
+        t = Line()
         t.append(fmt.price(r.price).rjust(PRICE_W), style=style)
         t.append(size.rjust(SIZE_W + 1))
         t.append(fmt.size(r.cum_size).rjust(CUM_W + 1), style=style)
@@ -198,7 +200,7 @@ class BookPanel(Panel):
         return t
 
     @staticmethod
-    def _curve_lines(m, mid: float, width: int, rows: int, st) -> list[Text]:
+    def _curve_lines(m, mid: float, width: int, rows: int, st) -> list[Line]:
         """Cumulative bid/ask notional vs distance from mid, over the levels held."""
         reach = 0.0
         if m.bids:
@@ -207,12 +209,12 @@ class BookPanel(Panel):
             reach = max(reach, (m.asks[-1][0] - mid) / mid)
         span = min(CURVE_MAX_FRAC, reach) if reach > 0 else CURVE_MAX_FRAC
         bid_c, ask_c, top = plot.depth_curve(m.bids, m.asks, mid, width, rows, span)
-        head = Text(no_wrap=True, overflow="crop")
+        head = Line()
         head.append(f"depth ±{span * 100:.2g}% of mid, cum. to {fmt.compact(top)}", style=st["dim"])
         out = [head]
         half = width // 2
         for b_row, a_row in zip(bid_c.rows(), ask_c.rows(), strict=True):
-            t = Text(no_wrap=True, overflow="crop")
+            t = Line()
             t.append(b_row[:half], style=st["bid-bar"])
             t.append(a_row[half:], style=st["ask-bar"])
             out.append(t)
@@ -221,12 +223,10 @@ class BookPanel(Panel):
     @staticmethod
     def _band_lines(
         depth: DepthMetrics | None, bands: tuple[float, ...], width: int, st
-    ) -> list[Text]:
+    ) -> list[Line]:
         if depth is None or not bands:
             return []
-        lines = [
-            Text(f"{'band':>5} {'bid depth':>10} {'ask depth':>10} {'imb':>6}", style=st["dim"])
-        ]
+        lines = [Line(f"{'band':>5} {'bid depth':>10} {'ask depth':>10} {'imb':>6}", st["dim"])]
         for b in bands:
             bd = depth.bid_depth.get(b, 0.0)
             ad = depth.ask_depth.get(b, 0.0)
@@ -236,7 +236,7 @@ class BookPanel(Panel):
             bid_ok, ask_ok = depth.covers(b)
             bd_s = fmt.compact(bd) if bid_ok else "≥" + fmt.compact(bd)
             ad_s = fmt.compact(ad) if ask_ok else "≥" + fmt.compact(ad)
-            t = Text(no_wrap=True, overflow="crop")
+            t = Line()
             t.append(f"{b * 100:>4g}% {bd_s:>10} {ad_s:>10} ")
             t.append(
                 f"{imb:+.2f}".rjust(6), style=st["bid"] if imb > 0 else st["ask"] if imb < 0 else ""

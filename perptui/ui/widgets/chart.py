@@ -35,7 +35,7 @@ class ChartPanel(Panel):
         return (self.focus_symbol, self.focus_venue, m is None, self.now_ms // 1000)
 
     def render(self) -> RenderableType:
-        s = self.get_component_rich_style
+        s = self.component_style
         up, down = s("chart--up", partial=True), s("chart--down", partial=True)
         axis, title = s("chart--axis", partial=True), s("chart--title", partial=True)
         spark_style = s("chart--spark", partial=True)

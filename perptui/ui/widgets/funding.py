@@ -52,7 +52,7 @@ class FundingPanel(Panel):
             self.border_title = f"Funding · {fmt.short_symbol(self.focus_symbol)}"
 
     def render(self) -> RenderableType:
-        s = self.get_component_rich_style
+        s = self.component_style
         up, down = s("funding--up", partial=True), s("funding--down", partial=True)
         dim, title = s("funding--dim", partial=True), s("funding--title", partial=True)
         out = Text(no_wrap=True, overflow="crop")

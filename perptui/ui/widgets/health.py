@@ -68,7 +68,7 @@ class HealthBar(Panel):
         return (self._shown, self.hint, self.size.width)
 
     def render(self) -> RenderableType:
-        s = self.get_component_rich_style
+        s = self.component_style
         dim, hint = s("health--dim", partial=True), s("health--hint", partial=True)
         # Venue chunks wrap as whole chunks so a narrow terminal never cuts one in half.
         chunks: list[Text] = []

@@ -59,7 +59,7 @@ class SignalsPanel(Panel):
             self.border_subtitle = f"{self.view.signals_total} total"
 
     def render(self) -> RenderableType:
-        s = self.get_component_rich_style
+        s = self.component_style
         new, dim = s("signals--new", partial=True), s("signals--dim", partial=True)
         kind = s("signals--kind", partial=True)
         out = Text(no_wrap=True, overflow="crop")

@@ -26,11 +26,11 @@ class TitleBar(Panel):
     def render(self) -> RenderableType:
         out = Text(no_wrap=True, overflow="crop")
         out.append(" perptui ", style="bold")
-        out.append(f"[{self.mode}] ", style=self.get_component_rich_style("titlebar--mode"))
+        out.append(f"[{self.mode}] ", style=self.component_style("titlebar--mode", partial=False))
         if self.focus_symbol:
             out.append(f"{fmt.short_symbol(self.focus_symbol)} @ {self.focus_venue}  ")
         if self.paused:
-            out.append(" PAUSED ", style=self.get_component_rich_style("titlebar--paused"))
+            out.append(" PAUSED ", style=self.component_style("titlebar--paused", partial=False))
         clock = time.strftime("%H:%M:%S UTC", time.gmtime(self.now_ms / 1000))
         room = self.size.width - out.cell_len - len(clock) - 1
         if room > 0:

@@ -23,6 +23,7 @@ from textual.strip import Strip
 
 from perptui.engine.views import HubView, MarketView
 from perptui.ui import fmt
+from perptui.ui.lines import ComponentStyles
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     # (key, label, width); no cell padding, right-aligned cells give the gaps.
@@ -57,7 +58,7 @@ def split_key(key: str) -> RowKeyT:
     return symbol, venue
 
 
-class Watchlist(ScrollView, can_focus=True):
+class Watchlist(ComponentStyles, ScrollView, can_focus=True):
     """Symbols x venues under a fixed header; the cursor row is the focus market."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -283,7 +284,7 @@ class Watchlist(ScrollView, can_focus=True):
             if self._header is None:
                 self._header = self._draw(
                     {c: (label, "") for c, label, _ in COLUMNS},
-                    base + self.get_component_rich_style("watchlist--header"),
+                    base + self.component_style("watchlist--header", partial=False),
                 )
             return self._header.crop_extend(x, x + width, base)
         row = round(self.scroll_y) + y - 1
@@ -293,7 +294,7 @@ class Watchlist(ScrollView, can_focus=True):
         cursor = row == self._cursor
         strip = self._strips.get((k, cursor))
         if strip is None:
-            over = self.get_component_rich_style("watchlist--cursor") if cursor else None
+            over = self.component_style("watchlist--cursor", partial=False) if cursor else None
             self.rows_drawn += 1
             strip = self._strips[(k, cursor)] = self._draw(self._cells[k], base, over)
         return strip.crop_extend(x, x + width, base)
@@ -302,9 +303,9 @@ class Watchlist(ScrollView, can_focus=True):
         """One row as a strip; ``over`` (the cursor) wins over the cells' colours."""
         tones = {
             "": None,
-            "up": self.get_component_rich_style("watchlist--up", partial=True),
-            "down": self.get_component_rich_style("watchlist--down", partial=True),
-            "stale": self.get_component_rich_style("watchlist--stale", partial=True),
+            "up": self.component_style("watchlist--up"),
+            "down": self.component_style("watchlist--down"),
+            "stale": self.component_style("watchlist--stale"),
         }
         segments = []
         for col, _, w in COLUMNS:
