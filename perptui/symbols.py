@@ -32,11 +32,12 @@ import re
 from collections.abc import Mapping
 from typing import Protocol, TypeVar
 
+from perptui.core.peers import DOLLARS, split_symbol
 from perptui.errors import UnknownSymbol
 
 DEFAULT_QUOTE = "USDT"
 # Quote currencies worth one US dollar: a request in one may be answered in another.
-USD_FAMILY: tuple[str, ...] = ("USDT", "USDC", "USD")
+USD_FAMILY: tuple[str, ...] = DOLLARS
 # Concatenated exchange ids (BTCUSDT). Not USD: coins such as SUSD end in it.
 QUOTE_SUFFIXES: tuple[str, ...] = ("USDT", "USDC")
 
@@ -85,13 +86,6 @@ def parse_symbol(raw: str, *, quote: str = DEFAULT_QUOTE) -> str:
         if s.endswith(suffix) and len(s) > len(suffix):
             return f"{s[: -len(suffix)]}/{suffix}:{suffix}"
     return f"{s}/{quote}:{quote}"
-
-
-def split_symbol(symbol: str) -> tuple[str, str, str]:
-    """(base, quote, settle) of a unified symbol; settle '' for spot, expiry dropped."""
-    base, _, rest = symbol.partition("/")
-    quote, _, settle = rest.partition(":")
-    return base, quote, settle.split("-", 1)[0]
 
 
 M = TypeVar("M", bound=Market)  # resolution hands back the caller's own market type

@@ -27,6 +27,7 @@ from typing import Any
 from perptui.core.funding import DAYS_PER_YEAR, basis, interval_or_default
 from perptui.core.model import MarketQuote
 from perptui.core.numbers import finite_float
+from perptui.core.peers import peer_groups
 
 HOURS_PER_YEAR = 24 * DAYS_PER_YEAR
 BPS = 1e-4
@@ -256,13 +257,10 @@ def weighted_apr(
 
 
 def by_base(rows: Iterable[BoardRow]) -> dict[str, list[BoardRow]]:
-    """Rows grouped by base asset, one row per venue (the first seen wins)."""
-    out: dict[str, dict[str, BoardRow]] = {}
-    for r in rows:
-        if r.apr is None or not r.base:
-            continue
-        out.setdefault(r.base, {}).setdefault(r.venue, r)
-    return {b: list(v.values()) for b, v in out.items()}
+    """Rows with an APR grouped by peer group (`perptui.core.peers`: one base, USDT =
+    USDC = USD; inverse contracts apart), one row per venue (its preferred dollar)."""
+    usable = ((r.venue, r.symbol, r) for r in rows if r.apr is not None and r.base)
+    return {key: list(g.values()) for key, g in peer_groups(usable).items()}
 
 
 def best_pair(base: str, rows: Sequence[BoardRow], costs: CarryCosts) -> CarryPair | None:
@@ -308,7 +306,7 @@ def best_pair(base: str, rows: Sequence[BoardRow], costs: CarryCosts) -> CarryPa
 def carry_pairs(rows: Iterable[BoardRow], costs: CarryCosts | None = None) -> list[CarryPair]:
     """Best pair of every base listed on two venues or more, best net APR first."""
     c = costs or CarryCosts()
-    pairs = [p for base, rs in by_base(rows).items() if (p := best_pair(base, rs, c))]
+    pairs = [p for rs in by_base(rows).values() if (p := best_pair(rs[0].base, rs, c))]
     pairs.sort(key=lambda p: (-p.net_apr, p.base))
     return pairs
 

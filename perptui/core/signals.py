@@ -2,8 +2,9 @@
 
 * ``funding_arb``: one venue's funding rate is large -> hold the side that
   receives it against spot ("short perp / long spot" when positive).
-* ``funding_divergence``: venues disagree on the funding rate of one symbol ->
-  long the low-rate venue, short the high-rate one.
+* ``funding_divergence``: venues disagree on the funding rate of one market ->
+  long the low-rate venue, short the high-rate one. Callers compare a peer group
+  (`perptui.core.peers`: one base, USDT = USDC = USD), not one exact symbol.
 * ``price_divergence``: venues disagree on the mid price of one symbol.
 * ``SustainedImbalance``: book imbalance stays beyond a threshold for N seconds.
 * ``carry_backtest`` (implemented in ``perptui.core.backtest``, re-exported here):
@@ -30,6 +31,7 @@ from typing import Any
 
 from perptui.core.funding import annualized, basis, interval_or_default, rescale
 from perptui.core.model import FundingInfo, Signal
+from perptui.core.peers import split_symbol
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +161,27 @@ def _venue_pair_signal(
         value=value,
         threshold=threshold,
         inputs={"low_venue": low_venue, "high_venue": high_venue, **inputs},
+    )
+
+
+def with_legs(sig: Signal, symbols: Mapping[str, str]) -> Signal:
+    """A cross-venue signal over a peer group (`perptui.core.peers`) naming each venue's
+    market: the venues' symbols differ by quote (BTC/USDT:USDT beside BTC/USDC:USDC).
+    ``symbol`` is the high (short) leg's market; ``inputs["symbols"]`` has every venue's
+    and ``inputs["mixed_quotes"]`` says whether the dollars differ (see peers' docstring
+    for what that assumption costs a price comparison)."""
+    high = str(sig.inputs.get("high_venue", ""))
+    low = str(sig.inputs.get("low_venue", ""))
+    quotes = {split_symbol(symbols[v])[1] for v in (low, high) if v in symbols}
+    return Signal(
+        kind=sig.kind,
+        exchange=sig.exchange,
+        symbol=symbols.get(high, sig.symbol),
+        timestamp=sig.timestamp,
+        direction=sig.direction,
+        value=sig.value,
+        threshold=sig.threshold,
+        inputs={**sig.inputs, "symbols": dict(symbols), "mixed_quotes": len(quotes) > 1},
     )
 
 

@@ -26,10 +26,11 @@ from typing import Any
 from perptui.core import signals as sigrules
 from perptui.core.cadence import after_beat
 from perptui.core.model import BookRecord, BookSnapshot, FundingInfo, Signal
+from perptui.core.peers import peer_groups
 from perptui.core.shard import Shard, owned
 from perptui.engine import gc_tuning
 from perptui.engine.hub import Hub
-from perptui.engine.views import HubView, Key, MarketView
+from perptui.engine.views import HubView, Key
 from perptui.engine.workers import VenueWorker, WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -272,9 +273,7 @@ class Engine:
         thr = self._thresholds
         level: list[Signal] = []
         fired: list[Signal] = []
-        by_symbol: dict[str, dict[str, MarketView]] = {}
         for (venue, symbol), m in view.markets.items():
-            by_symbol.setdefault(symbol, {})[venue] = m
             if m.funding is not None:
                 sig = sigrules.funding_arb(m.funding, thr, now_ms=now_ms)
                 if sig is not None:
@@ -283,11 +282,16 @@ class Engine:
             sig = self._imbalance.update(venue, symbol, imb, now_ms)
             if sig is not None:
                 fired.append(sig)
-        for symbol, per_venue in by_symbol.items():
+        # cross-venue rules compare peer groups: one base, USDT = USDC = USD (core.peers),
+        # so binance's BTC/USDT:USDT meets Hyperliquid's and dYdX's BTC/USDC:USDC
+        groups = peer_groups((v, s, m) for (v, s), m in view.markets.items())
+        for per_venue in groups.values():
             if len(per_venue) < 2:
                 continue
+            symbols = {v: m.symbol for v, m in per_venue.items()}
             fundings = {v: m.funding for v, m in per_venue.items() if m.funding is not None}
-            level.extend(sigrules.funding_divergence(fundings, thr, now_ms=now_ms))
+            for sig in sigrules.funding_divergence(fundings, thr, now_ms=now_ms):
+                level.append(sigrules.with_legs(sig, symbols))
             # executable prices only: one venue's bid above another's ask, net of fees
             tops = {
                 v: (None, None)
@@ -296,7 +300,9 @@ class Engine:
                 for v, m in per_venue.items()
             }
             fees = dict.fromkeys(per_venue, thr.fee_bps * 1e-4)
-            level.extend(sigrules.executable_divergence(tops, fees, symbol=symbol, now_ms=now_ms))
+            symbol = min(symbols.values())
+            for sig in sigrules.executable_divergence(tops, fees, symbol=symbol, now_ms=now_ms):
+                level.append(sigrules.with_legs(sig, symbols))
 
         rearm_ms = self.rearm_s * 1000
         current: set[tuple[str, str, str, str]] = set()

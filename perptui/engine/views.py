@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from perptui.core.metrics import DepthMetrics
 from perptui.core.model import Candle, FundingInfo, Level, MarketInfo, OpenInterest, Signal, Ticker
+from perptui.core.peers import peer_symbol
 from perptui.core.pool import PoolState
 
 Key = tuple[str, str]  # (venue, symbol)
@@ -109,3 +110,12 @@ class HubView:
 
     def market(self, venue: str, symbol: str) -> MarketView | None:
         return self.markets.get((venue, symbol))
+
+    def peer(self, venue: str, symbol: str) -> MarketView | None:
+        """``venue``'s market in ``symbol``'s peer group (`perptui.core.peers`: one base,
+        USDT = USDC = USD), the exact symbol first: what a cross-venue panel shows for it."""
+        found = self.markets.get((venue, symbol))
+        if found is not None:
+            return found
+        hit = peer_symbol(symbol, [s for v, s in self.markets if v == venue])
+        return None if hit is None else self.markets[(venue, hit)]

@@ -24,6 +24,7 @@ from perptui.core.backtest import CarryBacktestResult, carry_backtest
 from perptui.core.funding import interval_from_history
 from perptui.core.model import FundingInfo, Signal
 from perptui.core.numbers import finite_float
+from perptui.core.peers import peer_groups
 from perptui.store.read import iter_rows, load_funding
 
 DB = str | os.PathLike[str]
@@ -107,17 +108,23 @@ def funding_signals(
     for f in infos:
         sig = rules.funding_arb(f, thresholds, now_ms=f.timestamp)
         out.extend(arb.update(("funding_arb", f.exchange, f.symbol), [sig] if sig else []))
-    # divergence: venues' rates at the same settlement (or observation minute)
+    # divergence: venues' rates at the same settlement (or observation minute), per peer
+    # group (one base, USDT = USDC = USD: perptui.core.peers)
     div = Episodes()
-    by_slot: dict[tuple[int, str], dict[str, FundingInfo]] = {}
+    by_slot: dict[int, list[FundingInfo]] = {}
     for f in infos:
-        slot = (round(f.timestamp / ALIGN_MS) * ALIGN_MS, f.symbol)
-        by_slot.setdefault(slot, {})[f.exchange] = f
-    for (slot_ms, symbol), per_venue in sorted(by_slot.items()):
-        if len(per_venue) < 2:
-            continue
-        fired = rules.funding_divergence(per_venue, thresholds, now_ms=slot_ms)
-        out.extend(div.update(("divergence", "*", symbol), fired))
+        by_slot.setdefault(round(f.timestamp / ALIGN_MS) * ALIGN_MS, []).append(f)
+    for slot_ms, fs in sorted(by_slot.items()):
+        groups = peer_groups((f.exchange, f.symbol, f) for f in fs)
+        for key, per_venue in sorted(groups.items()):
+            if len(per_venue) < 2:
+                continue
+            legs = {v: f.symbol for v, f in per_venue.items()}
+            fired = [
+                rules.with_legs(sig, legs)
+                for sig in rules.funding_divergence(per_venue, thresholds, now_ms=slot_ms)
+            ]
+            out.extend(div.update(("divergence", "*", key), fired))
     out.sort(key=lambda s: (s.timestamp, s.kind, s.exchange, s.symbol))
     return out
 

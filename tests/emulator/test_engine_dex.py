@@ -8,6 +8,8 @@ import asyncio
 from emulator_helpers import wait_for
 from rich.style import Style
 
+from perptui.core.model import Signal
+from perptui.core.signals import SignalThresholds
 from perptui.emulator import Emulator
 from perptui.engine.engine import Engine
 from perptui.engine.hub import Hub
@@ -49,6 +51,47 @@ async def test_engine_runs_the_dex_venues_and_gmx_pool_state() -> None:
         # no book loop was started for GMX (its worker follows pools, not books)
         worker = engine.workers["gmx"]
         assert worker.active == ["BTC/USD:USD"] and not worker._book_tasks
+    finally:
+        await engine.stop()
+        for v in venues:
+            await v.close()
+        await emu.stop()
+        await asyncio.sleep(0)
+
+
+async def test_divergence_compares_a_usdt_market_with_a_usdc_one_of_the_same_base() -> None:
+    """binance's BTC/USDT:USDT and Hyperliquid's BTC/USDC:USDC are one peer group: the
+    engine's divergence rule compares them (raw per-settlement rates here, so binance's
+    8 h rate stands well above Hyperliquid's hourly one)."""
+    emu = Emulator(seed=3, venues=("binance", "hyperliquid"), symbols=["BTC/USDT:USDT"], speed=4)
+    await emu.start()
+    venues = [make_venue(v, client=emu.connect(v)) for v in ("binance", "hyperliquid")]
+    hub = Hub(["BTC/USDT:USDT"], ["binance", "hyperliquid"])
+    settings = WorkerSettings(funding_poll_s=0.5, oi_poll_s=5.0, ticker_poll_s=5.0)
+    thr = SignalThresholds(rate_basis_hours=None, divergence=0.00005, price_divergence=1.0)
+    engine = Engine(venues, ["BTC/USDT:USDT"], hub, thresholds=thr, settings=settings)
+    await engine.start()
+    try:
+
+        def divergence() -> Signal | None:
+            return next((s for s in hub.sample().signals if s.kind == "divergence"), None)
+
+        await wait_for(lambda: divergence() is not None, timeout=30)
+        sig = divergence()
+        assert sig is not None
+        view = hub.sample()
+        binance = view.market("binance", "BTC/USDT:USDT")
+        hl = view.market("hyperliquid", "BTC/USDC:USDC")
+        assert binance is not None and hl is not None
+        assert binance.funding is not None and hl.funding is not None
+        assert sig.exchange == "hyperliquid|binance"
+        assert sig.direction == "long hyperliquid / short binance"
+        assert sig.inputs["symbols"] == {
+            "binance": "BTC/USDT:USDT",
+            "hyperliquid": WANT["hyperliquid"],
+        }
+        assert sig.inputs["mixed_quotes"] is True and sig.symbol == "BTC/USDT:USDT"
+        assert sig.value > thr.divergence
     finally:
         await engine.stop()
         for v in venues:

@@ -11,9 +11,11 @@ from pathlib import Path
 from perptui.config import Config
 from perptui.emulator import Emulator
 from perptui.engine.workers import WorkerSettings
+from perptui.ui import fmt
 from perptui.ui.app import MonitorApp
 from perptui.ui.backend import EngineBackend
 from perptui.ui.widgets.book import BookPanel
+from perptui.ui.widgets.funding import FundingPanel
 from perptui.ui.widgets.watchlist import Watchlist
 
 SIX = ("binance", "bybit", "okx", "hyperliquid", "dydx", "gmx")
@@ -58,6 +60,24 @@ async def test_monitor_with_all_six_venues() -> None:
             )
             for v in ("hyperliquid", "dydx"):
                 assert await wait_for(lambda v=v: bool(app.last_view.market(v, WANT[v]).bids))
+
+            # the funding panel of BTC/USDT:USDT lists every venue's BTC perpetual (one
+            # peer group whatever the dollar), with Hyperliquid's predicted rate
+            def hl_pred() -> float | None:
+                m = app.last_view.market("hyperliquid", WANT["hyperliquid"])
+                return None if m is None or m.funding is None else m.funding.predicted_rate
+
+            assert await wait_for(lambda: hl_pred() is not None)
+            app._set_focus("BTC/USDT:USDT", "binance")
+            funding = app.main_screen.query_one(FundingPanel)
+
+            def rows() -> dict[str, str]:
+                lines = funding.render().plain.splitlines()
+                return {v: next((x for x in lines if x[1:8].strip() == v[:7]), "") for v in SIX}
+
+            ok = await wait_for(lambda: all(rows().values()), 10)
+            assert ok, funding.render().plain
+            assert await wait_for(lambda: fmt.pct(hl_pred(), 4) in rows()["hyperliquid"], 10)
             app._set_focus(WANT["gmx"], "gmx")
             await pilot.pause(0.5)
             book = app.main_screen.query_one(BookPanel)

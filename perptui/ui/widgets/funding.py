@@ -43,7 +43,7 @@ class FundingPanel(Panel):
         # Funding fields only: a new book (new MarketView) must not repaint this panel.
         ids = tuple(
             (id(m.funding), m.annualized, m.basis) if m is not None else None
-            for m in (self.view.market(v, self.focus_symbol or "") for v in self.view.venues)
+            for m in (self.view.peer(v, self.focus_symbol or "") for v in self.view.venues)
         )
         return (self.focus_symbol, self.focus_venue, ids, self.now_ms // 1000, id(self.history))
 
@@ -70,7 +70,7 @@ class FundingPanel(Panel):
             style=dim,
         )
         for venue in view.venues:
-            m = view.market(venue, symbol)
+            m = view.peer(venue, symbol)  # BTC/USDT:USDT shows dYdX's BTC/USDC:USDC too
             if m is None:
                 continue
             mark = "▸" if venue == self.focus_venue else " "
