@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from emulator_helpers import wait_for
 from rich.style import Style
 
@@ -61,14 +62,15 @@ async def test_engine_runs_the_dex_venues_and_gmx_pool_state() -> None:
 
 async def test_divergence_compares_a_usdt_market_with_a_usdc_one_of_the_same_base() -> None:
     """binance's BTC/USDT:USDT and Hyperliquid's BTC/USDC:USDC are one peer group: the
-    engine's divergence rule compares them (raw per-settlement rates here, so binance's
-    8 h rate stands well above Hyperliquid's hourly one)."""
+    engine's divergence rule compares them (raw per-settlement rates and no threshold
+    here, so an 8 h rate and an hourly one always differ; which is higher depends on the
+    emulated premium at the moment)."""
     emu = Emulator(seed=3, venues=("binance", "hyperliquid"), symbols=["BTC/USDT:USDT"], speed=4)
     await emu.start()
     venues = [make_venue(v, client=emu.connect(v)) for v in ("binance", "hyperliquid")]
     hub = Hub(["BTC/USDT:USDT"], ["binance", "hyperliquid"])
     settings = WorkerSettings(funding_poll_s=0.5, oi_poll_s=5.0, ticker_poll_s=5.0)
-    thr = SignalThresholds(rate_basis_hours=None, divergence=0.00005, price_divergence=1.0)
+    thr = SignalThresholds(rate_basis_hours=None, divergence=0.0, price_divergence=1.0)
     engine = Engine(venues, ["BTC/USDT:USDT"], hub, thresholds=thr, settings=settings)
     await engine.start()
     try:
@@ -84,14 +86,17 @@ async def test_divergence_compares_a_usdt_market_with_a_usdc_one_of_the_same_bas
         hl = view.market("hyperliquid", "BTC/USDC:USDC")
         assert binance is not None and hl is not None
         assert binance.funding is not None and hl.funding is not None
-        assert sig.exchange == "hyperliquid|binance"
-        assert sig.direction == "long hyperliquid / short binance"
+        low, high = sig.inputs["low_venue"], sig.inputs["high_venue"]
+        assert {low, high} == {"binance", "hyperliquid"} and sig.exchange == f"{low}|{high}"
+        assert sig.direction == f"long {low} / short {high}"
+        assert sig.inputs["low_rate"] < sig.inputs["high_rate"]
         assert sig.inputs["symbols"] == {
             "binance": "BTC/USDT:USDT",
             "hyperliquid": WANT["hyperliquid"],
         }
-        assert sig.inputs["mixed_quotes"] is True and sig.symbol == "BTC/USDT:USDT"
-        assert sig.value > thr.divergence
+        assert sig.inputs["mixed_quotes"] is True
+        assert sig.symbol == sig.inputs["symbols"][high]  # the short leg's own market
+        assert sig.value == pytest.approx(sig.inputs["high_rate"] - sig.inputs["low_rate"])
     finally:
         await engine.stop()
         for v in venues:
