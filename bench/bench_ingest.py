@@ -6,9 +6,12 @@ binance diffs, bybit deltas, okx books with seqId and checksum) over a loopback 
 as fast as the socket takes them, and serves binance's REST snapshot. In this process,
 one asyncio loop on one core consumes the same frames twice per venue:
 
-- **perptui**: ``make_venue`` (the validating ccxt.pro subclass, or the fast book path
-  where the venue has one) under a real ``VenueWorker`` publishing into a ``Hub``: frame
-  -> validated book -> hub, every check on (sequence, checksum, crossed guard);
+- **perptui fast**: ``make_venue(book_path="fast")`` (perptui.venues.fast: its own
+  websocket reader, orjson, books kept as wire strings) under a real ``VenueWorker``
+  publishing into a ``Hub``: frame -> validated book -> hub, every check on (sequence,
+  checksum, crossed guard);
+- **perptui ccxt**: the same with ``book_path="ccxt"`` (the validating ccxt.pro
+  subclass);
 - **bare ccxt.pro**: the stock ccxt.pro class in a ``watch_order_book`` loop.
 
 Capacity per core is frames / CPU seconds of this process while it consumes them
@@ -221,7 +224,24 @@ async def _bare(venue: str, count: int, seed: int, final: Any) -> Figure:
     return Figure(venue, "bare ccxt.pro", count, cpu, wall)
 
 
-async def _perptui(venue: str, count: int, seed: int, final: Any) -> Figure:
+def _applied(venue_obj: Any) -> tuple[int | None, Any]:
+    """(timestamp, top-25 sides) of the book the venue holds now, on either path."""
+    books = getattr(venue_obj, "books", None)
+    if books is not None:  # the fast path: a WireBook per feed
+        feed = books.feeds.get(SYMBOL)
+        book = feed.book if feed is not None else None
+        if book is None:
+            return None, None
+        sides = tuple(
+            [(float(p), round(float(a), 9)) for p, a in zip(*side.top(25), strict=True)]
+            for side in (book.bids, book.asks)
+        )
+        return book.timestamp, sides
+    ob = venue_obj.client.orderbooks.get(SYMBOL) or {}
+    return ob.get("timestamp"), (_top(ob, 1.0) if ob else None)
+
+
+async def _perptui(venue: str, count: int, seed: int, final: Any, book_path: str) -> Figure:
     from perptui.engine.hub import Hub
     from perptui.engine.workers import VenueWorker, WorkerSettings
     from perptui.venues import make_venue
@@ -236,23 +256,23 @@ async def _perptui(venue: str, count: int, seed: int, final: Any) -> Figure:
         request_timeout_s=1.0,
     )
     async with frame_server(venue, count, seed) as host:
-        venue_obj = make_venue(venue, client=_client(venue, stock=False, host=host))
+        client = _client(venue, stock=False, host=host)
+        venue_obj = make_venue(venue, client=client, book_path=book_path)
         hub = Hub([SYMBOL], [venue])
         worker = VenueWorker(venue_obj, hub, [SYMBOL], settings)
         worker.start()
-        client = venue_obj.client
         try:
             while _hub_ts(hub, venue) is None:
                 await asyncio.sleep(0.01)
             cpu0, t0 = time.process_time(), time.perf_counter()
             deadline = t0 + 120
             # every frame applied and validated in the client's book
-            while (client.orderbooks.get(SYMBOL) or {}).get("timestamp") != final.final_ts:
+            while _applied(venue_obj)[0] != final.final_ts:
                 if time.perf_counter() > deadline:
                     raise AssertionError(f"perptui {venue}: frames not all applied in 120 s")
                 await asyncio.sleep(0.01)
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
-            got = _top(client.orderbooks[SYMBOL], 1.0)
+            got = _applied(venue_obj)[1]
             for _ in range(200):  # the hub takes a book every 0.2 s
                 if _hub_ts(hub, venue) == final.final_ts:
                     break
@@ -262,10 +282,10 @@ async def _perptui(venue: str, count: int, seed: int, final: Any) -> Figure:
         finally:
             await worker.stop()
     if got != (final.final_bids, final.final_asks):
-        raise AssertionError(f"perptui {venue}: final book differs from the frames")
+        raise AssertionError(f"perptui {book_path} {venue}: final book differs from the frames")
     if health.resyncs:
         raise AssertionError(f"perptui {venue}: {health.resyncs} resyncs on a clean stream")
-    return Figure(venue, "perptui", count, cpu, wall, hub_final)
+    return Figure(venue, f"perptui {book_path}", count, cpu, wall, hub_final)
 
 
 def _hub_ts(hub: Any, venue: str) -> int | None:
@@ -273,7 +293,7 @@ def _hub_ts(hub: Any, venue: str) -> int | None:
     return None if book is None else book.timestamp
 
 
-async def measure(count: int, seed: int = 7) -> list[tuple[Figure, Figure]]:
+async def measure(count: int, seed: int = 7) -> list[tuple[Figure, Figure, Figure]]:
     from bench.ingest_frames import make_frames
 
     logging.getLogger("perptui").setLevel(logging.ERROR)
@@ -282,8 +302,9 @@ async def measure(count: int, seed: int = 7) -> list[tuple[Figure, Figure]]:
     for venue in VENUES:
         final = make_frames(venue, count, seed)
         bare = await _bare(venue, count, seed, final)
-        ours = await _perptui(venue, count, seed, final)
-        out.append((ours, bare))
+        fast = await _perptui(venue, count, seed, final, "fast")
+        ccxt_path = await _perptui(venue, count, seed, final, "ccxt")
+        out.append((fast, ccxt_path, bare))
     return out
 
 
@@ -300,14 +321,18 @@ def run(quick: bool) -> list[str]:
         f"{count} frames per venue and path, one core (this process; frame server in a "
         f"subprocess), {os.cpu_count()} cpus, {_load()}; demand {DEMAND_MSGS_PER_S:,} msg/s"
     ]
-    for ours, bare in results:
+    for fast, ccxt_path, bare in results:
+        figures = " | ".join(
+            f"{f.path} {f.per_core:8,.0f} msg/s/core ({f.us_per_msg:6.1f} µs/msg, "
+            f"wall {f.frames / f.wall_s:7,.0f})"
+            for f in (fast, ccxt_path, bare)
+        )
+        missed = [f.path for f in (fast, ccxt_path) if not f.hub_final]
         lines.append(
-            f"{ours.venue:8s} perptui {ours.per_core:8,.0f} msg/s/core "
-            f"({ours.us_per_msg:6.1f} µs/msg, wall {ours.frames / ours.wall_s:7,.0f} msg/s) | "
-            f"bare ccxt.pro {bare.per_core:8,.0f} msg/s/core ({bare.us_per_msg:6.1f} µs/msg, "
-            f"wall {bare.frames / bare.wall_s:7,.0f} msg/s) | ratio {ours.per_core / bare.per_core:4.2f}x"
-            f" | {ours.per_core / DEMAND_MSGS_PER_S:4.1f}x demand"
-            + ("" if ours.hub_final else " | hub missed the final book (tail race)")
+            f"{fast.venue:8s} {figures} | fast/bare {fast.per_core / bare.per_core:5.2f}x"
+            f" | ccxt/bare {ccxt_path.per_core / bare.per_core:4.2f}x"
+            f" | fast {fast.per_core / DEMAND_MSGS_PER_S:4.1f}x demand"
+            + (f" | hub missed the final book ({', '.join(missed)})" if missed else "")
         )
     return lines
 

@@ -116,10 +116,18 @@ async def make_venues(
             try:
                 if emulator is not None:
                     client = emulator.connect(vid, pro=pro)
-                    venues.append(make_venue(vid, client=client, pro=pro, **options))
+                    venues.append(
+                        make_venue(
+                            vid, client=client, pro=pro, book_path=config.book_path, **options
+                        )
+                    )
                 else:
                     creds = config.credentials_for(vid) if credentials else None
-                    venues.append(make_venue(vid, credentials=creds, pro=pro, **options))
+                    venues.append(
+                        make_venue(
+                            vid, credentials=creds, pro=pro, book_path=config.book_path, **options
+                        )
+                    )
             except Exception as exc:
                 if on_error is None:
                     raise

@@ -67,12 +67,14 @@ def fixture_venue(
     *,
     pro: bool = True,
     parse_raw: bool = False,
+    book_path: str = "fast",
 ) -> tuple[CcxtVenue, Transport]:
     """make_venue(...) with markets set from a fixture and the transport replaced.
 
     `parse_raw`: the entries are raw exchange payloads for the client's parse_market.
+    `book_path`: which streamed-book path binance/bybit/okx use ("fast" or "ccxt").
     """
-    venue = make_venue(exchange_id, pro=pro)
+    venue = make_venue(exchange_id, pro=pro, book_path=book_path)
     client = venue.client
     if parse_raw:
         market_list = [client.parse_market(m) for m in market_list]

@@ -119,6 +119,7 @@ class Config:
     venues: tuple[str, ...] = default_of("venues")
     symbols: tuple[str, ...] = default_of("symbols")
     db_path: Path | str = field(default_factory=default_db_path)  # str: a postgresql:// URL
+    book_path: str = default_of("book_path")
     log_db: bool = default_of("log_db")
     theme: str = default_of("theme")
     ui_hz: float = default_of("ui_hz")

@@ -126,6 +126,15 @@ SETTINGS: tuple[Setting, ...] = (
         "--log-file",
         commands=GLOBAL,
     ),
+    _S(
+        "book_path",
+        Choice(("fast", "ccxt")),
+        "fast",
+        "how binance, bybit and okx books stream: perptui's own reader (fast) or ccxt.pro "
+        "(every other venue always uses ccxt.pro)",
+        "--book-path",
+        commands=GLOBAL,
+    ),
     # ---- the monitor
     _S(
         "log_db",

@@ -76,3 +76,33 @@ def checksum_of_parsed(bids: Sequence[Sequence[float]], asks: Sequence[Sequence[
             a = asks[i]
             parts.append(f"{wire_number(a[0])}:{wire_number(a[1])}")
     return to_signed32(zlib.crc32(":".join(parts).encode("ascii")))
+
+
+def checksum_of_wire(
+    bid_prices: Sequence[str],
+    bid_sizes: Sequence[str],
+    ask_prices: Sequence[str],
+    ask_sizes: Sequence[str],
+) -> int:
+    """Checksum of a book kept as wire strings, best first (at most 25 per side used).
+
+    The fast book path keeps OKX's own strings (`perptui.core.wire_book`), so nothing is
+    formatted or concatenated: the strings are interleaved by slice assignment and joined
+    once, all in C-level calls; this runs on every okx message.
+    """
+    n = CHECKSUM_DEPTH
+    bp, bs, ap, as_ = bid_prices[:n], bid_sizes[:n], ask_prices[:n], ask_sizes[:n]
+    common = min(len(bp), len(ap))
+    # bid price, bid size, ask price, ask size, ... then the longer side's rest
+    parts: list[str] = [""] * (4 * common)
+    parts[0::4] = bp[:common]
+    parts[1::4] = bs[:common]
+    parts[2::4] = ap[:common]
+    parts[3::4] = as_[:common]
+    rest_p, rest_s = (bp, bs) if len(bp) > common else (ap, as_)
+    if len(rest_p) > common:
+        tail: list[str] = [""] * (2 * (len(rest_p) - common))
+        tail[0::2] = rest_p[common:]
+        tail[1::2] = rest_s[common:]
+        parts += tail
+    return to_signed32(zlib.crc32(":".join(parts).encode("ascii")))

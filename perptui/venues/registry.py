@@ -15,6 +15,7 @@ from perptui.venues.binance import BinanceVenue
 from perptui.venues.bybit import BybitVenue
 from perptui.venues.ccxt_venue import CcxtVenue
 from perptui.venues.dydx import DydxVenue
+from perptui.venues.fast.venue import BOOK_PATHS, FAST_VENUE_CLASSES
 from perptui.venues.gmx import GmxVenue, HttpTransport
 from perptui.venues.hyperliquid import HyperliquidVenue
 from perptui.venues.okx import OkxVenue
@@ -25,8 +26,7 @@ except ImportError:  # pragma: no cover
     ccxt_pro = None
 
 VENUE_CLASSES: dict[str, type[CcxtVenue]] = {
-    cls.venue_id: cls
-    for cls in (BinanceVenue, BybitVenue, OkxVenue, HyperliquidVenue, DydxVenue)
+    cls.venue_id: cls for cls in (BinanceVenue, BybitVenue, OkxVenue, HyperliquidVenue, DydxVenue)
 }
 # ccxt class names that mean one of perptui's named venues
 ALIASES = {"binanceusdm": "binance"}
@@ -134,6 +134,7 @@ def make_venue(
     options: Mapping[str, Any] | None = None,
     max_retries: int | None = None,
     rest_hostport: str | None = None,
+    book_path: str = "fast",
 ) -> CcxtVenue:
     """A Venue for `exchange_id` ("binance", "bybit", "okx" or any ccxt id).
 
@@ -143,8 +144,12 @@ def make_venue(
     exchange, else ccxt.async_support. Credentials go into ccxt's config only.
     `max_retries` overrides the venue's transient-error retries (0: one attempt, as a
     health check wants); `rest_hostport` sends every REST request to that loopback
-    address instead of the exchange (tests).
+    address instead of the exchange (tests). `book_path`: "fast" streams binance, bybit
+    and okx books through perptui's own reader (`perptui.venues.fast`), "ccxt" through
+    ccxt.pro (every other venue always does).
     """
+    if book_path not in BOOK_PATHS:
+        raise PerptuiError(f"book path must be one of {', '.join(BOOK_PATHS)}, got {book_path!r}")
     key = (exchange_id or "").strip().lower()
     key = ALIASES.get(key, key)
     own = OWN_ADAPTERS.get(key)
@@ -176,9 +181,11 @@ def make_venue(
         upgrade_client(client, cls)
     if rest_hostport is not None:
         point_rest_at(client, rest_hostport)
-    venue = (cls or CcxtVenue)(
-        client, venue_id=None if cls is not None else key, max_retries=max_retries
-    )
+    venue_class = cls or CcxtVenue
+    is_pro = any(c.__module__.startswith("ccxt.pro.") for c in type(client).__mro__)
+    if book_path == "fast" and is_pro and key in FAST_VENUE_CLASSES:
+        venue_class = FAST_VENUE_CLASSES[key]
+    venue = venue_class(client, venue_id=None if cls is not None else key, max_retries=max_retries)
     if options:
         for name, value in options.items():
             current = client.options.get(name)

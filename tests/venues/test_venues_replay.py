@@ -1,7 +1,8 @@
-"""Validated books: recorded okx, bybit and binance sessions replayed over 127.0.0.1 to the
-venues' own ccxt.pro subclasses, whole and with one message withheld.
+"""Validated books: recorded okx, bybit and binance sessions replayed over 127.0.0.1 to
+both streamed-book paths - the fast path (perptui.venues.fast) and the venues' own
+ccxt.pro subclasses - whole and with one message withheld.
 
-Each test builds the venue through `make_venue` (so the validating subclass is the one
+Each test builds the venue through `make_venue` (so the validating path is the one
 under test), serves markets and REST snapshots through the replaced transport, and the
 recorded websocket frames over a real loopback socket. Every book the venue hands out is
 compared with an independent replay of the recording (wire strings, no ccxt) at the
@@ -43,6 +44,18 @@ BYBIT_WITHHELD = 20
 BINANCE_WITHHELD = 100
 
 
+@pytest.fixture(params=["fast", "ccxt"])
+def book_path(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def book_failures(venue: Any) -> dict[str, int]:
+    """Failed checks per kind, from whichever path streams the venue's books."""
+    if getattr(venue, "book_path", "ccxt") == "fast":
+        return dict(venue.book_failures)
+    return dict(venue.client.book_failures)
+
+
 async def watch_until(
     venue: Any, symbol: str, done: Any, *, timeout: float = 20.0
 ) -> tuple[list[BookSnapshot], list[str]]:
@@ -64,8 +77,8 @@ async def watch_until(
 # ----------------------------------------------------------------------------------- okx
 
 
-def okx_venue(fixtures_dir: Path, base: str) -> tuple[Any, float]:
-    venue, _ = fixture_venue("okx", markets(fixtures_dir, "okx"))
+def okx_venue(fixtures_dir: Path, base: str, book_path: str) -> tuple[Any, float]:
+    venue, _ = fixture_venue("okx", markets(fixtures_dir, "okx"), book_path=book_path)
     venue.client.urls["api"]["ws"] = point_ws_at(venue.client.urls["api"]["ws"], base)
     return venue, venue.client.market(OKX_SWAP)["contractSize"]
 
@@ -78,7 +91,9 @@ def assert_okx_books(session: OkxSession, books: list[BookSnapshot], size: float
 
 
 @pytest.mark.parametrize("withhold", [None, OKX_WITHHELD], ids=["whole", "one-withheld"])
-async def test_okx_checksum_session(fixtures_dir: Path, withhold: int | None) -> None:
+async def test_okx_checksum_session(
+    fixtures_dir: Path, withhold: int | None, book_path: str
+) -> None:
     """The 2022 okx session has no seqId: the crc32 checksum is the only check there is.
     ccxt.pro alone misses a lost update; the venue's OkxPro rejects the next frame, asks
     for a snapshot again (unsubscribe + subscribe) and converges."""
@@ -92,11 +107,12 @@ async def test_okx_checksum_session(fixtures_dir: Path, withhold: int | None) ->
             before.sorted_side("asks", 25) != after.sorted_side("asks", 25)
         )
     async with replay_server(session) as base:
-        venue, size = okx_venue(fixtures_dir, base)
+        venue, size = okx_venue(fixtures_dir, base, book_path)
         async with venue:
             assert isinstance(venue.client, OkxPro)
+            assert getattr(venue, "book_path", "ccxt") == book_path
             books, errors = await watch_until(venue, OKX_SWAP, lambda b: b.timestamp == final_ts)
-            failures = dict(venue.client.book_failures)
+            failures = book_failures(venue)
     assert_okx_books(session, books, size)
     best = rec["checks"]["ccxt_4_5_90_pro_okx_replay"]
     assert books[-1].bids[0][0] == best["final_best_bid"][0]
@@ -153,19 +169,22 @@ def bybit_xrp_market(fixtures_dir: Path) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("withhold", [None, BYBIT_WITHHELD], ids=["whole", "one-withheld"])
-async def test_bybit_u_continuity_session(fixtures_dir: Path, withhold: int | None) -> None:
+async def test_bybit_u_continuity_session(
+    fixtures_dir: Path, withhold: int | None, book_path: str
+) -> None:
     """Each bybit delta's u is the previous u + 1; BybitPro drops the book on a jump,
     ignores deltas until a snapshot, resubscribes, and never hands out the book between."""
     rec = load(fixtures_dir, "bybit", "ws_orderbook500_session_XRPUSDT")
     session = BybitSession.from_recording(rec, withhold=withhold)
     final_u = session.frames[-1]["data"]["u"]
     async with replay_server(session) as base:
-        venue, _ = fixture_venue("bybit", [bybit_xrp_market(fixtures_dir)])
+        venue, _ = fixture_venue("bybit", [bybit_xrp_market(fixtures_dir)], book_path=book_path)
         venue.client.urls["api"]["ws"] = point_ws_at(venue.client.urls["api"]["ws"], base)
         async with venue:
             assert isinstance(venue.client, BybitPro)
+            assert getattr(venue, "book_path", "ccxt") == book_path
             books, errors = await watch_until(venue, XRP, lambda b: b.nonce == final_u)
-            failures = dict(venue.client.book_failures)
+            failures = book_failures(venue)
     for book in books:
         want = session.after[book.nonce]
         assert_published_prefix(book.bids, want.floats("bids"), f"bids @ u={book.nonce}")
@@ -183,7 +202,7 @@ async def test_bybit_u_continuity_session(fixtures_dir: Path, withhold: int | No
 
 
 async def test_bybit_snapshot_replaces_book_including_u_1_after_restart(
-    fixtures_dir: Path,
+    fixtures_dir: Path, book_path: str
 ) -> None:
     """A snapshot mid-stream replaces the book whatever its u (bybit restarts at u = 1),
     and the deltas after it chain from that u."""
@@ -205,19 +224,19 @@ async def test_bybit_snapshot_replaces_book_including_u_1_after_restart(
     for f in frames[1:6]:
         want.apply(f["data"]["b"], f["data"]["a"])
     async with replay_server(script) as base:
-        venue, _ = fixture_venue("bybit", [bybit_xrp_market(fixtures_dir)])
+        venue, _ = fixture_venue("bybit", [bybit_xrp_market(fixtures_dir)], book_path=book_path)
         venue.client.urls["api"]["ws"] = point_ws_at(venue.client.urls["api"]["ws"], base)
         async with venue:
             books, errors = await watch_until(
                 venue, XRP, lambda b: b.nonce == 6 and b.timestamp == after[-1]["ts"]
             )
-            failures = dict(venue.client.book_failures)
+            failures = book_failures(venue)
     assert errors == [] and failures == {}
     assert_published_prefix(books[-1].bids, want.floats("bids"), "bids after restart")
     assert_published_prefix(books[-1].asks, want.floats("asks"), "asks after restart")
 
 
-async def test_bybit_crossed_book_is_never_handed_out(fixtures_dir: Path) -> None:
+async def test_bybit_crossed_book_is_never_handed_out(fixtures_dir: Path, book_path: str) -> None:
     """A delta that leaves the book crossed (here: a bid above the best ask) is a failed
     check like a gap: rejected, counted, resubscribed."""
     rec = load(fixtures_dir, "bybit", "ws_orderbook500_session_XRPUSDT")
@@ -237,13 +256,13 @@ async def test_bybit_crossed_book_is_never_handed_out(fixtures_dir: Path) -> Non
                 await ws.send_json(frame)
 
     async with replay_server(script) as base:
-        venue, _ = fixture_venue("bybit", [bybit_xrp_market(fixtures_dir)])
+        venue, _ = fixture_venue("bybit", [bybit_xrp_market(fixtures_dir)], book_path=book_path)
         venue.client.urls["api"]["ws"] = point_ws_at(venue.client.urls["api"]["ws"], base)
         async with venue:
             books, errors = await watch_until(
                 venue, XRP, lambda b: b.nonce == frames[1]["data"]["u"]
             )
-            failures = dict(venue.client.book_failures)
+            failures = book_failures(venue)
     assert errors == ["CrossedBook"] and failures == {"crossed": 1}
     assert all(b.bids[0][0] < b.asks[0][0] for b in books)
 
@@ -251,10 +270,11 @@ async def test_bybit_crossed_book_is_never_handed_out(fixtures_dir: Path) -> Non
 # ------------------------------------------------------------------------------- binance
 
 
-async def test_binance_pu_chain_withheld_diff_resyncs(fixtures_dir: Path) -> None:
-    """ccxt.pro's binance sync (kept as is by BinancePro): a withheld diff breaks the pu
-    chain, ccxt raises ChecksumError, and the next watch refetches the snapshot and
-    replays; every book handed out equals the recording at its update id."""
+async def test_binance_pu_chain_withheld_diff_resyncs(fixtures_dir: Path, book_path: str) -> None:
+    """binance's sync on both paths: a withheld diff breaks the pu chain (ccxt.pro raises
+    ChecksumError, the fast path InvalidNonce), and the next watch subscribes again,
+    refetches the snapshot and bridges; every book handed out equals the recording at
+    its update id."""
     rec = load(fixtures_dir, "binance", "ws_depth_session_SUSHIUSDT")
     diffs = [m["payload"] for m in rec["ws_messages"]]
     snapshot = rec["rest_snapshot"]["payload"]
@@ -288,14 +308,15 @@ async def test_binance_pu_chain_withheld_diff_resyncs(fixtures_dir: Path) -> Non
     entry = rec["exchange_info_symbol_entry"]["payload"]
     async with replay_server(script) as base:
         venue, transport = fixture_venue(
-            "binance", [entry], {"/fapi/v1/depth": depth}, parse_raw=True
+            "binance", [entry], {"/fapi/v1/depth": depth}, parse_raw=True, book_path=book_path
         )
         venue.client.urls["api"]["ws"] = point_ws_at(venue.client.urls["api"]["ws"], base)
         async with venue:
             books, errors = await watch_until(
                 venue, SUSHI, lambda b: b.nonce == diffs[-1]["data"]["u"] and len(subscribes) > 1
             )
-    assert errors == ["ChecksumError"] and len(subscribes) == 2
+    want = {"ccxt": "ChecksumError", "fast": "InvalidNonce"}[book_path]
+    assert errors == [want] and len(subscribes) == 2
     assert sum("/fapi/v1/depth" in c for c in transport.calls) == 2  # snapshot refetched
     for b in books:
         assert_published_prefix(b.bids, after[b.nonce].floats("bids"), f"bids @ {b.nonce}")
