@@ -16,13 +16,18 @@ from perptui.venues.frames import FrameGuard, FrameGuardClient
 BTC = "BTC/USDT:USDT"
 
 
+@pytest.mark.parametrize("book_path", ["fast", "ccxt"])
 @pytest.mark.parametrize("venue", ["binance", "bybit", "okx"])
-async def test_malformed_frames_cost_one_frame_not_the_connection(venue: str) -> None:
+async def test_malformed_frames_cost_one_frame_not_the_connection(
+    venue: str, book_path: str
+) -> None:
+    """On both book paths: ccxt.pro's (FrameGuardClient) and the fast path's own reader."""
     emu = Emulator(seed=4, venues=(venue,), symbols=(BTC,))
     await emu.start()
-    v = make_venue(venue, client=emu.connect(venue))
+    v = make_venue(venue, client=emu.connect(venue), book_path=book_path)
     try:
         assert isinstance(v.client, FrameGuard)
+        assert getattr(v, "book_path", "ccxt") == book_path
         await asyncio.wait_for(v.watch_order_book(BTC), 15)
         emu.faults.inject(venue, "malformed", prob=0.05)
         books = timeouts = 0
@@ -39,12 +44,14 @@ async def test_malformed_frames_cost_one_frame_not_the_connection(venue: str) ->
                 # waits for one that never comes; the app's watchdog resubscribes.
                 timeouts += 1
                 assert timeouts <= 3, "the connection went silent"
-                await v.client.close()
+                await v.drop_streams()
                 continue
             books += 1
             assert time.monotonic() - started < 60, (books, v.malformed_frames)
-        conns = [c for c in v.client.clients.values() if isinstance(c, FrameGuardClient)]
-        assert conns and all(not c.closed() for c in conns)
+        if book_path == "ccxt":
+            conns = [c for c in v.client.clients.values() if isinstance(c, FrameGuardClient)]
+            assert conns and all(not c.closed() for c in conns)
+        assert v.open_streams()  # the connection that carried the bad frames is still open
     finally:
         await v.close()
         await emu.stop()
