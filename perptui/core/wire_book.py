@@ -30,12 +30,16 @@ from typing import Any
 ZERO_SIZES = frozenset(["0", "0.0"] + ["0." + "0" * n for n in range(2, 19)])
 
 _PAIR = operator.itemgetter(0, 1)
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)
 _not = operator.not_
 _is_zero = ZERO_SIZES.__contains__
 
 Level = tuple[float, float]
 # relative slack on a band edge, far above float rounding and far below any tick
 _SLACK = 1e-6
+# tombstones tolerated among the levels `WireSide.top` reads before it removes them
+PRUNE_AT = 8
 
 
 class WireSide:
@@ -77,7 +81,10 @@ class WireSide:
             return
         sizes = self.sizes
         before = len(sizes)
-        sizes.update(rows if len(rows[0]) == 2 else map(_PAIR, rows))  # type: ignore[arg-type]  # rows of two strings are (key, value) pairs
+        if len(rows[0]) == 2:
+            sizes.update(rows)  # type: ignore[arg-type]  # rows of two strings are (key, value) pairs
+        else:  # [price, size, ...]: zip reuses its pair tuple, itemgetter(0, 1) would not
+            sizes.update(zip(map(_FIRST, rows), map(_SECOND, rows), strict=True))
         grew = len(sizes) - before
         if grew:
             fresh = list(itertools.islice(reversed(sizes), grew))
@@ -112,30 +119,44 @@ class WireSide:
     def top(self, n: int) -> tuple[list[str], list[str]]:
         """The best ``n`` live levels: (price strings, size strings), best first.
 
-        Tombstones met among them are removed for good, so a side read on every
-        message (OKX's checksum) keeps its head clean and this stays two C-level calls.
+        A handful of C-level passes over the head of the side.  Tombstones among the
+        best levels (a tick grid brings the same prices back all the time) are skipped;
+        once more than ``PRUNE_AT`` of them sit in the head, they are removed for good.
         """
-        keys, sizes = self.keys, self.sizes
-        get = sizes.__getitem__
+        keys, get = self.keys, self.sizes.__getitem__
+        k = n + 8
         while True:
-            p = keys[:n]
+            p = keys[:k]
             s = list(map(get, p))
             if ZERO_SIZES.isdisjoint(s):
-                return p, s
-            for q in list(itertools.compress(p, map(_is_zero, s))):
-                i = keys.index(q)
-                del keys[i]
-                del self.order[i]
-                del sizes[q]
+                return (p[:n], s[:n]) if len(p) > n else (p, s)
+            live = list(map(_not, map(_is_zero, s)))
+            lp = list(itertools.compress(p, live))
+            if len(lp) >= n or k >= len(keys):
+                ls = list(itertools.compress(s, live))
+                if len(p) - len(lp) > PRUNE_AT:
+                    self._prune(k, p, live, lp)
+                return lp[:n], ls[:n]
+            k *= 2
+
+    def _prune(self, k: int, head: list[str], live: list[bool], kept: list[str]) -> None:
+        """Remove the tombstones among the first ``k`` keys (``head``)."""
+        sizes = self.sizes
+        for q in itertools.compress(head, map(_not, live)):
+            del sizes[q]
+        self.keys[:k] = kept
+        self.order[:k] = list(itertools.compress(self.order[:k], live))
 
     def best(self) -> float | None:
-        """The best live price, None for an empty side."""
-        sizes = self.sizes
-        for i, p in enumerate(self.keys):
-            if sizes[p] not in ZERO_SIZES:
-                k = self.order[i]
-                return -k if self.descending else k
-        return None
+        """The best live price, None for an empty side (tombstones ahead of it go)."""
+        keys, order, sizes = self.keys, self.order, self.sizes
+        while keys and sizes[keys[0]] in ZERO_SIZES:
+            del sizes[keys[0]]
+            del keys[0]
+            del order[0]
+        if not keys:
+            return None
+        return -order[0] if self.descending else order[0]
 
     def levels(self, limit: int | None = None, band: float | None = None) -> list[Level]:
         """Live levels as (price, size) floats, best first.
