@@ -1,9 +1,19 @@
 """``perptui doctor``: what is installed, is the database usable, can we reach each venue.
 
 The checks gather into a ``DoctorReport`` (plain data, easy to test) that
-``format_report`` turns into text.  Venue checks run concurrently with a short
-timeout so an offline machine gets its answer in seconds, and they say plainly
-when the network is the problem.  Secrets are never shown: only "API key: set".
+``format_report`` turns into text.  Live venue checks run concurrently; an offline
+machine still gets its answer in seconds (a refused connection or failed DNS lookup
+fails at once), and they say plainly when the network is the problem.  Secrets are
+never shown: only "API key: set".
+
+Timeouts are generous on purpose: a market listing is a large answer (binance's
+exchangeInfo is megabytes, Hyperliquid's metaAndAssetCtxs lists every coin), a loaded
+machine parses it slowly, and loading markets can take several requests one after
+another (binance: exchangeInfo, then fundingInfo). So each request gets
+`DEFAULT_TIMEOUT_S` and the whole load `LOAD_REQUESTS` of them. A venue that answers,
+but slowly, reads "slow", never "unreachable": only a failed connection is that. The
+demo checks its in-process emulator one venue at a time: the emulator and the clients
+share one event loop, so concurrent checks would each report the sum of all their times.
 """
 
 from __future__ import annotations
@@ -35,7 +45,9 @@ from perptui.errors import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT_S = 4.0
+DEFAULT_TIMEOUT_S = 10.0  # per request
+LOAD_REQUESTS = 3  # the whole market load is bounded by this many request timeouts
+SLOW_S = 3.0  # a load slower than this is reported as slow
 UNREACHABLE = "unreachable (network down or blocked) — try `perptui --demo`"
 
 
@@ -59,8 +71,10 @@ class VenueCheck:
     elapsed_s: float = 0.0
     api_key_set: bool = False
     network_down: bool = False  # unreachable because of the network, not the venue's answer
+    slow: bool = False  # answered slowly, or not within the timeout (not a refused connection)
     missing_symbols: tuple[str, ...] = ()  # configured symbols this venue does not list
     symbol_errors: dict[str, str] = field(default_factory=dict)
+    resolved: dict[str, str] = field(default_factory=dict)  # requested symbol -> venue's market
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,24 +215,37 @@ def _human_size(n: int) -> str:
 # --------------------------------------------------------------------------- venues
 
 
-def _classify(exc: BaseException, timeout_s: float) -> tuple[str, bool]:
-    """(detail, network_down) for an error raised while loading markets."""
-    if isinstance(exc, TimeoutError | VenueTimeout):
-        return f"unreachable (no answer within {timeout_s:g} s) — try `perptui --demo`", True
+def _classify(exc: BaseException, timeout_s: float) -> tuple[str, bool, bool]:
+    """(detail, network_down, slow) for an error raised while loading markets."""
+    if isinstance(exc, TimeoutError):
+        # our bound on the whole load: every request was answered in time, just not all
+        return (
+            f"slow: markets not loaded within {timeout_s * LOAD_REQUESTS:g} s "
+            "(answering, but slowly) — raise --timeout",
+            False,
+            True,
+        )
+    if isinstance(exc, VenueTimeout):
+        return (
+            f"no answer within {timeout_s:g} s (slow or unreachable) — raise --timeout, "
+            "or try `perptui --demo`",
+            False,
+            True,
+        )
     if isinstance(exc, RateLimited):
-        return "reachable but refusing requests (rate limited or banned)", False
+        return "reachable but refusing requests (rate limited or banned)", False, False
     if isinstance(exc, VenueUnreachable):
-        return UNREACHABLE, True
+        return UNREACHABLE, True, False
     if type(exc) is VenueError:
         # The venue layer keeps the library's error underneath; its class and message
         # say best what the venue answered.
         cause = exc.__cause__ or exc
-        return f"error: {type(cause).__name__}: {one_line(cause)}", False
+        return f"error: {type(cause).__name__}: {one_line(cause)}", False, False
     if isinstance(exc, PerptuiError):
-        return one_line(exc), False
+        return one_line(exc), False, False
     if isinstance(exc, OSError):
-        return UNREACHABLE, True
-    return f"error: {type(exc).__name__}: {one_line(exc)}", False
+        return UNREACHABLE, True, False
+    return f"error: {type(exc).__name__}: {one_line(exc)}", False, False
 
 
 async def check_venue(
@@ -227,8 +254,11 @@ async def check_venue(
     symbols: Sequence[str],
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    slow_s: float = SLOW_S,
 ) -> VenueCheck:
-    """Load a venue's perpetual markets once, look up the symbols, always close it."""
+    """Load a venue's perpetual markets once, look up the symbols, always close it.
+
+    The count is the venue's own perpetual listing (what its ``load_markets`` kept)."""
     venue_id = venue.id
     creds = config.credentials_for(venue_id)
     key_set = bool(creds and creds.has_key)
@@ -236,12 +266,12 @@ async def check_venue(
     try:
         try:
             # The ccxt timeout covers each request; this bounds the whole load.
-            markets = await asyncio.wait_for(venue.load_markets(), timeout_s + 1.0)
+            markets = await asyncio.wait_for(venue.load_markets(), timeout_s * LOAD_REQUESTS)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.info("doctor: %s load_markets failed: %r", venue_id, exc)
-            detail, network_down = _classify(exc, timeout_s)
+            detail, network_down, slow = _classify(exc, timeout_s)
             return VenueCheck(
                 venue_id,
                 False,
@@ -249,25 +279,31 @@ async def check_venue(
                 elapsed_s=time.monotonic() - started,
                 api_key_set=key_set,
                 network_down=network_down,
+                slow=slow,
             )
         elapsed = time.monotonic() - started
         missing: list[str] = []
         errors: dict[str, str] = {}
+        resolved: dict[str, str] = {}
         for sym in symbols:
             try:
-                venue.market(sym)
+                resolved[sym] = venue.market(sym).symbol
             except UnknownSymbol as exc:
                 missing.append(sym)
                 errors[sym] = one_line(exc)
+        slow = elapsed > slow_s
+        state = "reachable (slow)" if slow else "reachable"
         return VenueCheck(
             venue_id,
             True,
-            f"reachable, {len(markets)} perpetual markets",
+            f"{state}, {len(markets)} perpetual markets",
             perpetuals=len(markets),
             elapsed_s=elapsed,
             api_key_set=key_set,
+            slow=slow,
             missing_symbols=tuple(missing),
             symbol_errors=errors,
+            resolved=resolved,
         )
     finally:
         await _close_quietly(venue)
@@ -300,12 +336,15 @@ async def _make_venues(
     )
 
 
-async def _check_all(config: Config, venues: Sequence[Any], timeout_s: float) -> list[VenueCheck]:
-    return list(
-        await asyncio.gather(
-            *(check_venue(v, config, config.symbols, timeout_s=timeout_s) for v in venues)
-        )
-    )
+async def _check_all(
+    config: Config, venues: Sequence[Any], timeout_s: float, *, one_by_one: bool = False
+) -> list[VenueCheck]:
+    def check(venue: Any) -> Any:
+        return check_venue(venue, config, config.symbols, timeout_s=timeout_s)
+
+    if one_by_one:  # sharing the event loop with an in-process emulator (module docstring)
+        return [await check(v) for v in venues]
+    return list(await asyncio.gather(*(check(v) for v in venues)))
 
 
 async def _check_venues(config: Config, timeout_s: float) -> list[VenueCheck]:
@@ -336,7 +375,7 @@ async def _check_venues_demo(config: Config, timeout_s: float) -> list[VenueChec
         await emu.start(port=0)
         try:
             venues = await _make_venues(config, emulated, timeout_s, emu)
-            checks = await _check_all(config, venues, timeout_s)
+            checks = await _check_all(config, venues, timeout_s, one_by_one=True)
         finally:
             await emu.stop()
         results.update({c.venue: c for c in checks})
@@ -414,7 +453,11 @@ def format_report(report: DoctorReport) -> str:
         key = "API key: set" if v.api_key_set else "API key: not set"
         lines.append(f"  {v.venue:<{width}}  {status}; {key}")
         if v.reachable and report.symbols:
-            listed = [s for s in report.symbols if s not in v.missing_symbols]
+            listed = [
+                s if v.resolved.get(s, s) == s else f"{s} = {v.resolved[s]}"
+                for s in report.symbols
+                if s not in v.missing_symbols
+            ]
             if listed:
                 lines.append(f"  {'':<{width}}    symbols listed: {', '.join(listed)}")
             if v.missing_symbols:

@@ -136,10 +136,11 @@ class HyperliquidWire(VenueWire):
         sim = self.sim
         f = sim.funding_now(self.name, m.symbol, now)
         t24 = sim.ticker_24h(self.name, m.symbol, now)
-        book = sim.book(self.name, m.symbol)
-        book.refresh(now)
-        bid, ask = book.best_bid(), book.best_ask()
-        mid = (bid + ask) / 2 * float(m.tick) if bid is not None and ask is not None else f.mark
+        # the live book where one is streamed, else a synthetic top: metaAndAssetCtxs lists
+        # every coin, and building a book per coin made a cold answer take seconds
+        top = sim.top_of_book(self.name, m.symbol, now)
+        bid, ask = top.bid, top.ask
+        mid = (bid + ask) / 2 * float(m.tick)
         return {
             "funding": f"{f.rate:.8f}",
             "openInterest": m.fmt_qty(
@@ -151,10 +152,7 @@ class HyperliquidWire(VenueWire):
             "oraclePx": m.fmt_float_price(f.index),
             "markPx": m.fmt_float_price(f.mark),
             "midPx": m.fmt_float_price(mid),
-            "impactPxs": [
-                m.fmt_price(bid) if bid is not None else m.fmt_float_price(f.mark),
-                m.fmt_price(ask) if ask is not None else m.fmt_float_price(f.mark),
-            ],
+            "impactPxs": [m.fmt_price(bid), m.fmt_price(ask)],
             "dayBaseVlm": m.fmt_qty(round(t24.volume / float(m.lot))),
         }
 

@@ -24,15 +24,18 @@ from perptui.doctor import (
     VenueCheck,
     _classify,
     check_db,
+    check_venue,
     find_problems,
     format_report,
 )
+from perptui.emulator import Emulator
+from perptui.emulator.catalog import venue_markets
 from perptui.errors import PerptuiError
+from perptui.venues import make_venue
 from perptui.venues.ccxt_errors import translate
 from perptui.venues.registry import point_rest_at
 
 SECRET = "d0ct0r-Must-n0t-Print-this-Key-42"
-
 
 
 @pytest.fixture(autouse=True)
@@ -140,15 +143,18 @@ def test_classify_real_ccxt_errors() -> None:
         return out
 
     not_available = venue_error(ccxt.ExchangeNotAvailable("binanceusdm GET ..."))
-    assert _classify(not_available, 4) == (UNREACHABLE, True)
-    detail, down = _classify(venue_error(ccxt.RequestTimeout("x")), 4)
-    assert down and "no answer within 4 s" in detail
-    detail, down = _classify(TimeoutError(), 3)
-    assert down and "no answer within 3 s" in detail
-    detail, down = _classify(venue_error(ccxt.RateLimitExceeded("429")), 4)
-    assert not down and "rate limited" in detail
-    detail, down = _classify(venue_error(ccxt.BadResponse("garbage")), 4)
-    assert not down and detail.startswith("error: BadResponse")
+    assert _classify(not_available, 4) == (UNREACHABLE, True, False)
+    # a request that got no answer in time: slow or unreachable, never called unreachable
+    detail, down, slow = _classify(venue_error(ccxt.RequestTimeout("x")), 4)
+    assert slow and not down and "no answer within 4 s (slow or unreachable)" in detail
+    assert "unreachable (network" not in detail
+    # the whole load's bound (answers came, but too slowly): slow
+    detail, down, slow = _classify(TimeoutError(), 3)
+    assert slow and not down and detail.startswith("slow: markets not loaded within 9 s")
+    detail, down, slow = _classify(venue_error(ccxt.RateLimitExceeded("429")), 4)
+    assert not down and not slow and "rate limited" in detail
+    detail, down, slow = _classify(venue_error(ccxt.BadResponse("garbage")), 4)
+    assert not down and not slow and detail.startswith("error: BadResponse")
 
 
 def _vc(venue: str, reachable: bool = True, missing: tuple[str, ...] = ()) -> VenueCheck:
@@ -169,6 +175,11 @@ def test_problems_group_unreachable_venues(tmp_path: Path) -> None:
     db = DbCheck(tmp_path / "x.db", False, "database x: directory y does not exist")
     problems = find_problems(db, [_vc("binance", False), _vc("okx", False)], [])
     assert problems == [db.detail, f"binance, okx: {UNREACHABLE}"]
+    # a timed-out venue is its own problem, not one of the unreachable ones
+    detail, down, slow = _classify(TimeoutError(), 4)
+    late = VenueCheck("hyperliquid", False, detail, network_down=down, slow=slow)
+    problems = find_problems(db, [_vc("binance", False), late], [])
+    assert problems == [db.detail, f"binance: {UNREACHABLE}", f"hyperliquid: {detail}"]
 
 
 def test_report_shows_key_state_never_the_key(tmp_path: Path) -> None:
@@ -280,3 +291,43 @@ def test_demo_doctor_on_a_venue_the_emulator_lacks(capsys: pytest.CaptureFixture
     assert code == 2
     assert "krakenfutures: not in the demo emulator" in err
     assert "okx" in out and "reachable, " in out
+
+
+async def test_a_slow_answer_reads_slow_not_unreachable() -> None:
+    """binance loads markets in two requests one after the other (exchangeInfo, then
+    fundingInfo); at 2 s each under a 3 s request timeout, each is answered in time and
+    the whole load is bounded by several request timeouts, not one plus a second."""
+    emu = Emulator(seed=0, venues=("binance",), symbols=["BTC/USDT:USDT"])
+    emu.faults.inject("binance", "latency", ms=2000, only="rest")
+    await emu.start()
+    try:
+        venue = make_venue("binance", client=emu.connect("binance", pro=False, timeout=3000))
+        venue.max_retries = 0
+        check = await check_venue(venue, Config(), ["BTC"], timeout_s=3.0)
+    finally:
+        await emu.stop()
+    assert check.reachable and check.slow and not check.network_down, check.detail
+    assert check.elapsed_s >= 4.0 and check.detail.startswith("reachable (slow), ")
+    assert check.perpetuals == len(emu.sim.markets("binance")) == 1  # the listing it served
+    assert check.resolved == {"BTC": "BTC/USDT:USDT"}
+
+
+def test_demo_counts_are_each_venues_own_listing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    six = ("binance", "bybit", "okx", "hyperliquid", "dydx", "gmx")
+    code = cli.main(
+        ["doctor", "--demo", "--venues", ",".join(six), "--symbols", "BTC",
+         "--db", str(tmp_path / "d.db")]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    lines = {ln.split()[0]: ln for ln in out.splitlines() if ln.startswith("  ")}
+    counts = {}
+    for v in six:
+        counts[v] = int(
+            lines[v].split("), " if "(slow)" in lines[v] else "reachable, ")[1].split()[0]
+        )
+        assert counts[v] == len(venue_markets(v)), lines[v]  # the emulator's listing of v
+    assert len({counts["hyperliquid"], counts["dydx"], counts["gmx"]}) == 3
+    assert "BTC/USDT:USDT = BTC/USDC:USDC" in out and "BTC/USDT:USDT = BTC/USD:USD" in out
