@@ -18,6 +18,15 @@ from perptui.engine.workers import WorkerSettings
 from perptui.ui.widgets.book import pool_text
 from perptui.venues import make_venue
 
+
+async def shut_down(engine: Engine, venues: list, emu: Emulator) -> None:
+    await engine.stop()
+    for v in venues:
+        await v.close()
+    await emu.stop()
+    await asyncio.sleep(0)
+
+
 WANT = {"hyperliquid": "BTC/USDC:USDC", "dydx": "BTC/USDC:USDC", "gmx": "BTC/USD:USD"}
 
 
@@ -53,11 +62,7 @@ async def test_engine_runs_the_dex_venues_and_gmx_pool_state() -> None:
         worker = engine.workers["gmx"]
         assert worker.active == ["BTC/USD:USD"] and not worker._book_tasks
     finally:
-        await engine.stop()
-        for v in venues:
-            await v.close()
-        await emu.stop()
-        await asyncio.sleep(0)
+        await shut_down(engine, venues, emu)
 
 
 async def test_divergence_compares_a_usdt_market_with_a_usdc_one_of_the_same_base() -> None:
@@ -98,8 +103,4 @@ async def test_divergence_compares_a_usdt_market_with_a_usdc_one_of_the_same_bas
         assert sig.symbol == sig.inputs["symbols"][high]  # the short leg's own market
         assert sig.value == pytest.approx(sig.inputs["high_rate"] - sig.inputs["low_rate"])
     finally:
-        await engine.stop()
-        for v in venues:
-            await v.close()
-        await emu.stop()
-        await asyncio.sleep(0)
+        await shut_down(engine, venues, emu)
