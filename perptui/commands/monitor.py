@@ -40,12 +40,29 @@ def _check_db(config) -> None:
     conn.close()
 
 
+def _check_symbols(config, seed: int) -> None:
+    """--symbols that no configured venue lists as a perpetual: UnknownSymbol (one
+    line, exit 2) before the screen opens, as collect and backfill do."""
+    import asyncio
+
+    from perptui.jobs.preflight import require_listed_for
+
+    asyncio.run(require_listed_for(config, seed=seed))
+
+
 def run(args: argparse.Namespace) -> int:
     from perptui.config import load_config
 
     config = load_config(args)
     if config.log_db:
         config.ensure_db_dir()
+    if getattr(args, "symbols", None) is not None:
+        # before _check_db, which creates the file: a refused start leaves none behind
+        if config.log_db:
+            from perptui.store.db import check_usable
+
+            check_usable(config.db_path)  # reads only; a bad DB still fails first
+        _check_symbols(config, args.seed)
     _check_db(config)
     if args.headless:
         from perptui.headless import main_sync

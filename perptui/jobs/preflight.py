@@ -67,3 +67,29 @@ async def require_listed(
             else "; ".join(missing)
         )
     return failed
+
+
+# The monitor waits for this before its screen opens; a venue slower than this is left
+# out of the check (the app then shows it connecting) rather than holding the start up.
+MONITOR_MARKETS_TIMEOUT_S = 20.0
+
+
+async def require_listed_for(
+    config: Any,
+    *,
+    seed: int = 0,
+    emulator_port: int | None = None,
+    timeout_s: float = MONITOR_MARKETS_TIMEOUT_S,
+) -> None:
+    """`require_listed` over the Config's own venues (the composition root opens them).
+
+    For the monitor: its engine opens venues only once the screen is up, where a
+    symbol no venue lists would show as an empty row, so the check runs first on a
+    set of venues of its own, closed again before the app starts.
+    """
+    from perptui.stack import open_venues
+
+    if not config.symbols:
+        return
+    async with open_venues(config, emulator_port=emulator_port, seed=seed) as session:
+        await require_listed(session.venues, config.symbols, timeout_s=timeout_s)

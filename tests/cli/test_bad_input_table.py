@@ -261,11 +261,19 @@ def misc_cases() -> list[Case]:
 def symbol_cases() -> list[Case]:
     """Well-formed symbols that no configured venue lists: exit 2 before the run."""
     out = []
-    for cmd, extra in (("collect", ("--duration", "30")), ("backfill", ("--days", "1"))):
+    commands = (
+        ("collect", ("--duration", "30")),
+        ("backfill", ("--days", "1")),
+        # the monitor: refused before its screen opens (or its headless loop starts)
+        ("monitor", ("--headless",)),
+        ("monitor", ()),
+    )
+    for cmd, extra in commands:
+        name = "app" if cmd == "monitor" and not extra else cmd
         for i, sym in enumerate(["NOTACOIN", "BTC/USDT", "BTC/USD:BTC", "ETH-USD-SWAP"]):
             out.append(
                 Case(
-                    f"symbol-{cmd}-{i}",
+                    f"symbol-{name}-{i}",
                     (cmd, "--demo", "--venues", "binance,bybit", "--symbols", sym, *extra),
                     db="new",
                     needle="not a perpetual",
@@ -513,6 +521,7 @@ SUBSET = [
     "db-newer-backfill",
     "db-corrupt-doctor",
     "symbol-collect-1",
+    "symbol-app-0",
 ]
 BY_ID = {c.id: c for c in ALL_CASES}
 
