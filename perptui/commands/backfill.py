@@ -113,7 +113,7 @@ async def run_backfill(
     from perptui.jobs.backfill import Backfill
     from perptui.jobs.preflight import require_listed
     from perptui.stack import open_venues
-    from perptui.store.db import check_usable
+    from perptui.store.db import check_not_locked, check_usable
     from perptui.store.writer import Writer
 
     console = Console()
@@ -122,6 +122,7 @@ async def run_backfill(
     # A database another process keeps locked fails the run after a bounded wait
     # (one line, exit 2) rather than retrying forever.
     check_usable(config.db_path)  # before any network I/O; writes nothing
+    check_not_locked(config.db_path)  # another writer holding it: refuse now, not mid-run
     ack = open_ack(ack_log)
     writer = Writer(
         config.db_path,

@@ -188,7 +188,7 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
     from perptui.jobs.preflight import require_listed
     from perptui.stack import board_running, open_venues
     from perptui.store.backend import redact
-    from perptui.store.db import check_usable
+    from perptui.store.db import check_not_locked, check_usable
     from perptui.store.writer import Writer
 
     stop = asyncio.Event()
@@ -200,6 +200,7 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
         stop.set()
 
     check_usable(config.db_path)  # before any network I/O; writes nothing
+    check_not_locked(config.db_path)  # another writer holding it: refuse now, not mid-run
     ack = open_ack(args.ack_log)
     raw = Writer(config.db_path, on_commit=ack)
     writer = ObservedWriter(raw)

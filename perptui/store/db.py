@@ -71,6 +71,40 @@ def _header_problem(header: bytes, file_size: int) -> str | None:
     return None
 
 
+# Descriptors of database files whose header was read, kept open (see _read_header).
+_HEADER_FDS: dict[tuple[int, int], int] = {}
+_HEADER_FDS_MAX = 256
+
+
+def _read_header(path: Path) -> tuple[bytes, int]:
+    """The file's first 100 bytes and its size, without closing a descriptor of it.
+
+    POSIX drops *every* fcntl lock a process holds on a file when it closes *any*
+    descriptor of that file, SQLite's locks included.  Reading the header with a
+    plain open/close while this process's writer has the database open (the monitor
+    and ``collect`` read history beside their writer) silently released the writer's
+    lock; the next process to close its last connection (an export, a sqlite3 shell)
+    then believed itself the last user, checkpointed and deleted the WAL the writer
+    was still appending to: every row written afterwards was visible to no reader,
+    and lost to a crash.  So the descriptor stays open for the life of the process,
+    one per database file, as SQLite defers such closes itself.
+    """
+    st = path.stat()
+    kept = _HEADER_FDS.get((st.st_dev, st.st_ino))
+    if kept is not None:  # held since an earlier check: the inode cannot have been reused
+        return os.pread(kept, 100, 0), st.st_size
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    st = os.fstat(fd)  # the file opened (it may have been replaced since the stat)
+    key = (st.st_dev, st.st_ino)
+    if key not in _HEADER_FDS and len(_HEADER_FDS) < _HEADER_FDS_MAX:
+        _HEADER_FDS[key] = fd
+        return os.pread(fd, 100, 0), st.st_size
+    try:  # a process checking hundreds of files (or a replaced one): the old way
+        return os.pread(fd, 100, 0), st.st_size
+    finally:
+        os.close(fd)
+
+
 def check_sqlite_file(
     path: Path,
     label: str,
@@ -87,9 +121,7 @@ def check_sqlite_file(
     0 = never) so that starting on a months-long collection stays quick.
     """
     try:
-        with path.open("rb") as fh:
-            header = fh.read(100)
-        size = path.stat().st_size
+        header, size = _read_header(path)
     except OSError as exc:
         raise StoreError(f"cannot read database at {label}: {exc.strerror or exc}") from exc
     if not header:
@@ -142,6 +174,45 @@ def check_usable(path: str | os.PathLike[str]) -> None:
     p = Path(label)
     if _check_location(p, label, readonly=False):
         check_sqlite_file(p, label, quick_check=False)
+
+
+def check_not_locked(path: str | os.PathLike[str]) -> None:
+    """StoreError if another writer keeps `path` locked past BUSY_TIMEOUT_MS.
+
+    For a job that is about to write for hours (collect): a database another process
+    holds a write transaction on would otherwise be found only at the first commit,
+    after the run had started, with its rows then queued until the writer gave up.
+    The write lock is taken and given back at once (``BEGIN IMMEDIATE`` /
+    ``ROLLBACK``): nothing is written, and a file that does not exist yet is not
+    created.  A lock held for milliseconds (another collector's commit) is waited for.
+    """
+    if is_postgres(path) or os.fspath(path) == MEMORY:
+        return
+    label = os.fspath(path)
+    p = Path(label)
+    if not p.is_file() or p.stat().st_size == 0:
+        return  # nothing to lock yet: the writer creates it
+    try:
+        conn = sqlite3.connect(
+            f"{p.resolve().as_uri()}?mode=rw",
+            uri=True,
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open database at {label}: {exc}") from exc
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StoreError(
+                f"database at {label} is locked by another writer "
+                f"(still after {BUSY_TIMEOUT_MS / 1000:g} s); stop it or use another --db"
+            ) from exc
+        raise StoreError(f"cannot write database at {label}: {exc}") from exc
+    finally:
+        conn.close()
 
 
 def _apply_pragmas_sync(conn: sqlite3.Connection) -> None:

@@ -354,6 +354,15 @@ def make_db(home: Path, kind: str) -> tuple[Path, Callable[[], None]]:
             holder.execute("ROLLBACK")
             holder.close()
 
+    elif kind == "write-locked":  # perptui's WAL database, another writer mid-transaction
+        _perptui_db(p)
+        holder = sqlite3.connect(p, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # the write lock; readers still read
+
+        def release() -> None:
+            holder.execute("ROLLBACK")
+            holder.close()
+
     elif kind in ("perptui", "perptui+link"):
         _perptui_db(p)
         if kind == "perptui+link":
@@ -386,11 +395,22 @@ DB_COMMANDS: dict[str, tuple[str, ...]] = {
 
 
 def db_cases() -> list[Case]:
+    # Readers are not blocked by another writer (WAL): only the writing jobs refuse,
+    # before their run starts rather than at their first commit.
+    locked = [
+        Case(
+            f"db-write-locked-{name}",
+            DB_COMMANDS[name],
+            db="write-locked",
+            needle="locked by another writer",
+        )
+        for name in ("collect", "backfill")
+    ]
     return [
         Case(f"db-{kind}-{name}", argv, db=kind)
         for kind in DB_KINDS
         for name, argv in DB_COMMANDS.items()
-    ]
+    ] + locked
 
 
 ALL_CASES = setting_cases() + option_cases() + misc_cases() + symbol_cases() + db_cases()
@@ -522,6 +542,7 @@ SUBSET = [
     "db-corrupt-doctor",
     "symbol-collect-1",
     "symbol-app-0",
+    "db-write-locked-collect",
 ]
 BY_ID = {c.id: c for c in ALL_CASES}
 
