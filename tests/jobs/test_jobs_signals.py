@@ -146,3 +146,23 @@ def test_signals_fire_once_per_episode_and_save(tmp_path: Path, capsys) -> None:
     assert main(["--db", str(db), "signals", "--kind", "imbalance"]) == 0
     text = capsys.readouterr().out
     assert "1 signals: imbalance 1" in text
+
+
+def test_stored_divergence_compares_usdt_and_usdc_markets_of_one_base(
+    tmp_path: Path, capsys
+) -> None:
+    """binance's BTC/USDT:USDT (8 h) and Hyperliquid's BTC/USDC:USDC (hourly) are one
+    peer group: 0.01 % per hour is 0.08 % per 8 h against binance's 0.01 %."""
+    db = tmp_path / "peers.db"
+    recs = [FundingRecord("binance", SYM, T0 + i * 8 * H, 0.0001) for i in range(3)]
+    recs += [FundingRecord("hyperliquid", "BTC/USDC:USDC", T0 + i * H, 0.0001) for i in range(17)]
+    asyncio.run(write(db, recs))
+    capsys.readouterr()
+    assert main(["--db", str(db), "signals", "--json", "--kind", "divergence"]) == 0
+    found = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [s["timestamp"] for s in found] == [T0]  # one episode over the three settlements
+    [sig] = found
+    assert sig["exchange"] == "binance|hyperliquid" and sig["symbol"] == "BTC/USDC:USDC"
+    assert sig["value"] == pytest.approx(0.0008 - 0.0001)
+    assert sig["inputs"]["symbols"] == {"binance": SYM, "hyperliquid": "BTC/USDC:USDC"}
+    assert sig["inputs"]["mixed_quotes"] is True
