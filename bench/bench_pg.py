@@ -20,6 +20,7 @@ saying so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -30,6 +31,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from perptui.core.model import BookSnapshot, Candle
@@ -178,7 +180,7 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def collect_all(url: str, seconds: float) -> dict[str, float]:
+def collect_all(url: str, seconds: float, book_path: str = "fast") -> dict[str, float]:
     """`perptui collect --all` with every emulated perpetual's book, emulator in its own process.
 
     CPU is sampled from /proc over the steady-state part of the run (after a warm-up
@@ -203,32 +205,35 @@ def collect_all(url: str, seconds: float) -> dict[str, float]:
             port = int(first.split("127.0.0.1:")[1].split()[0])
             symbols = asyncio.run(_emulated_symbols(port))
             bases = sorted({s.split("/")[0] for s in symbols})
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "perptui",
-                    "--db",
-                    url,
-                    "--log-file",
-                    str(Path(tmp) / "c.log"),
-                    "--venues",
-                    "binance,bybit,okx",
-                    "--symbols",
-                    ",".join(bases),
-                    "collect",
-                    "--emulator-port",
-                    str(port),
-                    "--all",
-                    "--snapshot-every",
-                    "1",
-                    "--catchup-hours",
-                    "6",
-                    "--no-signals",
-                    "--observed-log",
-                    str(journal),
-                ],
+            sys.path.insert(0, str(REPO / "tests"))
+            from journalled_collect import command  # the collector's record journal
+
+            argv, child_env = command(
+                journal,
+                "--db",
+                url,
+                "--log-file",
+                str(Path(tmp) / "c.log"),
+                "--venues",
+                "binance,bybit,okx",
+                "--symbols",
+                ",".join(bases),
+                "--book-path",
+                book_path,
+                "collect",
+                "--emulator-port",
+                str(port),
+                "--all",
+                "--snapshot-every",
+                "1",
+                "--catchup-hours",
+                "6",
+                "--no-signals",
                 env=env,
+            )
+            proc = subprocess.Popen(
+                argv,
+                env=child_env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -276,7 +281,30 @@ def collect_all(url: str, seconds: float) -> dict[str, float]:
         "lag_p99_ms": q[3],
         "lag_max_ms": q[4],
         "wall": seconds,
+        "book_path": book_path,
     }
+
+
+def collect_line(c: dict[str, Any]) -> str:
+    end = (
+        f"writer dropped {c['dropped']}"
+        if c["clean"]
+        else "did NOT exit within 30 s of SIGTERM (killed; writer counters unknown)"
+    )
+    return (
+        f"pg collect --all, book path {c['book_path']}, books for every emulated perp of "
+        f"binance/bybit/okx ({c['symbols']} symbols; {c['books']} books, "
+        f"{c['snapshots']:,} snapshots stored of {c['observed']:,} observed, {c['wall']:.0f} s, "
+        f"{_load()}): collector CPU {c['cpu_frac'] * 100:.0f}% of one core (steady state), "
+        f"{end}; writer lag p50 {c['lag_p50_ms']:.0f} ms / p99 {c['lag_p99_ms']:.0f} ms / "
+        f"max {c['lag_max_ms']:.0f} ms"
+    )
+
+
+def _load() -> str:
+    with contextlib.suppress(OSError):
+        return "load avg " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+    return "load unknown"
 
 
 async def _emulated_symbols(port: int) -> list[str]:
@@ -325,20 +353,10 @@ def run(quick: bool) -> list[str]:
         f"(2 cores shared with other work)"
     )
     seconds = 20.0 if quick else 60.0
-    with FreshDb(server) as url:
-        c = collect_all(url, seconds)
-    end = (
-        f"writer dropped {c['dropped']}"
-        if c["clean"]
-        else "did NOT exit within 30 s of SIGTERM (killed; writer counters unknown)"
-    )
-    lines.append(
-        f"pg collect --all, books for every emulated perp of binance/bybit/okx "
-        f"({c['symbols']} symbols; {c['books']} books, {c['snapshots']:,} snapshots stored of {c['observed']:,} observed, "
-        f"{c['wall']:.0f} s): collector CPU {c['cpu_frac'] * 100:.0f}% of one core (steady state), "
-        f"{end}; writer lag p50 {c['lag_p50_ms']:.0f} ms / p99 {c['lag_p99_ms']:.0f} ms / "
-        f"max {c['lag_max_ms']:.0f} ms"
-    )
+    for book_path in ("fast", "ccxt"):
+        with FreshDb(server) as url:
+            c = collect_all(url, seconds, book_path)
+        lines.append(collect_line(c))
     return lines
 
 
