@@ -19,7 +19,7 @@ from ccxt.base.errors import InvalidNonce
 from perptui.core.model import MarketInfo
 from perptui.core.wire_book import WireBook
 from perptui.errors import PerptuiError
-from perptui.venues.fast.stream import BookStream, Connection, Feed
+from perptui.venues.fast.stream import UNREADABLE, BookStream, Connection, Feed
 
 
 class BinanceBookStream(BookStream):
@@ -76,11 +76,10 @@ class BinanceBookStream(BookStream):
             book.asks.apply(data["a"])
             book.nonce = data["u"]
             book.timestamp = data["E"]
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except UNREADABLE as exc:
             self.unreadable(feed, exc)
             return
-        if not self.crossed(feed, book):
-            feed.resolve()
+        self.passed(feed, book)
 
     def _gap(self, feed: Feed, data: Any, nonce: Any) -> None:
         cause = InvalidNonce(
@@ -126,7 +125,7 @@ class BinanceBookStream(BookStream):
             book.nonce = int(raw["lastUpdateId"])
             stamp = raw.get("T") or raw.get("E")
             book.timestamp = int(stamp) if stamp is not None else None
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except UNREADABLE as exc:
             self.unreadable(feed, exc)
             return
         buffered, feed.buffer = feed.buffer, None

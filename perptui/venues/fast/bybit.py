@@ -15,7 +15,7 @@ from ccxt.base.errors import InvalidNonce
 
 from perptui.core.model import MarketInfo
 from perptui.core.wire_book import WireBook
-from perptui.venues.fast.stream import BookStream, Connection, Feed
+from perptui.venues.fast.stream import UNREADABLE, BookStream, Connection, Feed
 
 
 class BybitBookStream(BookStream):
@@ -68,8 +68,7 @@ class BybitBookStream(BookStream):
                 book.asks.apply(data["a"])
             book.nonce = data["u"]
             book.timestamp = msg["ts"]
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except UNREADABLE as exc:
             self.unreadable(feed, exc)
             return
-        if not self.crossed(feed, book):
-            feed.resolve()
+        self.passed(feed, book)

@@ -17,7 +17,7 @@ from ccxt.base.errors import ChecksumError, InvalidNonce
 from perptui.core.model import MarketInfo
 from perptui.core.okx_checksum import CHECKSUM_DEPTH, checksum_of_wire
 from perptui.core.wire_book import WireBook
-from perptui.venues.fast.stream import BookStream, Connection, Feed
+from perptui.venues.fast.stream import UNREADABLE, BookStream, Connection, Feed
 
 
 def wire_checksum(book: WireBook) -> int:
@@ -94,10 +94,7 @@ class OkxBookStream(BookStream):
                         ChecksumError(f"book checksum {got} != {expected}; resync"),
                     )
                     return False
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except UNREADABLE as exc:
             self.unreadable(feed, exc)
             return False
-        if self.crossed(feed, book):
-            return False
-        feed.resolve()
-        return True
+        return self.passed(feed, book)

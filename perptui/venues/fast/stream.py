@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 LOG_FIRST = 3  # malformed frames logged at WARNING, then every LOG_EVERY-th
 LOG_EVERY = 1000
+# What a book message that is not in the venue's format raises while it is read.
+UNREADABLE = (KeyError, TypeError, ValueError, IndexError)
 
 
 class Feed:
@@ -270,6 +272,13 @@ class BookStream:
     def unreadable(self, feed: Feed, exc: Exception) -> None:
         """A book message that does not parse as the venue's format: resync."""
         self.fail(feed, "malformed", ValueError(f"unreadable book message ({exc!r}); resync"))
+
+    def passed(self, feed: Feed, book: WireBook) -> bool:
+        """After a message applied: wake the watchers unless the book is crossed."""
+        if self.crossed(feed, book):
+            return False
+        feed.resolve()
+        return True
 
     def crossed(self, feed: Feed, book: WireBook) -> bool:
         """Fail ``feed`` (and say so) when ``book`` is crossed or locked."""
