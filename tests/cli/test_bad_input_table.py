@@ -85,6 +85,7 @@ BAD_TEXT = {
     "db": ["", LONG, "x" * 300 + ".db", "sqlite:///tmp/x.db", "postgresql://"],
     "log_file": ["", LONG],
     "theme": ["", "solarized", UNICODE, LONG],
+    "book_path": ["", "slow", "FAST", UNICODE, LONG],
     "log_db": ["maybe", "2", UNICODE],
     "collect.timeframe": ["0m", "0h", "1y", "-1h", "1.5h", "", UNICODE, LONG, "99999M"],
     "board.taker_fee_bps": ["", "binance", "binance:-1", "binance:abc", "bin ance:4", LONG],
