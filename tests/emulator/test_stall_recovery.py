@@ -94,10 +94,11 @@ async def test_closing_a_dropped_connection_leaves_its_replacement_registered(
     """The mechanism, step by step: drop a connection the way the watchdog does, let a
     book loop open its replacement, then let the old socket finish closing.  ccxt's own
     close callback would unregister the replacement (it deletes whatever client is
-    listed for the url); the replacement must stay the one listed and the only one."""
+    listed for the url); the replacement must stay the one listed and the only one.
+    (ccxt.pro's connections: the ccxt book path; the fast path owns its own.)"""
     emu = Emulator(seed=5, venues=(venue,), symbols=SYMBOLS[:1])
     await emu.start()
-    v = make_venue(venue, client=emu.connect(venue))
+    v = make_venue(venue, client=emu.connect(venue), book_path="ccxt")
     ex = v.client
     wire = emu.server.wires[venue]
     try:
