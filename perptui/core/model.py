@@ -9,7 +9,7 @@ as ccxt uses them; prices and sizes are floats in the market's quote / base unit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 Level = tuple[float, float]  # (price, amount)
 
@@ -39,6 +39,45 @@ class BookSnapshot:
     bids: tuple[Level, ...]  # best first, amounts in base units
     asks: tuple[Level, ...]
     nonce: int | None = None
+
+
+class LiveBook(Protocol):
+    """A venue's live, validated book, read when it is needed rather than per message.
+
+    A stream applies messages to its own book; copying the whole book into a
+    :class:`BookSnapshot` on every message was the engine's largest cost, while
+    the hub reads a book only on its clock (the UI's 4-10 Hz for the focus
+    market, once a second for the rest).  ``snapshot()`` copies the book as it
+    stands *now*, or returns None when it is no longer the venue's in-sync book
+    (a failed check dropped it, a resync replaced it): the hub then keeps the
+    last good copy and never shows a book the venue has stopped vouching for.
+    """
+
+    @property
+    def exchange(self) -> str: ...
+
+    @property
+    def symbol(self) -> str: ...
+
+    def snapshot(self) -> BookSnapshot | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CopiedBook:
+    """A :class:`LiveBook` that is already a copy (REST polls, venues without a live book)."""
+
+    book: BookSnapshot
+
+    @property
+    def exchange(self) -> str:
+        return self.book.exchange
+
+    @property
+    def symbol(self) -> str:
+        return self.book.symbol
+
+    def snapshot(self) -> BookSnapshot | None:
+        return self.book
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,5 +128,3 @@ class Feed:
         """Drop this feed from the venue's health (it ended, or never was a live feed)."""
         self.hub.set_health(self.venue, feed=self.name, state=None)
         self.state = None
-
-

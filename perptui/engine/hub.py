@@ -26,6 +26,7 @@ from perptui.core.model import (
     BookSnapshot,
     Candle,
     FundingInfo,
+    LiveBook,
     MarketInfo,
     OpenInterest,
     Signal,
@@ -119,8 +120,34 @@ class Hub:
     def set_book(self, book: BookSnapshot) -> None:
         slot = self._slot(book.exchange, book.symbol)
         slot.book = book
-        slot.book_received_ms = self.clock()
+        slot.live = None
+        slot.book_received_ms = slot.book_copied_ms = self.clock()
         self._touch(book.exchange)
+
+    def set_live_book(self, live: LiveBook) -> None:
+        """A newer book is ready at the venue; it is copied when it is next read.
+
+        The copy happens in :meth:`sample` (and :meth:`latest_book`), so a book
+        updated ten times between two samples costs one copy, not ten.  If the
+        venue no longer vouches for it by then, the last good copy stays, with its
+        own receive time (it turns stale on time instead of looking fresh).
+        """
+        slot = self._slot(live.exchange, live.symbol)
+        slot.live = live
+        slot.book_received_ms = self.clock()
+        self._touch(live.exchange)
+
+    @staticmethod
+    def _copy_live(slot: KeyState) -> None:
+        live, slot.live = slot.live, None
+        if live is None:
+            return
+        book = live.snapshot()
+        if book is not None:
+            slot.book = book
+            slot.book_copied_ms = slot.book_received_ms
+        else:
+            slot.book_received_ms = slot.book_copied_ms
 
     def set_market_info(self, info: MarketInfo) -> None:
         """Static market definition (tick, lot, funding interval when funding lacks it)."""
@@ -233,7 +260,10 @@ class Hub:
     # ------------------------------------------------------------------ readers
     def latest_book(self, venue: str, symbol: str) -> BookSnapshot | None:
         slot = self._keys.get((venue, symbol))
-        return slot.book if slot else None
+        if slot is None:
+            return None
+        self._copy_live(slot)
+        return slot.book
 
     def sampled_book(self, venue: str, symbol: str) -> tuple[BookSnapshot, DepthMetrics] | None:
         """The book the last :meth:`sample` measured and its metrics (of the whole book).
@@ -282,11 +312,16 @@ class Hub:
                     and slot.view is not None
                     and stale == slot.stale
                     and key not in hot
-                    and slot.book is not slot.metrics_for
+                    and (slot.live is not None or slot.book is not slot.metrics_for)
                     and now - slot.metrics_at < cool
                 ):
                     waiting.append(key)
                 else:
+                    if slot.live is not None:
+                        self._copy_live(slot)  # may fall back to the last good copy's time
+                        stale = slot.book_received_ms is not None and (
+                            now - slot.book_received_ms > stale_ms
+                        )
                     slot.stale = stale
                     slot.view = self._build_view(key, slot, now)
                     changed.add(key)
@@ -320,6 +355,7 @@ class Hub:
 
     # ------------------------------------------------------------------ internals
     def _build_view(self, key: Key, slot: KeyState, now: int) -> MarketView:
+        self._copy_live(slot)
         book = slot.book
         if book is not None and book is not slot.metrics_for:
             # Only a new book costs maths; funding/ticker updates reuse the metrics.

@@ -10,6 +10,7 @@ from perptui.core.model import (
     BookSnapshot,
     Candle,
     FundingInfo,
+    LiveBook,
     MarketInfo,
     OpenInterest,
     Ticker,
@@ -23,12 +24,14 @@ class KeyState:
 
     __slots__ = (
         "book",
+        "book_copied_ms",
         "book_received_ms",
         "candle_series",
         "candles",
         "funding",
         "history",
         "last_hist_t",
+        "live",
         "live_candle",
         "market",
         "metrics",
@@ -47,6 +50,8 @@ class KeyState:
         self.book: BookSnapshot | None = None
         self.book_received_ms: int | None = None
         self.metrics_at = -(10**15)  # hub clock when `metrics` were computed
+        self.live: LiveBook | None = None  # a newer book, not copied yet (see Hub.set_live_book)
+        self.book_copied_ms: int | None = None  # book_received_ms of the last good copy
         self.funding: FundingInfo | None = None
         self.ticker: Ticker | None = None
         self.oi: OpenInterest | None = None

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from perptui.core.model import BookSnapshot, FundingInfo, MarketInfo
+from perptui.core.model import BookSnapshot, FundingInfo, LiveBook, MarketInfo
 from perptui.core.units import timeframe_ms
 from perptui.engine.feed import Feed, cancelled_by_peer, classify, describe
 from perptui.engine.hub import Hub
@@ -280,8 +280,11 @@ class VenueWorker:
             if self._book_tasks.get(symbol) is asyncio.current_task():
                 del self._book_tasks[symbol]
 
-    async def _next_book(self, symbol: str, feed: Feed) -> BookSnapshot:
-        """The next streamed book (TimeoutError after stale_after_s), or one REST poll."""
+    async def _next_book(self, symbol: str, feed: Feed) -> BookSnapshot | LiveBook:
+        """The next streamed book (TimeoutError after stale_after_s), or one REST poll.
+
+        A streamed book comes as the venue's live book, copied when the hub reads it.
+        """
         s = self.settings
         if not self._streaming:
             return await asyncio.wait_for(
@@ -294,7 +297,7 @@ class VenueWorker:
             self.hub.count_reconnect(self.id)
             feed.set("reconnecting", "websocket connection lost; reconnecting")
         return await asyncio.wait_for(
-            self.venue.watch_order_book(symbol, s.book_limit), timeout=s.stale_after_s
+            self.venue.watch_live_book(symbol, s.book_limit), timeout=s.stale_after_s
         )
 
     async def _stalled(self, feed: Feed, strikes: int) -> None:
@@ -322,10 +325,13 @@ class VenueWorker:
         await asyncio.sleep(delay)
         return True
 
-    async def _deliver(self, book: BookSnapshot, feed: Feed) -> None:
+    async def _deliver(self, book: BookSnapshot | LiveBook, feed: Feed) -> None:
         """Hand a book to the hub, then wait the poll / minimum-interval spacing."""
         s = self.settings
-        self.hub.set_book(book)
+        if isinstance(book, BookSnapshot):
+            self.hub.set_book(book)
+        else:
+            self.hub.set_live_book(book)
         feed.ok()
         self._report_malformed()
         if not self._streaming:

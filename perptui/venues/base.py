@@ -32,8 +32,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from perptui.core.model import (
     BoardFetch,
     BookSnapshot,
+    CopiedBook,
     FetchPage,
     FundingInfo,
+    LiveBook,
     MarketInfo,
     MarketQuote,
     OpenInterest,
@@ -90,6 +92,14 @@ class Venue(abc.ABC):
     @abc.abstractmethod
     async def watch_order_book(self, symbol: str, limit: int | None = None) -> BookSnapshot:
         """Next book update over websocket; CapabilityMissing without ccxt.pro support."""
+
+    async def watch_live_book(self, symbol: str, limit: int | None = None) -> LiveBook:
+        """Wait for the next book update; the book itself is copied when it is read.
+
+        Venues that keep a validated book of their own return a handle to it (see
+        ``core.model.LiveBook``); the default copies at once.
+        """
+        return CopiedBook(await self.watch_order_book(symbol, limit))
 
     @abc.abstractmethod
     async def fetch_funding(self, symbol: str) -> FundingInfo: ...

@@ -12,6 +12,8 @@ from typing import Any
 
 from perptui.core.model import (
     BookSnapshot,
+    LiveBook,
+    MarketInfo,
 )
 from perptui.errors import CapabilityMissing
 from perptui.venues.ccxt_books import CcxtBooks
@@ -23,6 +25,13 @@ class CcxtStreams(CcxtBooks):
 
     async def watch_order_book(self, symbol: str, limit: int | None = None) -> BookSnapshot:
         m = await self.perp(symbol)
+        return self.book_snapshot(m, await self._watch_ccxt_book(m, limit), limit)
+
+    async def watch_live_book(self, symbol: str, limit: int | None = None) -> LiveBook:
+        m = await self.perp(symbol)
+        return CcxtLiveBook(self, m, await self._watch_ccxt_book(m, limit), limit)
+
+    async def _watch_ccxt_book(self, m: MarketInfo, limit: int | None) -> Any:
         if not self.is_pro or not self.client.has.get("watchOrderBook"):
             raise CapabilityMissing(
                 f"{self.id}: watchOrderBook not supported by ccxt "
@@ -31,10 +40,9 @@ class CcxtStreams(CcxtBooks):
         # Not retried here: a websocket watch is a long-lived loop the engine owns; it
         # decides how to back off and when to resync.
         try:
-            ob = await self.client.watch_order_book(m.symbol, self.watch_book_limit(limit))
+            return await self.client.watch_order_book(m.symbol, self.watch_book_limit(limit))
         except CcxtError as exc:
             raise self._error("watchOrderBook", exc) from exc
-        return self.book_snapshot(m, ob, limit)
 
     def open_streams(self) -> Mapping[str, int]:
         """url -> serial number of the open connection, for the ccxt.pro client's websockets.
@@ -86,3 +94,37 @@ class CcxtStreams(CcxtBooks):
     def watch_book_limit(self, limit: int | None) -> int | None:
         """Hook: the depth to subscribe to (some venues offer fixed depth channels)."""
         return self.book_limit(limit)
+
+
+class CcxtLiveBook:
+    """ccxt.pro's own book for one symbol, copied when the hub reads it.
+
+    ccxt.pro applies every message to one book object per symbol; perptui's
+    checks (book_guard and the venue subclasses) run as each message is handled
+    and drop a failed book from the client's table, and a resync builds a new
+    object.  So the object is still the venue's good book exactly while the
+    client still lists it.
+    """
+
+    __slots__ = ("_limit", "_market", "_ob", "_venue")
+
+    def __init__(
+        self, venue: CcxtStreams, market: MarketInfo, ob: dict[str, Any], limit: int | None
+    ) -> None:
+        self._venue, self._market, self._limit = venue, market, limit
+        self._ob: dict[str, Any] = ob
+
+    @property
+    def exchange(self) -> str:
+        return self._venue.id
+
+    @property
+    def symbol(self) -> str:
+        return self._market.symbol
+
+    def snapshot(self) -> BookSnapshot | None:
+        ob = self._ob
+        books = getattr(self._venue.client, "orderbooks", None)
+        if not isinstance(books, dict) or books.get(self._market.symbol) is not ob:
+            return None
+        return self._venue.book_snapshot(self._market, ob, self._limit)

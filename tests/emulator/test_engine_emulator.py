@@ -18,6 +18,7 @@ from ccxt.base import errors as cx
 from perptui.core.model import (
     BookSnapshot,
     Candle,
+    CopiedBook,
     FetchPage,
     FundingInfo,
     MarketInfo,
@@ -130,6 +131,9 @@ class ScriptedVenue:
         if isinstance(item, BaseException):
             raise item
         return item
+
+    async def watch_live_book(self, symbol: str, limit: int | None = None) -> CopiedBook:
+        return CopiedBook(await self.watch_order_book(symbol, limit))
 
     def open_streams(self) -> dict[str, int]:
         return {}  # scripted streams have no connections to lose

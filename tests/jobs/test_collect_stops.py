@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from perptui.core.model import BookSnapshot, MarketInfo
+from perptui.core.model import BookSnapshot, CopiedBook, MarketInfo
 from perptui.engine.hub import Hub
 from perptui.engine.workers import VenueWorker, WorkerSettings
 from perptui.errors import CapabilityMissing
@@ -54,6 +54,9 @@ class RacingVenue:
     async def watch_order_book(self, symbol: str, limit: int | None = None) -> BookSnapshot:
         self.pending = asyncio.get_running_loop().create_future()
         return await self.pending
+
+    async def watch_live_book(self, symbol: str, limit: int | None = None) -> CopiedBook:
+        return CopiedBook(await self.watch_order_book(symbol, limit))
 
     async def _missing(self, *args: Any, **kwargs: Any) -> Any:
         raise CapabilityMissing("not in this venue")

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import aiohttp
 import orjson
 
-from perptui.core.model import BookSnapshot, MarketInfo
+from perptui.core.model import BookSnapshot, LiveBook, MarketInfo
 from perptui.core.wire_book import WireBook
 from perptui.errors import BookOutOfSync, VenueUnreachable
 
@@ -183,6 +183,15 @@ class BookStream:
     # ---------------------------------------------------------------- watching
 
     async def watch(self, m: MarketInfo, limit: int | None) -> BookSnapshot:
+        feed, book = await self._next(m, limit)
+        return self.snapshot(feed, book, limit)
+
+    async def watch_live(self, m: MarketInfo, limit: int | None) -> LiveBook:
+        feed, book = await self._next(m, limit)
+        return FeedBook(self, feed, book, limit)
+
+    async def _next(self, m: MarketInfo, limit: int | None) -> tuple[Feed, WireBook]:
+        """Wait for a validated update of ``m``'s book (or take one not yet seen)."""
         feed = self.feeds.get(m.symbol)
         if feed is None:
             key, topic = self.names(m, limit)
@@ -206,7 +215,7 @@ class BookStream:
             # validated updates arrived since the last watch returned: the latest book
             # now (ccxt.pro would wait for one more message; a quiet book may not send it)
             feed.seen = feed.version
-            return self.snapshot(feed, feed.book, limit)
+            return feed, feed.book
         waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         feed.waiters.append(waiter)
         try:
@@ -224,7 +233,7 @@ class BookStream:
                 raise stored
             raise BookOutOfSync(f"{self.venue.id} {m.symbol}: book dropped; resync")
         feed.seen = feed.version
-        return self.snapshot(feed, book, limit)
+        return feed, book
 
     async def _start(self, feed: Feed) -> None:
         """Subscribe ``feed`` (on a connection with room), or ask again for a snapshot."""
@@ -467,3 +476,33 @@ class BookStream:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class FeedBook:
+    """A feed's validated wire book, copied when the hub reads it.
+
+    Every message is checked before it wakes a watch, and a failed check drops
+    the book and bumps the feed's generation; so the book is still good exactly
+    while the feed holds this object in this generation.  Sorting and converting
+    the wire strings then happens once per hub read, not once per message.
+    """
+
+    __slots__ = ("_book", "_feed", "_generation", "_limit", "_stream")
+
+    def __init__(self, stream: BookStream, feed: Feed, book: WireBook, limit: int | None) -> None:
+        self._stream, self._feed, self._book, self._limit = stream, feed, book, limit
+        self._generation = feed.generation
+
+    @property
+    def exchange(self) -> str:
+        return self._stream.venue.id
+
+    @property
+    def symbol(self) -> str:
+        return self._feed.symbol
+
+    def snapshot(self) -> BookSnapshot | None:
+        feed = self._feed
+        if feed.book is not self._book or feed.generation != self._generation:
+            return None
+        return self._stream.snapshot(feed, self._book, self._limit)

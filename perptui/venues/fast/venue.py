@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from perptui.core.model import BookSnapshot
+from perptui.core.model import BookSnapshot, LiveBook
 from perptui.venues.binance import BinanceVenue
 from perptui.venues.bybit import BybitVenue
 from perptui.venues.ccxt_venue import CcxtVenue
@@ -36,6 +36,10 @@ class FastBooks(CcxtVenue):
     async def watch_order_book(self, symbol: str, limit: int | None = None) -> BookSnapshot:
         m = await self.perp(symbol)
         return await self.books.watch(m, limit)
+
+    async def watch_live_book(self, symbol: str, limit: int | None = None) -> LiveBook:
+        m = await self.perp(symbol)
+        return await self.books.watch_live(m, limit)
 
     def open_streams(self) -> Mapping[str, int]:
         return self.books.open_streams()
