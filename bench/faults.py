@@ -194,8 +194,9 @@ class VenueCounts:
 class CheckedHub(Hub):
     """The hub, comparing every book it is handed with the emulator's truth first.
 
-    A subclass, so the engine and workers run unchanged: ``set_book`` is where a book
-    becomes what the UI shows and the store writes.
+    A subclass, so the engine and workers run unchanged: ``published`` is called
+    with every book that becomes what the UI shows and the store writes (a set
+    book, or a venue's live book when the hub copies it).
     """
 
     def __init__(self, emu: Any, *args: Any, **kwargs: Any) -> None:
@@ -213,7 +214,7 @@ class CheckedHub(Hub):
             c = self.counts[venue] = VenueCounts()
         return c
 
-    def set_book(self, book: BookSnapshot) -> None:
+    def published(self, book: BookSnapshot) -> None:
         verdict = self.verify(book)
         c = self._c(book.exchange)
         if verdict == "ok":
@@ -228,7 +229,6 @@ class CheckedHub(Hub):
             c.wrong += 1
         else:
             c.unknown += 1
-        super().set_book(book)
 
     def count_resync(self, exchange: str, error: str = "") -> None:
         self._c(exchange).resyncs += 1

@@ -119,10 +119,18 @@ class Hub:
 
     def set_book(self, book: BookSnapshot) -> None:
         slot = self._slot(book.exchange, book.symbol)
+        self.published(book)
         slot.book = book
         slot.live = None
         slot.book_received_ms = slot.book_copied_ms = self.clock()
         self._touch(book.exchange)
+
+    def published(self, book: BookSnapshot) -> None:
+        """Called with every book the hub takes as the one it shows and stores.
+
+        A set book, or a live book when it is copied.  Nothing here; a checking
+        subclass (the fault campaign's) compares each with the venue's truth.
+        """
 
     def set_live_book(self, live: LiveBook) -> None:
         """A newer book is ready at the venue; it is copied when it is next read.
@@ -137,13 +145,13 @@ class Hub:
         slot.book_received_ms = self.clock()
         self._touch(live.exchange)
 
-    @staticmethod
-    def _copy_live(slot: KeyState) -> None:
+    def _copy_live(self, slot: KeyState) -> None:
         live, slot.live = slot.live, None
         if live is None:
             return
         book = live.snapshot()
         if book is not None:
+            self.published(book)
             slot.book = book
             slot.book_copied_ms = slot.book_received_ms
         else:

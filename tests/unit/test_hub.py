@@ -299,3 +299,44 @@ def test_add_and_remove_symbol(hub: Hub) -> None:
     assert v.symbols == (BTC, "SOL/USDT:USDT")
     assert v.market("binance", ETH) is None and v.market("okx", ETH) is None
     assert hub.latest_book("binance", ETH) is None
+
+
+class Live:
+    """A venue's live book as the test scripts it: a copy, or None once it is dropped."""
+
+    def __init__(self, book: BookSnapshot | None) -> None:
+        self.exchange, self.symbol = "okx", BTC
+        self.book = book
+        self.copies = 0
+
+    def snapshot(self) -> BookSnapshot | None:
+        self.copies += 1
+        return self.book
+
+
+def test_a_live_book_is_copied_once_when_read_not_per_update(hub: Hub, clock: Clock) -> None:
+    published: list[BookSnapshot] = []
+    hub.published = published.append  # type: ignore[method-assign]
+    lives = [Live(book("okx", BTC, 100 + i)) for i in range(10)]
+    for live in lives:  # ten updates between two samples
+        hub.set_live_book(live)
+    assert sum(lv.copies for lv in lives) == 0
+    v = hub.sample()
+    assert [lv.copies for lv in lives] == [0] * 9 + [1]  # only the newest, once
+    assert v.markets[("okx", BTC)].metrics.mid == pytest.approx(109)
+    assert published == [lives[-1].book]
+    assert hub.sampled_book("okx", BTC)[0] is lives[-1].book
+
+
+def test_a_dropped_live_book_keeps_the_last_good_copy_and_its_age(hub: Hub, clock: Clock) -> None:
+    hub.set_live_book(Live(book("okx", BTC, 100)))
+    good = hub.sample().markets[("okx", BTC)]
+    received = good.book_received_ms
+    clock.t += int(hub.stale_after_s * 1000) - 100
+    hub.set_live_book(Live(None))  # an update arrived, then a failed check dropped the book
+    v = hub.sample()
+    m = v.markets[("okx", BTC)]
+    assert m.bids == good.bids and m.book_received_ms == received  # not made to look fresh
+    clock.t += 200
+    assert hub.sample().markets[("okx", BTC)].stale
+    assert hub.latest_book("okx", BTC).bids == good.bids
