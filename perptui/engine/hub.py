@@ -146,16 +146,9 @@ class Hub:
         self._touch(live.exchange)
 
     def _copy_live(self, slot: KeyState) -> None:
-        live, slot.live = slot.live, None
-        if live is None:
-            return
-        book = live.snapshot()
+        book = slot.take_live()
         if book is not None:
             self.published(book)
-            slot.book = book
-            slot.book_copied_ms = slot.book_received_ms
-        else:
-            slot.book_received_ms = slot.book_copied_ms
 
     def set_market_info(self, info: MarketInfo) -> None:
         """Static market definition (tick, lot, funding interval when funding lacks it)."""

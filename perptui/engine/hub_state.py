@@ -69,6 +69,23 @@ class KeyState:
         self.version = 0
         self.view: MarketView | None = None
 
+    def take_live(self) -> BookSnapshot | None:
+        """Copy the pending live book; the copy, or None (the last good copy stays).
+
+        A book the venue stopped vouching for leaves the previous copy and its own
+        receive time, so it turns stale on time instead of looking fresh.
+        """
+        live, self.live = self.live, None
+        if live is None:
+            return None
+        book = live.snapshot()
+        if book is None:
+            self.book_received_ms = self.book_copied_ms
+            return None
+        self.book = book
+        self.book_copied_ms = self.book_received_ms
+        return book
+
 
 class HealthState:
     """Mutable per-venue feed health; only the hub touches it."""
