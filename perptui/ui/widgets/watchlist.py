@@ -147,9 +147,8 @@ class Watchlist(ComponentStyles, ScrollView, can_focus=True):
         self._index = {k: i for i, k in enumerate(wanted)}
         self.virtual_size = Size(TABLE_WIDTH, len(wanted) + 1)
         self._cursor = min(self._cursor, max(0, len(wanted) - 1))
-        if focus is not None and self.select_key(*focus, announce=False):
-            pass
-        elif wanted:
+        kept = focus is not None and self.select_key(*focus, announce=False)
+        if not kept and wanted:
             # The focus market left (or this is the first fill): the cursor's new row
             # is the focus now, as DataTable announced a highlighted row.
             self._announce()
@@ -262,10 +261,6 @@ class Watchlist(ComponentStyles, ScrollView, can_focus=True):
         super().notify_style_update()
         self._strips.clear()
         self._header = None
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        self.refresh()
 
     def _drop_strips(self, k: str) -> None:
         self._strips.pop((k, False), None)
