@@ -220,10 +220,15 @@ class Engine:
         if self.writer is not None:
             for key in self.hub.keys():
                 sampled = self.hub.sampled_book(*key)
-                if sampled is None or self._last_book.get(key) is sampled[0]:
+                last = self._last_book.get(key)
+                if sampled is None or last is sampled[0]:
                     continue
                 book, metrics = sampled
                 self._last_book[key] = book
+                if last is not None and last.timestamp == book.timestamp:
+                    # A fresh copy of a book with the venue time already logged (the
+                    # row's key): the store keeps the first, so it is not handed over.
+                    continue
                 # The row's figures are the hub's metrics of the whole book (what the
                 # UI shows); only raw_data is trimmed to the top book_depth levels.
                 self._submit(BookRecord(self._trim(book), metrics))

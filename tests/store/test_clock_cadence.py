@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,33 @@ async def test_a_clock_far_behind_gives_rounds_up_instead_of_bursting(tmp_path: 
     engine, rows = await _run(tmp_path, blocks=2, block_s=0.6, max_late_s=0.2)
     assert engine.ticks_given_up >= 2 * 4  # ~5 rounds per block were given up, counted
     assert rows == engine.snapshots_submitted
+
+
+@pytest.mark.timeout(30)
+async def test_a_new_copy_of_a_book_already_logged_is_not_handed_over_again(
+    tmp_path: Path,
+) -> None:
+    # The hub copies a live book when it is read; two copies can carry the same venue
+    # time (the row's key). The second must not be counted as a snapshot the store kept.
+    db = tmp_path / "keys.db"
+    hub = Hub([BTC], ["binance"])
+    writer = Writer(db, flush_interval=0.05)
+    await writer.start()
+    engine = Engine([], [BTC], hub, writer, snapshot_every_s=PERIOD, signals=False)
+    first, later = _book(1), _book(2)
+    try:
+        hub.set_book(first)
+        engine.tick()
+        hub.set_book(replace(first, bids=later.bids))  # new content, same venue time
+        engine.tick()
+        hub.set_book(later)
+        engine.tick()
+    finally:
+        await writer.close()
+    con = sqlite3.connect(db)
+    try:
+        stamps = [r[0] for r in con.execute("SELECT timestamp FROM order_book_snapshots")]
+    finally:
+        con.close()
+    assert sorted(stamps) == [first.timestamp, later.timestamp]
+    assert engine.snapshots_submitted == 2
