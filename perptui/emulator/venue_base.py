@@ -134,6 +134,7 @@ class VenueWire(ABC):
         self.faults = ctx.faults
         self.clock = ctx.clock
         self.sessions: set[WsSession] = set()
+        self.sessions_opened = 0  # websocket sessions served so far (reconnect storms show)
 
     # --- required
     @abstractmethod
@@ -306,6 +307,7 @@ class WsSession:
     async def run(self, on_text: Callable[[str], Awaitable[None] | None]) -> None:
         """Serve until either side closes."""
         self.wire.sessions.add(self)
+        self.wire.sessions_opened += 1
         sender = asyncio.create_task(self._sender())
         try:
             async for msg in self.ws:

@@ -106,6 +106,7 @@ class VenueWorker:
         self._ohlcv_seeded: set[str] = set()
         self._ws_seen: dict[str, int] = {}  # url -> id of its live connection
         self._last_ws_drop = -1e9  # monotonic time of the last forced websocket drop
+        self._forced_drops = 0  # forced drops in a row with no book delivered since
         self._malformed_seen = 0
         self._fundings_bulk = True  # fetch_fundings until the venue says it cannot
         self._book_tasks: dict[str, asyncio.Task[None]] = {}
@@ -251,6 +252,7 @@ class VenueWorker:
         feed = Feed(self.hub, self.id, "book:" + symbol, self.settings)
         feed.set("connecting")
         strikes = 0  # consecutive watchdog periods without a book
+        syncing = 0  # of those, periods spent waiting for the venue's snapshot
         try:
             while True:
                 raise_if_cancelling()
@@ -262,7 +264,13 @@ class VenueWorker:
                     await asyncio.sleep(feed.failed(VenueUnreachable("stream reset")))
                     continue
                 except TimeoutError as exc:
-                    if self._streaming:
+                    if self._streaming and self._awaiting_snapshot(symbol, syncing):
+                        # Subscribed on a live connection, the book waits for its
+                        # snapshot (a paced REST call): not a stall. Dropping the
+                        # connection now would only queue another snapshot.
+                        syncing += 1
+                        feed.set("connecting", "resyncing: waiting for the book snapshot")
+                    elif self._streaming:
                         strikes += 1
                         await self._stalled(feed, strikes)
                     else:
@@ -272,7 +280,8 @@ class VenueWorker:
                     if not await self._book_failed(symbol, feed, exc):
                         return
                     continue
-                strikes = 0
+                strikes = syncing = 0
+                self._forced_drops = 0
                 await self._deliver(book, feed)
         finally:
             # Only our own entry: the symbol may have been removed and re-added,
@@ -299,6 +308,18 @@ class VenueWorker:
         return await asyncio.wait_for(
             self.venue.watch_live_book(symbol, s.book_limit), timeout=s.stale_after_s
         )
+
+    def _awaiting_snapshot(self, symbol: str, periods: int) -> bool:
+        """The venue says ``symbol``'s book waits for its snapshot, for a bounded time.
+
+        Bounded by twice the request timeout: the snapshot call gives up by itself
+        within that (and fails the watch), so a venue that claims to sync forever
+        still meets the watchdog.
+        """
+        s = self.settings
+        if periods * s.stale_after_s >= 2 * s.request_timeout_s:
+            return False
+        return self.venue.book_syncing(symbol)
 
     async def _stalled(self, feed: Feed, strikes: int) -> None:
         """A stream delivered nothing for ``strikes`` watchdog periods.
@@ -374,7 +395,10 @@ class VenueWorker:
         still opening (no frame yet) is not killed by its neighbours' watchdogs.
         """
         now = time.monotonic()
-        if now - self._last_ws_drop < self.settings.stale_after_s:
+        # Backoff: each forced drop that brought no book back doubles the wait before
+        # the next (a venue slow to resync must not be reconnected into a storm).
+        wait = self.settings.stale_after_s * 2 ** min(self._forced_drops, 5)
+        if now - self._last_ws_drop < wait:
             return False
         # Claimed before the await: the neighbours' watchdogs firing while this drop
         # closes the socket must not drop the fresh connection that replaces it.
@@ -382,6 +406,8 @@ class VenueWorker:
         idle_s = None if force else self.settings.stale_after_s
         dropped = await self.venue.drop_streams(idle_s)
         self._last_ws_drop = time.monotonic() if dropped else previous
+        if dropped and force:
+            self._forced_drops += 1
         return dropped
 
     # -------------------------------------------------------------- pollers

@@ -182,6 +182,13 @@ class Venue(abc.ABC):
         """
         return {}
 
+    def book_syncing(self, symbol: str) -> bool:
+        """True while ``symbol`` is subscribed on an open stream and its book waits
+        for the snapshot it is built on (binance's REST depth, fetched through the
+        venue's pacing).  The engine's watchdog does not count that as a stall.
+        Venues that cannot tell say False."""
+        return False
+
     async def drop_streams(self, idle_s: float | None = None) -> bool:
         """Close stream connections that received nothing for ``idle_s`` seconds.
 

@@ -141,6 +141,9 @@ class ScriptedVenue:
     async def drop_streams(self, idle_s: float | None = None) -> bool:
         return False
 
+    def book_syncing(self, symbol: str) -> bool:
+        return False
+
     async def fetch_order_book(self, symbol: str, limit: int | None = None) -> BookSnapshot:
         self.fetch_book_calls += 1
         self.fetch_book_in_flight += 1

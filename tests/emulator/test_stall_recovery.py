@@ -119,3 +119,46 @@ async def test_closing_a_dropped_connection_leaves_its_replacement_registered(
     finally:
         await v.close()
         await emu.stop()
+
+
+@pytest.mark.timeout(120)
+async def test_binance_resync_with_slow_snapshots_is_waited_for_not_reconnected() -> None:
+    """Found in CI's fault campaign: after binance's stall, each new connection's books
+    wait for their REST depth snapshot (paced by ccxt: weight 20 each, one after the
+    other), longer than two watchdog periods; the watchdog dropped the connection again,
+    which only queued more snapshots: 37 reconnects in 22 s and no book for a minute.
+    Here every REST answer takes 2.5 s (2.5 watchdog periods) from the stall on."""
+    venue = "binance"
+    emu = Emulator(seed=4, venues=(venue,), symbols=SYMBOLS)
+    await emu.start()
+    hub = Hub(SYMBOLS, [venue], stale_after_s=STALE_S)
+    settings = WorkerSettings(
+        stale_after_s=STALE_S,
+        funding_poll_s=30,
+        request_timeout_s=10,
+        backoff_base=0.1,
+        backoff_cap=1.0,
+        seed=1,
+    )
+    client = make_venue(venue, client=emu.connect(venue))  # the default (fast) book path
+    engine = Engine([client], SYMBOLS, hub, None, settings=settings, signals=False)
+    wire = emu.server.wires[venue]
+    try:
+        await engine.start()
+        await _wait(lambda: _fresh_books(hub, venue, 0), 45, "books never arrived")
+        emu.faults.inject(venue, "latency", ms=2500, only="rest")
+        emu.faults.inject(venue, "stall", count=1, duration=int(2.5 * STALE_S * 1000))
+        await _wait(
+            lambda: hub.sample().health[venue].state != "connected", 20, "stall never seen"
+        )
+        t_stalled = int(time.time() * 1000)
+        await _wait(lambda: _fresh_books(hub, venue, t_stalled), 40, "books did not come back")
+        # one connection replaced the stalled one (two at most, were a watchdog to fire
+        # in the very moment of the swap); the storm opened one per watchdog period
+        opened = wire.sessions_opened
+        assert opened <= 3, f"{opened} connections opened"
+        await _wait(lambda: len(wire.sessions) == 1, 15, f"{len(wire.sessions)} connections")
+    finally:
+        emu.faults.clear()
+        await engine.stop()
+        await emu.stop()

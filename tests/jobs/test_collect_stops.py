@@ -70,6 +70,9 @@ class RacingVenue:
     async def drop_streams(self, idle_s: float | None = None) -> bool:
         return False
 
+    def book_syncing(self, symbol: str) -> bool:
+        return False
+
     async def close(self) -> None:
         self.closed = True
 

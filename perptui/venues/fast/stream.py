@@ -440,6 +440,15 @@ class BookStream:
     def open_streams(self) -> Mapping[str, int]:
         return {c.name: c.serial for c in self.connections if not c.closed}
 
+    def syncing(self, symbol: str) -> bool:
+        """``symbol`` is subscribed on an open connection and buffers its updates
+        while the REST snapshot is on its way (binance's sync)."""
+        feed = self.feeds.get(symbol)
+        if feed is None or feed.live or feed.buffer is None:
+            return False
+        conn = feed.conn
+        return conn is not None and not conn.closed
+
     async def drop(self, idle_s: float | None = None) -> bool:
         now_ms = time.time() * 1000.0
         dropped = False

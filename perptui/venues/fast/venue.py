@@ -47,6 +47,9 @@ class FastBooks(CcxtVenue):
     async def drop_streams(self, idle_s: float | None = None) -> bool:
         return await self.books.drop(idle_s)
 
+    def book_syncing(self, symbol: str) -> bool:
+        return self.books.syncing(symbol)
+
     @property
     def malformed_frames(self) -> int:
         return self.books.malformed_frames + super().malformed_frames
