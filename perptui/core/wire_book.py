@@ -200,13 +200,17 @@ class WireSide:
 class WireBook:
     """Both sides, the sequence number of the last message applied, and its time."""
 
-    __slots__ = ("asks", "bids", "nonce", "timestamp")
+    __slots__ = ("asks", "bids", "nonce", "timestamp", "verified_depth")
 
     def __init__(self) -> None:
         self.bids = WireSide(descending=True)
         self.asks = WireSide(descending=False)
         self.nonce: int | None = None
         self.timestamp: int | None = None
+        # Levels per side the venue's checks vouch for (None: the whole book). An okx
+        # stream without seqId is checked by its top-25 checksum alone: a lost update
+        # deeper than that cannot be detected, so deeper levels are never published.
+        self.verified_depth: int | None = None
 
     def reset(self, bids: Iterable[Sequence[Any]], asks: Iterable[Sequence[Any]]) -> None:
         self.bids.reset(bids)

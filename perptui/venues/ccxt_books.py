@@ -18,6 +18,9 @@ from perptui.venues.ccxt_markets import CcxtMarkets, _round
 # measured from the mid; this slack (far above float rounding, far below a tick of
 # any band) keeps a level sitting exactly on the band edge.
 _BAND_SLACK = 1e-6
+# Key a venue subclass sets on a ccxt book: levels per side its checks vouch for
+# (absent or None: all). okx without seqId: the checksum's top 25.
+VERIFIED_DEPTH = "perptuiVerifiedDepth"
 
 
 def _price(level: Any) -> float:
@@ -49,6 +52,9 @@ class CcxtBooks(CcxtMarkets):
         return limit
 
     def book_snapshot(self, m: MarketInfo, ob: dict[str, Any], limit: int | None) -> BookSnapshot:
+        depth = ob.get(VERIFIED_DEPTH)
+        if depth is not None and (not limit or limit > depth):
+            limit = depth  # the venue's checks vouch for no deeper levels
         bids = self.levels(m, ob.get("bids") or (), limit)
         asks = self.levels(m, ob.get("asks") or (), limit)
         ts = ob.get("timestamp")

@@ -9,10 +9,11 @@ from ccxt.base.errors import ChecksumError
 
 from perptui.core.model import MarketInfo
 from perptui.core.numbers import finite_float
-from perptui.core.okx_checksum import checksum_of_parsed
+from perptui.core.okx_checksum import CHECKSUM_DEPTH, checksum_of_parsed
 from perptui.core.units import DAY_MS
 from perptui.venues.base import FUNDING, OHLCV
 from perptui.venues.book_guard import GuardedBooks
+from perptui.venues.ccxt_books import VERIFIED_DEPTH
 from perptui.venues.ccxt_venue import CcxtVenue
 
 
@@ -52,6 +53,10 @@ class OkxPro(GuardedBooks, ccxt_pro.okx):
         if error is None:
             error = self.crossed_error(orderbook)
             kind = "crossed"
+        # A frame without seqId is checked by its top-25 checksum alone: a lost update
+        # deeper than that is invisible, so only those levels are ever published.
+        seq = message.get("seqId") if isinstance(message, dict) else None
+        orderbook[VERIFIED_DEPTH] = CHECKSUM_DEPTH if seq is None else None
         if error is not None:
             # ccxt's update loop sees the missing subscription, stops applying this
             # frame's data and marks the channel for a resubscribe.

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 import pytest
@@ -14,6 +15,15 @@ from perptui.venues import make_venue
 from perptui.venues.frames import FrameGuard, FrameGuardClient
 
 BTC = "BTC/USDT:USDT"
+
+
+def _same_levels(got, truth, contract_size: float) -> bool:
+    """Published (price, base amount) levels equal the venue's top levels (contracts)."""
+    want = truth[: len(got)]
+    return len(want) == len(got) and all(
+        gp == wp and math.isclose(ga, wa * contract_size, rel_tol=1e-9)
+        for (gp, ga), (wp, wa) in zip(got, want, strict=True)
+    )
 
 
 @pytest.mark.parametrize("book_path", ["fast", "ccxt"])
@@ -113,4 +123,43 @@ async def test_okx_checksum_only_stream_has_no_seq_ids() -> None:
             ob = await client.watch_order_book(BTC)
         assert ob["nonce"] is None  # nothing to chain: only the checksum can tell
     finally:
+        await emu.stop()
+
+
+@pytest.mark.parametrize("book_path", ["fast", "ccxt"])
+async def test_a_checksum_only_okx_stream_publishes_only_the_levels_it_can_check(
+    book_path: str,
+) -> None:
+    """Without seqId the crc32 of the top 25 levels is okx's only check, so an update
+    lost deeper than that is invisible (the long fault campaign published one such
+    book: level 36 wrong). Only the checked levels are handed out, and they are right."""
+    emu = Emulator(seed=3, venues=("okx",), symbols=(BTC,))
+    await emu.start()
+    v = make_venue("okx", client=emu.connect("okx"), book_path=book_path)
+    try:
+        emu.keep_truth(depth=50, seconds=30)
+        deep = await asyncio.wait_for(v.watch_order_book(BTC), 15)
+        assert len(deep.bids) > 25  # with seqIds the whole book is vouched for
+        cs = v.market(BTC).contract_size
+        emu.server.wires["okx"].send_seq_ids = False
+        await v.drop_streams()  # resubscribe: the new stream carries no seqId
+        emu.faults.inject("okx", "withhold", every=300)
+        books = 0
+        while books < 40:
+            try:
+                book = await asyncio.wait_for(v.watch_order_book(BTC), 10)
+            except BookOutOfSync:
+                continue  # a withheld update that moved the top 25: the checksum saw it
+            if book.nonce is not None:
+                continue  # a frame of the old stream
+            books += 1
+            assert 0 < len(book.bids) <= 25 and 0 < len(book.asks) <= 25
+            truths = emu.truth_at("okx", BTC, ts=book.timestamp)
+            assert truths, "state not remembered"
+            assert any(
+                _same_levels(book.bids, t.bids, cs) and _same_levels(book.asks, t.asks, cs)
+                for t in truths
+            ), "a published level differs from the venue's book"
+    finally:
+        await v.close()
         await emu.stop()

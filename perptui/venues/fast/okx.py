@@ -83,6 +83,8 @@ class OkxBookStream(BookStream):
                 book.bids.apply(data["bids"])
                 book.asks.apply(data["asks"])
             book.nonce = data.get("seqId")
+            # no seqId: only the checksum's 25 levels can be vouched for
+            book.verified_depth = CHECKSUM_DEPTH if book.nonce is None else None
             book.timestamp = int(data["ts"])
             expected = data.get("checksum")
             if expected is not None:

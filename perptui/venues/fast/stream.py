@@ -249,6 +249,9 @@ class BookStream:
 
     def snapshot(self, feed: Feed, book: WireBook, limit: int | None) -> BookSnapshot:
         m = feed.market
+        depth = book.verified_depth
+        if depth is not None and (not limit or limit > depth):
+            limit = depth
         band = None if limit else self.venue.book_band
         venue = self.venue
         return BookSnapshot(
