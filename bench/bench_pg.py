@@ -260,6 +260,12 @@ def collect_all(url: str, seconds: float, book_path: str = "fast") -> dict[str, 
         }
     status = [ln for ln in err.splitlines() if "stopped after" in ln]
     dropped = int(status[-1].split(" dropped ")[1].split()[0].replace(",", "")) if status else None
+
+    def counted(name: str) -> int | None:
+        if not status or f" {name} " not in status[-1]:
+            return None
+        return int(status[-1].split(f" {name} ")[1].split()[0].replace(",", ""))
+
     q = asyncio.run(
         _fetch(
             url,
@@ -276,6 +282,8 @@ def collect_all(url: str, seconds: float, book_path: str = "fast") -> dict[str, 
         "observed": len(observed),
         "cpu_frac": (c1 - c0) / (t1 - t0),
         "dropped": dropped,
+        "resyncs": counted("resyncs"),  # a message lost on the wire breaks a sequence chain
+        "reconnects": counted("reconnects"),
         "clean": clean,
         "lag_p50_ms": q[2],
         "lag_p99_ms": q[3],
@@ -287,7 +295,8 @@ def collect_all(url: str, seconds: float, book_path: str = "fast") -> dict[str, 
 
 def collect_line(c: dict[str, Any]) -> str:
     end = (
-        f"writer dropped {c['dropped']}"
+        f"writer dropped {c['dropped']}, stream gaps (lost messages, resynced) "
+        f"{c.get('resyncs')}, reconnects {c.get('reconnects')}"
         if c["clean"]
         else "did NOT exit within 30 s of SIGTERM (killed; writer counters unknown)"
     )

@@ -333,12 +333,16 @@ class Collector:
         w = self.writer
         view = self.hub.sample()
         states = ", ".join(f"{v}:{h.state}" for v, h in sorted(view.health.items()))
+        # A message lost on the wire breaks a venue's sequence chain: counted as a resync.
+        resyncs = sum(h.resyncs for h in view.health.values())
+        reconnects = sum(h.reconnects for h in view.health.values())
         shard = f"shard {self.settings.shard} " if self.settings.shard is not None else ""
         return (
             f"{shard}rows {getattr(w, 'rows_written', 0):,} queue {getattr(w, 'queue_depth', 0):,} "
             f"dropped {getattr(w, 'dropped', 0):,} snapshots {self.engine.snapshots_submitted:,} "
             f"funding rounds {self.stats.funding_rounds} settlements {self.stats.settlement_rounds} "
-            f"catch-ups {self.stats.catchups} signals {self.engine.signals_emitted} [{states}]"
+            f"catch-ups {self.stats.catchups} signals {self.engine.signals_emitted} "
+            f"resyncs {resyncs} reconnects {reconnects} [{states}]"
         )
 
     async def _status(self) -> None:

@@ -124,7 +124,9 @@ async def test_funding_is_fetched_just_after_settlement_and_settled_rate_stored(
         while sched.settlement_rounds == 0 and time.monotonic() - t0 < 15:
             await asyncio.sleep(0.05)
         assert sched.settlement_rounds == 1
-        assert time.monotonic() - t0 < 5  # not the hourly poll: right after settlement
+        # not the hourly poll (3600 s): right after settlement, give or take the REST
+        # pacing it queues behind (binance's 1000-level depth snapshots weigh 20 each)
+        assert time.monotonic() - t0 < 12
         assert sched.funding_rounds == 2
         assert sched.next_settlement_ms is not None and sched.next_settlement_ms > settle
     finally:
