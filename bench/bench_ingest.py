@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -35,6 +36,9 @@ from dataclasses import dataclass
 from typing import Any
 
 DEMAND_MSGS_PER_S = 5_000
+UI_HZ = 5.0  # the monitor's default clock (settings: ui_hz), the hub's read rate
+BOOK_MSGS_PER_S = 10  # one book's update rate at 100 ms (okx books, binance depth@100ms)
+READS_PER_MSG = UI_HZ / BOOK_MSGS_PER_S
 VENUES = ("binance", "bybit", "okx")
 SYMBOL = "BTC/USDT:USDT"
 TAIL = 12  # frames sent at a live pace after the burst
@@ -143,6 +147,15 @@ class Figure:
     cpu_s: float
     wall_s: float
     hub_final: bool = True  # the hub published the final book within 2 s
+    read_checks: int = 0  # checks made at read time (okx checksum), inside cpu_s
+    check_us: float = 0.0  # CPU of one such check
+
+    def per_core_at(self, reads_per_msg: float) -> float:
+        """msg/s per core when every book is read ``reads_per_msg`` times per message
+        (many quiet books rather than one busy one): read-time checks charged at that
+        rate instead of the run's."""
+        us = self.us_per_msg + self.check_us * (reads_per_msg - self.read_checks / self.frames)
+        return 1e6 / us
 
     @property
     def per_core(self) -> float:
@@ -261,18 +274,26 @@ async def _perptui(venue: str, count: int, seed: int, final: Any, book_path: str
         hub = Hub([SYMBOL], [venue])
         worker = VenueWorker(venue_obj, hub, [SYMBOL], settings)
         worker.start()
+        reader: asyncio.Task[None] | None = None
         try:
             while _hub_ts(hub, venue) is None:
                 await asyncio.sleep(0.01)
+            books = getattr(venue_obj, "books", None)
+            checks0 = books.read_checks if books is not None else 0
             cpu0, t0 = time.process_time(), time.perf_counter()
+            # the hub is read as the monitor reads it (copies + read-time checks charged)
+            reader = asyncio.get_running_loop().create_task(_read_hub(hub, venue))
             deadline = t0 + 120
             # every frame applied and validated in the client's book
-            while _applied(venue_obj)[0] != final.final_ts:
+            while _applied_ts(venue_obj) != final.final_ts:
                 if time.perf_counter() > deadline:
                     raise AssertionError(f"perptui {venue}: frames not all applied in 120 s")
                 await asyncio.sleep(0.01)
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+            reader.cancel()
+            read_checks = (books.read_checks if books is not None else 0) - checks0
             got = _applied(venue_obj)[1]
+            check_us = _read_check_us(venue_obj)
             for _ in range(200):  # the hub takes a book every 0.2 s
                 if _hub_ts(hub, venue) == final.final_ts:
                     break
@@ -280,12 +301,50 @@ async def _perptui(venue: str, count: int, seed: int, final: Any, book_path: str
             hub_final = _hub_ts(hub, venue) == final.final_ts
             health = hub.sample().health[venue]
         finally:
+            if reader is not None:
+                reader.cancel()
             await worker.stop()
     if got != (final.final_bids, final.final_asks):
         raise AssertionError(f"perptui {book_path} {venue}: final book differs from the frames")
     if health.resyncs:
         raise AssertionError(f"perptui {venue}: {health.resyncs} resyncs on a clean stream")
-    return Figure(venue, f"perptui {book_path}", count, cpu, wall, hub_final)
+    return Figure(
+        venue, f"perptui {book_path}", count, cpu, wall, hub_final, read_checks, check_us
+    )
+
+
+def _read_check_us(venue_obj: Any) -> float:
+    """CPU µs of one read-time check (okx: the checksum of the final book), 0 without."""
+    from perptui.venues.fast.okx import OkxBookStream, wire_checksum
+
+    books = getattr(venue_obj, "books", None)
+    feed = books.feeds.get(SYMBOL) if isinstance(books, OkxBookStream) else None
+    if feed is None or feed.book is None:
+        return 0.0
+    n, t0 = 500, time.process_time()
+    for _ in range(n):
+        wire_checksum(feed.book)
+    return (time.process_time() - t0) / n * 1e6
+
+
+def _applied_ts(venue_obj: Any) -> int | None:
+    """The time of the last message the venue applied (cheap: polled every 10 ms)."""
+    books = getattr(venue_obj, "books", None)
+    if books is not None:
+        feed = books.feeds.get(SYMBOL)
+        book = feed.book if feed is not None else None
+        return None if book is None else book.timestamp
+    return (venue_obj.client.orderbooks.get(SYMBOL) or {}).get("timestamp")
+
+
+async def _read_hub(hub: Any, venue: str) -> None:
+    """Read the book from the hub at the monitor's default clock (``ui_hz``), as the UI
+    does: each read copies the newest live book, with the checks the venue leaves to
+    read time (okx's checksum), inside the measured CPU."""
+    period = 1.0 / UI_HZ
+    while True:
+        await asyncio.sleep(period)
+        hub.latest_book(venue, SYMBOL)
 
 
 def _hub_ts(hub: Any, venue: str) -> int | None:
@@ -300,12 +359,31 @@ async def measure(count: int, seed: int = 7) -> list[tuple[Figure, Figure, Figur
     await _load_markets()
     out = []
     for venue in VENUES:
-        final = make_frames(venue, count, seed)
+        final = Final.of(make_frames(venue, count, seed))
+        # the frames themselves stay in the server: the generator's ~40 objects a frame
+        # would otherwise sit in this heap, and each full garbage collection during a
+        # measurement would walk them (tens of ms, a fifth of a fast run's window)
+        gc.collect()
         bare = await _bare(venue, count, seed, final)
+        gc.collect()
         fast = await _perptui(venue, count, seed, final, "fast")
+        gc.collect()
         ccxt_path = await _perptui(venue, count, seed, final, "ccxt")
         out.append((fast, ccxt_path, bare))
     return out
+
+
+@dataclass(frozen=True)
+class Final:
+    """What both paths must end on: the generator's book after the last frame."""
+
+    final_ts: int
+    final_bids: list[tuple[float, float]]
+    final_asks: list[tuple[float, float]]
+
+    @classmethod
+    def of(cls, fs: Any) -> Final:
+        return cls(fs.final_ts, fs.final_bids, fs.final_asks)
 
 
 def _load() -> str:
@@ -334,6 +412,16 @@ def run(quick: bool) -> list[str]:
             f" | fast {fast.per_core / DEMAND_MSGS_PER_S:4.1f}x demand"
             + (f" | hub missed the final book ({', '.join(missed)})" if missed else "")
         )
+        if fast.check_us:
+            # the worst case for read-time checks: every book read as often as it can be
+            at = fast.per_core_at(READS_PER_MSG)
+            lines.append(
+                f"{'':8s} fast: {fast.read_checks} read-time checksums at the hub's "
+                f"{UI_HZ:g} Hz reads, inside the figure above; one costs "
+                f"{fast.check_us:.1f} µs. Many books at okx's {BOOK_MSGS_PER_S} msg/s each, "
+                f"each read {UI_HZ:g}x/s ({READS_PER_MSG:g} checks per message): "
+                f"{at:,.0f} msg/s/core, fast/bare {at / bare.per_core:4.2f}x"
+            )
     return lines
 
 

@@ -198,15 +198,23 @@ class WireSide:
 
 
 class WireBook:
-    """Both sides, the sequence number of the last message applied, and its time."""
+    """Both sides, the sequence number of the last message applied, and its time.
 
-    __slots__ = ("asks", "bids", "nonce", "timestamp", "verified_depth")
+    ``unverified``: a check value the venue sent for the book as it stands now (OKX's
+    checksum of the latest message) that nobody has compared yet; None once it was,
+    or when the latest message carried none.  A venue whose checksum covers the whole
+    top of the book after each message can check it when the book is read, not on
+    every message (perptui/venues/fast/okx.py says why that is as strict).
+    """
+
+    __slots__ = ("asks", "bids", "nonce", "timestamp", "unverified", "verified_depth")
 
     def __init__(self) -> None:
         self.bids = WireSide(descending=True)
         self.asks = WireSide(descending=False)
         self.nonce: int | None = None
         self.timestamp: int | None = None
+        self.unverified: int | None = None
         # Levels per side the venue's checks vouch for (None: the whole book). An okx
         # stream without seqId is checked by its top-25 checksum alone: a lost update
         # deeper than that cannot be detected, so deeper levels are never published.

@@ -16,7 +16,8 @@ class FeedBook:
 
     Every message is checked before it wakes a watch, and a failed check drops
     the book and bumps the feed's generation; so the book is still good exactly
-    while the feed holds this object in this generation.  Sorting and converting
+    while the feed holds this object in this generation, and the checks a venue
+    leaves to read time (`BookStream.verify`: OKX's checksum) pass.  Sorting and converting
     the wire strings then happens once per hub read, not once per message.
     """
 
@@ -38,4 +39,6 @@ class FeedBook:
         feed = self._feed
         if feed.book is not self._book or feed.generation != self._generation:
             return None
+        if not self._stream.verify(feed, self._book):
+            return None  # failed (counted, resynced by the next watch): never handed out
         return self._stream.snapshot(feed, self._book, self._limit)
