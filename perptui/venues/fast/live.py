@@ -39,6 +39,5 @@ class FeedBook:
         feed = self._feed
         if feed.book is not self._book or feed.generation != self._generation:
             return None
-        if not self._stream.verify(feed, self._book):
-            return None  # failed (counted, resynced by the next watch): never handed out
+        # None too when a read-time check fails it (counted; the next watch resyncs)
         return self._stream.snapshot(feed, self._book, self._limit)

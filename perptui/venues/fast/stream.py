@@ -186,17 +186,18 @@ class BookStream:
 
     async def watch(self, m: MarketInfo, limit: int | None) -> BookSnapshot:
         feed, book = await self._next(m, limit)
-        if not self.verify(feed, book):
+        snapshot = self.snapshot(feed, book, limit)
+        if snapshot is None:
             stored, feed.error = feed.error, None
             raise stored or BookOutOfSync(f"{self.venue.id} {m.symbol}: book dropped; resync")
-        return self.snapshot(feed, book, limit)
+        return snapshot
 
     def verify(self, feed: Feed, book: WireBook) -> bool:
         """The checks a venue makes when a book is handed out rather than per message
         (OKX's checksum); False when one failed and the feed was failed for it.
 
-        Called before every book leaves the stream (`watch`, `FeedBook.snapshot`), so
-        no book is ever handed out whose latest check value was not compared.
+        `snapshot`, the one way a book leaves the stream (`watch`, `FeedBook`), calls
+        it first, so no book is handed out whose latest check value was not compared.
         """
         return True
 
@@ -260,7 +261,11 @@ class BookStream:
         else:
             await self.resubscribe(conn, feed)
 
-    def snapshot(self, feed: Feed, book: WireBook, limit: int | None) -> BookSnapshot:
+    def snapshot(self, feed: Feed, book: WireBook, limit: int | None) -> BookSnapshot | None:
+        """``book`` as a `BookSnapshot`, or None when a read-time check (`verify`)
+        failed it: the feed is failed, counted and resynced, and nothing is handed out."""
+        if not self.verify(feed, book):
+            return None
         m = feed.market
         depth = book.verified_depth
         if depth is not None and (not limit or limit > depth):
