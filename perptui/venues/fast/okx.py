@@ -7,16 +7,18 @@ OKX's before 2023, skip that check; checked on every message), and the crc32
 keeps. A failed check (or a crossed book) drops the book; the next watch unsubscribes
 and subscribes again, and OKX answers with a fresh snapshot.
 
-The checksum is compared when a book is handed out (`verify`, before every watch
-return and every hub copy), against the checksum of the latest message applied, not
-on every message. Each checksum covers the whole top 25 as it stands after its
-message, so that comparison is exactly the per-message one for every book that is
-ever published: a lost or misapplied update that shows in the top 25 of a published
-book fails it, counted and resynced like before, and the book is never handed out.
-What it does not see is a top-25 error that a later update repaired before any read
-(that book was never shown; the per-message check would have resynced for it). A
-stream sends tens of messages per book read, and the checksum (a top-25 walk and a
-crc32 of ~1 KB) was most of a message's cost.
+The checksum is compared with the book's latest state (`verify`): before every book
+is handed out (watch return, hub copy), and as soon as the stream's readers have no
+frame waiting (`BookStream.check_when_caught_up`). Each checksum covers the whole top
+25 as it stands after its message, so the comparison is exactly the per-message one
+for every book that is ever published: a lost or misapplied update that shows in the
+top 25 of a published book fails it, counted and resynced like before, and the book is
+never handed out. A stream with headroom is checked after every message (each frame
+arrives on its own); only frames that queue up behind one another on a saturated
+reader are checked as one, at the last of them. What that does not see is a wrong
+checksum, or a top-25 error that a later update repaired, in the middle of such a
+queue (that state was never shown; the per-message check would have resynced for it).
+The checksum (a top-25 walk and a crc32 of ~1 KB) was most of a message's cost.
 """
 
 from __future__ import annotations
@@ -99,7 +101,11 @@ class OkxBookStream(BookStream):
             book.timestamp = int(data["ts"])
             expected = data.get("checksum")
             # the book as it stands now is what this checksum is of: `verify` compares
-            book.unverified = None if expected is None else int(expected)
+            if expected is None:
+                book.unverified = None
+            else:
+                book.unverified = int(expected)
+                self.check_when_caught_up(feed)
         except UNREADABLE as exc:
             self.unreadable(feed, exc)
             return False
@@ -110,7 +116,7 @@ class OkxBookStream(BookStream):
         expected = book.unverified
         if expected is None:
             return True
-        self.read_checks += 1
+        self.late_checks += 1
         got = wire_checksum(book)
         if got != expected:
             cause = ChecksumError(f"book checksum {got} != {expected}; resync")

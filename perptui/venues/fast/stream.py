@@ -152,7 +152,9 @@ class BookStream:
         self.connections: list[Connection] = []
         self.failures: dict[str, int] = {}
         self.malformed_frames = 0
-        self.read_checks = 0  # checks `verify` made when a book was handed out
+        self.late_checks = 0  # checks `verify` made (caught up, or a book handed out)
+        self._unverified: dict[int, Feed] = {}  # feeds whose latest state awaits `verify`
+        self._catch_up: asyncio.Handle | None = None
         self._session: aiohttp.ClientSession | None = None
         self._serials = itertools.count(1)
         self._opening = asyncio.Lock()
@@ -193,13 +195,31 @@ class BookStream:
         return snapshot
 
     def verify(self, feed: Feed, book: WireBook) -> bool:
-        """The checks a venue makes when a book is handed out rather than per message
-        (OKX's checksum); False when one failed and the feed was failed for it.
+        """The checks a venue makes on a book's latest state rather than inside each
+        message (OKX's checksum); False when one failed and the feed was failed for it.
 
         `snapshot`, the one way a book leaves the stream (`watch`, `FeedBook`), calls
-        it first, so no book is handed out whose latest check value was not compared.
+        it first, so no book is handed out whose latest check value was not compared;
+        and `check_when_caught_up` runs it as soon as the readers have no frame
+        waiting, so a stream that is not saturated is checked after every message.
         """
         return True
+
+    def check_when_caught_up(self, feed: Feed) -> None:
+        """``feed``'s latest state has a check value: `verify` it once the event loop
+        next runs anything but the readers (each reader keeps the loop while frames are
+        queued for it), or when the book is handed out, whichever is first."""
+        self._unverified[id(feed)] = feed
+        if self._catch_up is None:
+            self._catch_up = asyncio.get_running_loop().call_soon(self._caught_up)
+
+    def _caught_up(self) -> None:
+        self._catch_up = None
+        feeds, self._unverified = self._unverified, {}
+        for feed in feeds.values():
+            book = feed.book
+            if book is not None and book.unverified is not None:
+                self.verify(feed, book)
 
     async def watch_live(self, m: MarketInfo, limit: int | None) -> LiveBook:
         feed, book = await self._next(m, limit)
