@@ -120,6 +120,7 @@ class FundingInfo:
     mark_price: float | None = None
     index_price: float | None = None
     predicted_rate: float | None = None  # okx nextFundingRate etc., where given
+    basis: float | None = None  # where the venue states it (okx premium), else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,16 +169,12 @@ class CcxtBoard(CcxtQuotes):
             predicted_rate=finite_float(fr.get("nextFundingRate")),
             mark_price=mark,
             index_price=finite_float(fr.get("indexPrice")),
-            basis=self.board_basis(fr),
+            basis=self.stated_basis(fr),
             bid=finite_float(book.get("bid")),
             ask=finite_float(book.get("ask")),
             open_interest_usd=self.board_oi_usd(m, oi, mark),
             volume_24h_usd=self.quote_volume(m, ticker) if ticker else None,
         )
-
-    def board_basis(self, fr: dict[str, Any]) -> float | None:
-        """Hook: a basis the venue states itself (else the board derives mark/index)."""
-        return None
 
     def board_oi_usd(self, m: MarketInfo, oi: dict[str, Any], mark: float | None) -> float | None:
         value = finite_float(oi.get("openInterestValue"))

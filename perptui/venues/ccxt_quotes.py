@@ -63,6 +63,11 @@ class CcxtQuotes(CcxtMarkets):
                 raise errors[0]
         return out
 
+    def stated_basis(self, fr: dict[str, Any]) -> float | None:
+        """Hook: a basis the venue states with its funding rate (else None, and readers
+        derive it from mark and index)."""
+        return None
+
     def funding_info(self, m: MarketInfo, fr: dict[str, Any]) -> FundingInfo:
         hours = parse_interval(fr.get("interval"))
         if hours is not None:
@@ -81,6 +86,7 @@ class CcxtQuotes(CcxtMarkets):
             mark_price=finite_float(fr.get("markPrice")),
             index_price=finite_float(fr.get("indexPrice")),
             predicted_rate=finite_float(fr.get("nextFundingRate")),
+            basis=self.stated_basis(fr),
         )
 
     async def fetch_open_interest(self, symbol: str) -> OpenInterest:

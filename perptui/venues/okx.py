@@ -106,8 +106,9 @@ class OkxVenue(CcxtVenue):
                     extras.setdefault(symbol, {})["mark"] = mk
         return extras
 
-    def board_basis(self, fr: dict[str, Any]) -> float | None:
-        # okx states the premium (mark over index) with the funding rate
+    def stated_basis(self, fr: dict[str, Any]) -> float | None:
+        # okx's funding-rate carries neither mark nor index, but states its premium
+        # index (impact prices over the index) with the rate
         return finite_float((fr.get("info") or {}).get("premium"))
 
     def book_limit(self, limit: int | None) -> int | None:

@@ -346,3 +346,22 @@ async def test_okx_pro_takes_clean_and_gapped_streams_without_false_alarms(
     assert gap.fired == 1 and errors == 1 and client.book_failures == {}
     await settle_and_compare(live, client, BTC)
     await venue.close()
+
+
+async def test_okx_basis_is_its_stated_premium_in_the_hub(frozen: Emulator) -> None:
+    """okx's funding-rate row has no mark or index; the funding panel's basis column
+    reads okx's own premium (it was "—" for okx in every demo)."""
+    from perptui.engine.hub import Hub
+
+    venue = make_venue("okx", client=frozen.connect("okx", pro=False))
+    try:
+        await venue.load_markets()
+        f = await venue.fetch_funding(BTC)
+        assert f.mark_price is None and f.index_price is None
+        premium = frozen.sim.premium("okx", BTC, FROZEN_MS)
+        assert f.basis == pytest.approx(float(fmt_rate(premium)))
+        hub = Hub([BTC], ["okx"])
+        hub.set_funding(f)
+        assert hub.sample().markets[("okx", BTC)].basis == f.basis
+    finally:
+        await venue.close()
