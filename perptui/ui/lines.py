@@ -7,13 +7,20 @@ and the component styles looked up through the DOM.  For the order-book ladder
 (repainted with every book of the focus market) that was about 6 ms a paint
 here, most of the UI's CPU in the UI bench.  A panel that builds :class:`Line`
 rows instead has them turned into strips directly (one ``Segment`` per run) and
-cached until its next ``refresh()``; ``render()`` still returns the same text as
-a Rich ``Text`` for tests and for anything that wants it as a renderable.
+cached row by row; ``render()`` still returns the same text as a Rich ``Text`` for
+tests and for anything that wants it as a renderable.
+
+Every paint of a panel goes through Textual's per-line styling (border, filters,
+compositor cuts: tens of microseconds a line), so the cheapest line is the one
+not repainted.  :class:`Rows` keeps the rows last drawn; a panel rebuilds its rows
+on the UI clock, compares them with those, and asks Textual to repaint only the
+rows that changed (``refresh(Region)``), or nothing when none did.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from itertools import pairwise
 
 from rich.cells import cell_len
@@ -34,10 +41,15 @@ class Line:
         if text:
             self.append(text, style)
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Line) and self.runs == other.runs
+
+    __hash__ = None  # type: ignore[assignment]  # mutable while a panel builds it
+
     def append(self, text: str, style: Style | str | None = None) -> Line:
         if text:
-            # Only Style objects are kept: a "" style (no colour) is the same as none.
-            self.runs.append((text, style if isinstance(style, Style) else None))
+            # A "" style (no colour) is the same as none; markup such as "bold" is parsed.
+            self.runs.append((text, _style(style)))
             self.cell_len += cell_len(text)
         return self
 
@@ -73,15 +85,34 @@ class Line:
             self.append(" " * (width - self.cell_len))
         return self
 
-    def to_strip(self, base: Style, width: int) -> Strip:
+    def to_strip(self, base: Style, width: int, *, text_pad: bool = False) -> Strip:
+        """The row as a strip ``width`` cells wide; ``text_pad``: the padding carries
+        the background only, as Textual pads the lines of a rendered Rich ``Text``."""
         segments = [Segment(t, base + s if s is not None else base) for t, s in self.runs]
-        return Strip(segments, self.cell_len).crop_extend(0, width, base)
+        pad = _background(base) if text_pad else base
+        return Strip(segments, self.cell_len).crop_extend(0, width, pad)
 
     def to_text(self) -> Text:
         out = Text(no_wrap=True, overflow="crop")
         for t, s in self.runs:
             out.append(t, style=s or "")
         return out
+
+
+@lru_cache(maxsize=256)
+def _parse(style: str) -> Style:
+    return Style.parse(style)
+
+
+@lru_cache(maxsize=64)
+def _background(base: Style) -> Style:
+    return Style(bgcolor=base.bgcolor)
+
+
+def _style(style: Style | str | None) -> Style | None:
+    if isinstance(style, Style):
+        return style
+    return _parse(style) if style else None
 
 
 def as_text(lines: Iterable[Line]) -> Text:
@@ -104,8 +135,10 @@ def from_text(text: Text) -> list[Line]:
         for a, b in pairwise(cuts):
             style: Style | None = None
             for sp in part.spans:
-                if sp.start <= a and b <= sp.end and isinstance(sp.style, Style):
-                    style = sp.style if style is None else style + sp.style
+                if sp.start <= a and b <= sp.end:
+                    span_style = _style(sp.style)
+                    if span_style is not None:
+                        style = span_style if style is None else style + span_style
             line.append(plain[a:b], style)
         rows.append(line)
     return rows
@@ -136,23 +169,82 @@ class ComponentStyles:
         super().notify_style_update()  # type: ignore[misc]  # Widget's, next in the MRO
 
 
-class StripCache:
-    """A panel's rows as strips, rebuilt on the first line drawn after a refresh."""
+def runs_of(rows: Iterable[int]) -> Iterator[tuple[int, int]]:
+    """Sorted row numbers as (first, end) runs: [1, 2, 3, 7] -> (1, 4), (7, 8)."""
+    start = end = None
+    for y in rows:
+        if end is not None and y == end:
+            end += 1
+            continue
+        if start is not None and end is not None:
+            yield start, end
+        start, end = y, y + 1
+    if start is not None and end is not None:
+        yield start, end
 
-    __slots__ = ("_key", "_strips")
+
+class Rows:
+    """A panel's rows as drawn, each with its strip made on first use.
+
+    ``key`` is what every row depends on besides the panel's data (the size and
+    the colours): when it moves, all rows are built again.
+    """
+
+    __slots__ = ("_key", "_rows", "_strips")
 
     def __init__(self) -> None:
-        self._strips: list[Strip] = []
+        self._rows: list[Line | None] | None = None
+        self._strips: list[Strip | None] = []
         self._key: object = None
 
     def clear(self) -> None:
-        self._key = None
+        self._rows = None
 
-    def line(self, y: int, key: object, build, base: Style, width: int) -> Strip:
-        """Row ``y``; ``build()`` gives the rows when ``key`` (size, serial) moved."""
-        if key != self._key:
-            self._strips = [line.to_strip(base, width) for line in build()]
-            self._key = key
-        if 0 <= y < len(self._strips):
-            return self._strips[y]
-        return Strip.blank(width, base)
+    def valid(self, key: object) -> bool:
+        return self._rows is not None and key == self._key
+
+    def set(self, rows: list[Line], key: object, height: int) -> list[int]:
+        """Take freshly built rows; return the row numbers (< height) that changed.
+
+        Rows past the last one built are blank (``None``), drawn in the base style.
+        """
+        rows = rows[:height]
+        rows.extend(None for _ in range(height - len(rows)))  # type: ignore[misc]
+        old = self._rows if key == self._key else None
+        self._key = key
+        self._rows = rows
+        if old is None or len(old) != len(rows):
+            self._strips = [None] * len(rows)
+            return list(range(len(rows)))
+        changed = [y for y, (new, was) in enumerate(zip(rows, old, strict=True)) if new != was]
+        for y in changed:
+            self._strips[y] = None
+        return changed
+
+    def line(
+        self,
+        y: int,
+        key: object,
+        build: Callable[[], list[Line]],
+        base: Style,
+        size,
+        *,
+        text_pad: bool = False,
+    ) -> Strip:
+        """Row ``y`` as a strip; rows are built again first when ``key`` moved."""
+        width, height = size
+        if not self.valid(key):
+            self.set(build(), key, height)
+        assert self._rows is not None
+        if not 0 <= y < len(self._rows):
+            return Strip.blank(width, base)
+        strip = self._strips[y]
+        if strip is None:
+            row = self._rows[y]
+            strip = (
+                Strip.blank(width, base)
+                if row is None
+                else row.to_strip(base, width, text_pad=text_pad)
+            )
+            self._strips[y] = strip
+        return strip

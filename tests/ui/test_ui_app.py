@@ -248,6 +248,35 @@ async def test_health_bar_reads_rates_once_a_second_and_states_at_once() -> None
         assert bar.paints == paints + 2
 
 
+async def test_panels_repaint_only_rows_that_changed() -> None:
+    """The clock moves every panel's inputs each second; a panel whose rows read the
+    same is not repainted, and a new book repaints the ladder's changed rows only."""
+    clock = FrozenClock()
+    hub = sample_hub(clock=clock)
+    app = make_app(hub, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        funding = app.query_one("#funding")
+        book = app.query_one(BookPanel)
+        clock.advance(1000 - clock.t % 1000)
+        await pilot.pause(0.2)
+        paints, rows = funding.paints, funding.rows_repainted
+        clock.advance(1000)  # next second; every countdown still reads the same minute
+        await pilot.pause(0.2)
+        assert funding.paints == paints + 1
+        assert funding.rows_repainted == rows
+        from perptui.core.model import BookSnapshot
+
+        m = app.last_view.market("binance", SYMBOLS[0])
+        bids = ((m.bids[0][0], m.bids[0][1] + 1.0), *m.bids[1:])  # one size moved
+        before = book.rows_repainted
+        hub.set_book(BookSnapshot("binance", SYMBOLS[0], clock.t, bids, m.asks))
+        await pilot.pause(0.3)
+        changed = book.rows_repainted - before
+        assert 0 < changed < book.size.height  # the moved level and what it feeds
+        assert f"{m.bids[0][1] + 1.0:.3f}"[:5] in book.render().plain
+
+
 async def test_panels_take_the_new_theme_colours() -> None:
     """Component styles are kept between paints, and dropped when the theme changes."""
     app = make_app()

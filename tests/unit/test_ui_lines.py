@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 
-from perptui.ui.lines import Line, as_text, from_text
+from perptui.ui.lines import Line, Rows, as_text, from_text, runs_of
 
 RED = Style(color="red")
 BOLD = Style(bold=True)
@@ -43,3 +43,42 @@ def test_rich_text_round_trip() -> None:
     back = as_text(rows)
     assert back.plain == text.plain
     assert [(s.start, s.end, s.style) for s in back.spans] == [(0, 3, BOLD), (10, 15, RED)]
+
+
+def test_markup_styles_are_parsed_not_dropped() -> None:
+    text = Text(no_wrap=True)
+    text.append(" perptui ", style="bold")
+    text.append("x", style="")
+    rows = from_text(text)
+    assert rows[0].runs == [(" perptui ", BOLD), ("x", None)]
+    assert Line("a", "bold").runs == [("a", BOLD)]
+
+
+def test_text_rows_pad_with_the_background_only() -> None:
+    base = Style(color="white", bgcolor="black")
+    strip = Line("ab").to_strip(base, 4, text_pad=True)
+    assert [s.style for s in strip] == [base, Style(bgcolor="black")]
+    assert [s.style for s in Line("ab").to_strip(base, 4)] == [base, base]
+
+
+def test_runs_of_rows() -> None:
+    assert list(runs_of([1, 2, 3, 7, 9, 10])) == [(1, 4), (7, 8), (9, 11)]
+    assert list(runs_of([])) == []
+
+
+def test_rows_report_only_the_rows_that_changed() -> None:
+    rows = Rows()
+    key = ("80x10", 0)
+    first = [Line("a"), Line("b", RED), Line("c")]
+    assert rows.set(first, key, 5) == [0, 1, 2, 3, 4]  # nothing drawn yet: every row
+    assert rows.set([Line("a"), Line("b", RED), Line("c")], key, 5) == []
+    assert rows.set([Line("a"), Line("b", BOLD), Line("c")], key, 5) == [1]  # style only
+    assert rows.set([Line("a"), Line("b", BOLD)], key, 5) == [2]  # a row went blank
+    assert rows.set([Line("a"), Line("b", BOLD)], ("80x12", 0), 5) == [0, 1, 2, 3, 4]
+    base = Style(bgcolor="black")
+    strip = rows.line(1, ("80x12", 0), list, base, (6, 5))
+    assert strip.text == "b     "
+    assert rows.line(1, ("80x12", 0), list, base, (6, 5)) is strip  # kept until it changes
+    assert rows.line(4, ("80x12", 0), list, base, (6, 5)).text == " " * 6  # blank row
+    # A new key (resize, theme) builds every row again from the panel.
+    assert rows.line(0, ("90x12", 0), lambda: [Line("z")], base, (6, 5)).text == "z     "

@@ -4,29 +4,32 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
 from perptui.engine.views import HubView
-from perptui.ui.lines import ComponentStyles, Line, StripCache
+from perptui.ui.lines import ComponentStyles, Line, Rows, as_text, runs_of
 
 
 class Panel(ComponentStyles, Widget):
-    """A panel keeps the inputs of its last paint and repaints only when they change.
+    """A panel keeps the inputs of its last paint and repaints only what changed.
 
     Subclasses implement :meth:`inputs` (a cheap, comparable tuple of what the paint
     depends on, typically MarketView objects compared by identity plus a clock
-    quantum) and ``render``.  ``update_view`` is called by the app's UI clock only
-    while the panel is displayed.
+    quantum) and :meth:`lines` (the rows to draw, see perptui.ui.lines).
+    ``update_view`` is called by the app's UI clock only while the panel is
+    displayed; when the inputs moved it builds the rows at once and repaints the
+    rows that differ from those drawn (none: no repaint at all).
     """
 
     DEFAULT_CSS = """
     Panel { height: 1fr; }
     """
-    # A panel that sets this builds its rows in ``lines()`` and is drawn through
-    # perptui.ui.lines (strips made directly, cached until the next refresh).
-    DRAWS_LINES: ClassVar[bool] = False
-    _serial = 0  # refresh() count: the strip cache's key (with the size)
+    # Rows padded to the width as Textual pads a rendered Rich Text (background
+    # only): the panels whose rows come from a Text (lines.from_text).
+    TEXT_ROWS: ClassVar[bool] = True
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -35,8 +38,11 @@ class Panel(ComponentStyles, Widget):
         self.focus_venue: str | None = None
         self.now_ms = 0
         self._inputs: object = None
-        self.paints = 0
-        self._strips = StripCache()
+        self.paints = 0  # times the inputs moved (a repaint was considered)
+        self.rows_repainted = 0  # rows handed to Textual to repaint, for tests and bench
+        self._rows = Rows()
+        self._style_serial = 0
+        self._built = 0  # rows lines() gave at the last build (before padding)
 
     def set_focus_market(self, symbol: str | None, venue: str | None) -> None:
         self.focus_symbol, self.focus_venue = symbol, venue
@@ -49,14 +55,27 @@ class Panel(ComponentStyles, Widget):
             self._inputs = inputs
             self.paints += 1
             self.update_chrome()
-            self.refresh()
+            self.repaint_rows()
 
     def update_chrome(self) -> None:
-        """Border title / subtitle for the new inputs.
+        """Border title / subtitle for the new inputs (see :meth:`set_chrome`).
 
         Called here, not from ``render``: render only draws (a reactive set while
         rendering would schedule yet another paint).
         """
+
+    def set_chrome(self, title: str | None = None, subtitle: str | None = None) -> None:
+        """Set the border title / subtitle when they differ: Textual repaints the whole
+        widget on every assignment, even of the same text."""
+        if title is not None and title != self._chrome_title:
+            self._chrome_title = title
+            self.border_title = title
+        if subtitle is not None and subtitle != self._chrome_subtitle:
+            self._chrome_subtitle = subtitle
+            self.border_subtitle = subtitle
+
+    _chrome_title: str | None = None
+    _chrome_subtitle: str | None = None
 
     def inputs(self) -> object:
         return (self.view.version if self.view else None, self.focus_symbol, self.focus_venue)
@@ -65,25 +84,60 @@ class Panel(ComponentStyles, Widget):
         self.refresh()
 
     def lines(self) -> list[Line]:
-        """The rows to draw (panels with ``DRAWS_LINES``)."""
+        """The rows to draw."""
         raise NotImplementedError
+
+    def render(self) -> Text:
+        return as_text(self.lines())
+
+    def _rows_key(self) -> object:
+        return (self.size, self._style_serial)
+
+    def repaint_rows(self) -> None:
+        """Build the rows now; repaint those that changed, the whole panel when its
+        row count (an auto-height panel's height) or size moved."""
+        size = self.size
+        key = self._rows_key()
+        if not self.is_mounted or not size or not self._rows.valid(key):
+            self.refresh()
+            return
+        rows = self.lines()
+        if len(rows) != self._built and self.styles.height is not None:
+            if self.styles.height.is_auto:  # e.g. the health bar when a hint appears
+                self.refresh(layout=True)
+                return
+        self._built = len(rows)
+        changed = self._rows.set(rows, key, size.height)
+        for start, end in runs_of(changed):
+            self.rows_repainted += end - start
+            super().refresh(Region(0, start, size.width, end - start))
 
     def refresh(
         self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False
     ):
-        self._serial += 1
+        if not regions:
+            self._rows.clear()  # a whole repaint: build every row again
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._serial += 1  # colours changed (theme): draw the rows again
+        self._style_serial += 1  # colours changed (theme): draw the rows again
 
     def render_line(self, y: int) -> Strip:
-        if not self.DRAWS_LINES:
-            return super().render_line(y)
         size = self.size
-        key = (size, self._serial)
-        return self._strips.line(y, key, self.lines, self.visual_style.rich_style, size.width)
+        return self._rows.line(
+            y,
+            self._rows_key(),
+            self._build_rows,
+            self.visual_style.rich_style,
+            size,
+            text_pad=self.TEXT_ROWS,
+        )
+
+    def _build_rows(self) -> list[Line]:
+        rows = self.lines()
+        self._built = len(rows)
+        return rows
 
     def market(self):  # -> MarketView | None
         if self.view is None or self.focus_symbol is None or self.focus_venue is None:

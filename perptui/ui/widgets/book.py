@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.console import RenderableType
 from rich.style import Style
 from rich.text import Text
 
 from perptui.core import ladder
 from perptui.core.metrics import DepthMetrics
 from perptui.ui import fmt, plot
-from perptui.ui.lines import Line, as_text, from_text
+from perptui.ui.lines import Line, from_text
 from perptui.ui.widgets.base import Panel
 
 PRICE_W, SIZE_W, CUM_W = 11, 9, 9
@@ -70,7 +69,7 @@ def pool_text(m, st: dict[str, Style]) -> Text:
 
 
 class BookPanel(Panel):
-    DRAWS_LINES = True  # repainted with every book of the focus market: see ui/lines.py
+    TEXT_ROWS = False  # rows built as Lines (repainted with every book of the focus market)
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "book--bid",
         "book--ask",
@@ -106,9 +105,6 @@ class BookPanel(Panel):
         if n_bands and beside > below and width >= LADDER_MIN_W + BANDS_W + 1:
             return beside, True
         return below, False
-
-    def render(self) -> RenderableType:
-        return as_text(self.lines())
 
     def lines(self) -> list[Line]:
         m = self.market()

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.console import RenderableType
 from rich.text import Text
 
 from perptui.ui import charting, fmt, plot
+from perptui.ui.lines import Line, from_text
 from perptui.ui.widgets.base import Panel
 
 IMBALANCE_BAND = 0.01
@@ -34,7 +34,11 @@ class ChartPanel(Panel):
         m = self.market()
         return (self.focus_symbol, self.focus_venue, m is None, self.now_ms // 1000)
 
-    def render(self) -> RenderableType:
+    def lines(self) -> list[Line]:
+        return from_text(self.text())
+
+    def text(self) -> Text:
+        """The panel as one Rich ``Text`` (its rows, as ``render()`` gives them)."""
         s = self.component_style
         up, down = s("chart--up", partial=True), s("chart--down", partial=True)
         axis, title = s("chart--axis", partial=True), s("chart--title", partial=True)

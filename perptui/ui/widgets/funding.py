@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from rich.console import RenderableType
 from rich.text import Text
 
 from perptui.core.units import HOUR_MS
 from perptui.ui import fmt, plot
+from perptui.ui.lines import Line, from_text
 from perptui.ui.widgets.base import Panel
 
 History = Mapping[str, Sequence[tuple[int, float]]]  # venue -> [(settle ms, rate)]
@@ -49,9 +49,13 @@ class FundingPanel(Panel):
 
     def update_chrome(self) -> None:
         if self.view is not None and self.focus_symbol is not None:
-            self.border_title = f"Funding · {fmt.short_symbol(self.focus_symbol)}"
+            self.set_chrome(title=f"Funding · {fmt.short_symbol(self.focus_symbol)}")
 
-    def render(self) -> RenderableType:
+    def lines(self) -> list[Line]:
+        return from_text(self.text())
+
+    def text(self) -> Text:
+        """The panel as one Rich ``Text`` (its rows, as ``render()`` gives them)."""
         s = self.component_style
         up, down = s("funding--up", partial=True), s("funding--down", partial=True)
         dim, title = s("funding--dim", partial=True), s("funding--title", partial=True)

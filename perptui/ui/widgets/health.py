@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.console import RenderableType
 from rich.text import Text
 
+from perptui.ui.lines import Line, from_text
 from perptui.ui.widgets.base import Panel
 
 STATE_GLYPH = {
@@ -67,7 +67,11 @@ class HealthBar(Panel):
             self._shown = (self._venue_parts(), self.db_rows, self.db_queue)
         return (self._shown, self.hint, self.size.width)
 
-    def render(self) -> RenderableType:
+    def lines(self) -> list[Line]:
+        return from_text(self.text())
+
+    def text(self) -> Text:
+        """The panel as one Rich ``Text`` (its rows, as ``render()`` gives them)."""
         s = self.component_style
         dim, hint = s("health--dim", partial=True), s("health--hint", partial=True)
         # Venue chunks wrap as whole chunks so a narrow terminal never cuts one in half.

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
-from rich.console import RenderableType
 from rich.text import Text
 
 from perptui.core.model import Signal
 from perptui.ui import fmt
+from perptui.ui.lines import Line, from_text
 from perptui.ui.widgets.base import Panel
 
 HIGHLIGHT_MS = 3000
@@ -56,9 +56,13 @@ class SignalsPanel(Panel):
 
     def update_chrome(self) -> None:
         if self.view is not None and self.view.signals:
-            self.border_subtitle = f"{self.view.signals_total} total"
+            self.set_chrome(subtitle=f"{self.view.signals_total} total")
 
-    def render(self) -> RenderableType:
+    def lines(self) -> list[Line]:
+        return from_text(self.text())
+
+    def text(self) -> Text:
+        """The panel as one Rich ``Text`` (its rows, as ``render()`` gives them)."""
         s = self.component_style
         new, dim = s("signals--new", partial=True), s("signals--dim", partial=True)
         kind = s("signals--kind", partial=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
-from rich.console import RenderableType
 from rich.text import Text
 
 from perptui.ui import fmt
+from perptui.ui.lines import Line, from_text
 from perptui.ui.widgets.base import Panel
 
 
@@ -23,7 +23,11 @@ class TitleBar(Panel):
     def inputs(self) -> object:
         return (self.focus_symbol, self.focus_venue, self.paused, self.now_ms // 1000)
 
-    def render(self) -> RenderableType:
+    def lines(self) -> list[Line]:
+        return from_text(self.text())
+
+    def text(self) -> Text:
+        """The panel as one Rich ``Text`` (its rows, as ``render()`` gives them)."""
         out = Text(no_wrap=True, overflow="crop")
         out.append(" perptui ", style="bold")
         out.append(f"[{self.mode}] ", style=self.component_style("titlebar--mode", partial=False))
