@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from perptui.venues.base import Venue
 
 log = logging.getLogger(__name__)
+SNAPSHOT_WAIT_CAP_S = 600.0  # see VenueWorker._awaiting_snapshot
 
 OnFunding = Callable[[FundingInfo], None]
 
@@ -310,14 +311,16 @@ class VenueWorker:
         )
 
     def _awaiting_snapshot(self, symbol: str, periods: int) -> bool:
-        """The venue says ``symbol``'s book waits for its snapshot, for a bounded time.
+        """The venue says ``symbol``'s book waits for its snapshot.
 
-        Bounded by twice the request timeout: the snapshot call gives up by itself
-        within that (and fails the watch), so a venue that claims to sync forever
-        still meets the watchdog.
+        No request timeout bounds this: the snapshot call ends by itself (its own
+        timeouts and retries, then it fails the watch), but it may first queue behind
+        the venue's pacing for as long as the snapshots ahead of it take (binance:
+        one 1000-level depth a second, so ``collect --all`` waits minutes for its last
+        books). ``SNAPSHOT_WAIT_CAP_S`` only guards against a venue that claims to
+        sync forever.
         """
-        s = self.settings
-        if periods * s.stale_after_s >= 2 * s.request_timeout_s:
+        if periods * self.settings.stale_after_s >= SNAPSHOT_WAIT_CAP_S:
             return False
         return self.venue.book_syncing(symbol)
 
