@@ -71,6 +71,21 @@ async def requests(ws: web.WebSocketResponse) -> AsyncIterator[dict[str, Any]]:
             yield req
 
 
+async def okx_subscribes(ws: web.WebSocketResponse, session: Any) -> AsyncIterator[None]:
+    """okx's side of ``books`` (un)subscribe requests on ``ws`` for ``session.inst_id``:
+    each is acknowledged and counted on ``session`` (``subscribes``, ``unsubscribes``);
+    yields after each subscribe, for the script to send the book."""
+    arg = {"channel": "books", "instId": session.inst_id}
+    async for req in requests(ws):
+        if req.get("op") == "unsubscribe":
+            session.unsubscribes += 1
+            await ws.send_json({"event": "unsubscribe", "arg": arg})
+            continue
+        session.subscribes += 1
+        await ws.send_json({"event": "subscribe", "arg": arg})
+        yield
+
+
 # ------------------------------------------------------------------ the recording's book
 
 
@@ -167,14 +182,7 @@ class OkxSession:
     async def __call__(self, ws: web.WebSocketResponse) -> None:
         pos = 0  # next update to send
         last_ts = int(self.snapshot["data"][0]["ts"])
-        async for req in requests(ws):
-            arg = {"channel": "books", "instId": self.inst_id}
-            if req.get("op") == "unsubscribe":
-                self.unsubscribes += 1
-                await ws.send_json({"event": "unsubscribe", "arg": arg})
-                continue
-            self.subscribes += 1
-            await ws.send_json({"event": "subscribe", "arg": arg})
+        async for _ in okx_subscribes(ws, self):
             if self.subscribes == 1:
                 await ws.send_json(self.frame(self.snapshot))
             else:

@@ -20,7 +20,13 @@ from typing import Any
 
 import pytest
 from venue_fixtures import fixture_venue, load, markets
-from ws_replay import OkxSession, assert_published_prefix, point_ws_at, replay_server, requests
+from ws_replay import (
+    OkxSession,
+    assert_published_prefix,
+    okx_subscribes,
+    point_ws_at,
+    replay_server,
+)
 
 from perptui.core.model import BookSnapshot
 from perptui.errors import BookOutOfSync
@@ -36,6 +42,7 @@ class BadStateSession:
 
     def __init__(self, session: OkxSession) -> None:
         self.s = session
+        self.inst_id = session.inst_id
         self.subscribes = self.unsubscribes = 0
         update = session.updates[0]
         data = update["data"][0]
@@ -46,14 +53,7 @@ class BadStateSession:
         self.bad = {**update, "data": [{**data, "bids": bids}]}
 
     async def __call__(self, ws: Any) -> None:
-        arg = {"channel": "books", "instId": self.s.inst_id}
-        async for req in requests(ws):
-            if req.get("op") == "unsubscribe":
-                self.unsubscribes += 1
-                await ws.send_json({"event": "unsubscribe", "arg": arg})
-                continue
-            self.subscribes += 1
-            await ws.send_json({"event": "subscribe", "arg": arg})
+        async for _ in okx_subscribes(ws, self):
             if self.subscribes == 1:
                 await ws.send_json(self.s.frame(self.s.snapshot))
                 await asyncio.sleep(0.05)  # the first book is read before the bad update
