@@ -27,6 +27,7 @@ from perptui.engine.views import HubView
 from perptui.ui import keymap
 from perptui.ui.backend import Backend
 from perptui.ui.commands import MonitorCommands
+from perptui.ui.lines import CroppingScreen
 from perptui.ui.screens.help import HelpScreen
 from perptui.ui.screens.search import SymbolSearch
 from perptui.ui.widgets.base import Panel
@@ -131,6 +132,10 @@ class MonitorApp(App[int]):
         self.register_theme(LIGHT)
         self.initial_theme = theme if theme in THEME_NAMES else "dark"
         self.theme = f"perptui-{self.initial_theme}"
+
+    def get_default_screen(self) -> Screen:
+        # Partial repaints draw only the widgets and rows they touch (ui/lines.py).
+        return CroppingScreen(id="_default")
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:

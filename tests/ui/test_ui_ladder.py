@@ -28,7 +28,9 @@ def deep_book(levels: int = 300) -> BookSnapshot:
 def make_app(book: BookSnapshot) -> tuple[MonitorApp, Hub]:
     clock = FrozenClock()
     hub = Hub([SYM], ["binance"], clock=clock)
-    hub.set_market_info(MarketInfo("binance", SYM, "BTCUSDT", "BTC", "USDT", "USDT", True, 1.0, TICK, 0.001, 8.0))
+    hub.set_market_info(
+        MarketInfo("binance", SYM, "BTCUSDT", "BTC", "USDT", "USDT", True, 1.0, TICK, 0.001, 8.0)
+    )
     hub.set_book(book)
     app = MonitorApp(StaticBackend(hub), clock=clock, load_funding_history=False, hz=10)
     return app, hub
@@ -37,7 +39,9 @@ def make_app(book: BookSnapshot) -> tuple[MonitorApp, Hub]:
 PRICE = re.compile(r"^\s*([\d,]+\.\d)\s+(≥?[\d.,]+[KMB]?)\s+([\d.,]+[KMB]?)")
 
 
-def ladder_sides(app: MonitorApp) -> tuple[list[tuple[float, str, str]], list[tuple[float, str, str]]]:
+def ladder_sides(
+    app: MonitorApp,
+) -> tuple[list[tuple[float, str, str]], list[tuple[float, str, str]]]:
     """(asks top to bottom, bids top to bottom) as printed by the book panel."""
     text = app.query_one("#book").render().plain
     asks: list[tuple[float, str, str]] = []
