@@ -1,9 +1,13 @@
-"""Helpers for the CLI/doctor/bad-input tests: broken DB files, a closed loopback port."""
+"""Helpers for the CLI/doctor/bad-input tests: broken DB files, a closed loopback port,
+another process holding a database lock."""
 
 from __future__ import annotations
 
 import socket
 import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -44,3 +48,38 @@ def isolate_config_env(monkeypatch, home: Path) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))
     monkeypatch.setenv("HOME", str(home / "home"))
     return home
+
+
+_HOLDER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute(sys.argv[2])
+print("held", flush=True)
+sys.stdin.read()  # until the test closes our stdin
+conn.execute("ROLLBACK")
+"""
+
+
+def hold_lock(path: Path, begin: str) -> Callable[[], None]:
+    """Another process opens `path` and stays inside `begin` (e.g. BEGIN EXCLUSIVE).
+
+    A separate process, not a connection in the test's own: POSIX drops every fcntl lock
+    a process holds on a file as soon as that process closes *any* descriptor of the file
+    (reading its bytes for a checksum does), and SQLite shares locks between connections
+    of one process -- neither is how another writer looks to perptui.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(path), begin],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdin is not None
+    if proc.stdout.readline().strip() != "held":
+        proc.kill()
+        raise AssertionError(f"lock holder failed ({proc.wait()})")
+
+    def release() -> None:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0, "lock holder failed"
+
+    return release

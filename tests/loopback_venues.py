@@ -21,7 +21,7 @@ from typing import Any
 SCRIPT = Path(__file__).resolve()
 
 
-def _wrap(real: Callable[..., Any], hostport: str) -> Callable[..., Any]:
+def wrap_make_venues(real: Callable[..., Any], hostport: str) -> Callable[..., Any]:
     async def make_venues(venue_ids: Any, config: Any, *, emulator: Any = None, **kw: Any) -> Any:
         if emulator is None:
             kw.setdefault("rest_hostport", hostport)  # the outermost redirect wins
@@ -34,7 +34,7 @@ def redirect_live_venues(monkeypatch: Any, hostport: str) -> None:
     """For this test: live venues from `perptui.stack.make_venues` go to `hostport`."""
     from perptui import stack
 
-    monkeypatch.setattr(stack, "make_venues", _wrap(stack.make_venues, hostport))
+    monkeypatch.setattr(stack, "make_venues", wrap_make_venues(stack.make_venues, hostport))
 
 
 def cli_command(hostport: str, *args: str) -> list[str]:
@@ -49,7 +49,7 @@ def main(argv: list[str]) -> None:
     from perptui import stack
 
     hostport, *args = argv
-    stack.make_venues = _wrap(stack.make_venues, hostport)
+    stack.make_venues = wrap_make_venues(stack.make_venues, hostport)
     sys.argv = ["perptui", *args]
     runpy.run_module("perptui", run_name="__main__", alter_sys=True)
 
