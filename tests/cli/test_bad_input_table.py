@@ -1,12 +1,11 @@
 """Bad input, table-driven: every subcommand, flag, config key, env var and DB problem.
 
-Each row runs ``python -m perptui`` as its own process -- forked from a server that has
-already imported the CLI and its dependencies (``tests/cli_server.py``), so ~1,300 real
-processes fit in CI -- with its own argv, environment, cwd and stdin, and must end in
-exit 2 with exactly one line on stderr (``perptui: ...``), no traceback, and every
-database file involved byte-identical (sha256) afterwards.  A representative subset runs
-as a plain subprocess (``test_subprocess_subset``) so the interpreter's own start and
-exit paths are covered too.
+Each row is run through the real CLI (``perptui.cli.main``) in-process -- fast enough
+to cover every setting from every source -- and must end in exit 2 with exactly one
+line on stderr (``perptui: ...``), no traceback, and every database file involved
+byte-identical (sha256) afterwards.  A representative subset runs as a subprocess
+(``test_subprocess_subset``) so the interpreter's own exit path and traceback
+printing are covered too.
 
 The table is built from the settings table (``perptui.config.settings``), so a new
 setting is covered from its flag, its environment variable and its TOML key the day
@@ -16,20 +15,22 @@ it is added; ``test_table_size`` prints how many rows there are.
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import os
 import sqlite3
 import subprocess
 import tomllib
 from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from cli_helpers import closed_loopback_port, hold_lock, make_corrupt_sqlite, make_not_sqlite
-from cli_server import CliServer, without_settings
-from loopback_venues import cli_command
+from loopback_venues import cli_command, redirect_live_venues
 
+from perptui import cli
 from perptui.config.settings import GLOBAL, SETTINGS, Setting
 from perptui.config.values import Number
 
@@ -419,13 +420,20 @@ def digest(paths: list[Path]) -> dict[str, str]:
     return out
 
 
-def clean_env(home: Path, extra: dict[str, str]) -> dict[str, str]:
-    """The test's environment without perptui settings or credentials; homes under `home`."""
-    env = without_settings(os.environ)
+def isolate(home: Path, monkeypatch: pytest.MonkeyPatch, extra: dict[str, str]) -> None:
+    from perptui.store import db as store_db
+
+    # A locked database is waited for (busy_timeout), then refused: wait less here.
+    monkeypatch.setattr(store_db, "BUSY_TIMEOUT_MS", 300)
+    for var in list(os.environ):
+        if var.startswith("PERPTUI_") or var.endswith(("_API_KEY", "_API_SECRET", "_API_PASSWORD")):
+            monkeypatch.delenv(var)
     for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-        env[name] = str(home / "xdg" / name.lower())
-    env.update(extra)
-    return env
+        monkeypatch.setenv(name, str(home / "xdg" / name.lower()))
+    redirect_live_venues(monkeypatch, f"127.0.0.1:{closed_loopback_port()}")
+    for k, v in extra.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.chdir(home)
 
 
 def prepare(case: Case, home: Path) -> tuple[list[str], list[Path], Callable[[], None]]:
@@ -457,6 +465,16 @@ def _wal_mode(db: Path) -> bool:
     return len(header) == 20 and header[18] == 2 and header[19] == 2
 
 
+def run_in_process(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = cli.main(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 2
+    return int(code), out.getvalue(), err.getvalue()
+
+
 def check(case: Case, code: int, out: str, err: str) -> None:
     lines = err.splitlines()
     assert "Traceback" not in err + out, err
@@ -470,22 +488,15 @@ def check(case: Case, code: int, out: str, err: str) -> None:
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.id)
-def test_bad_input(case: Case, tmp_path: Path, cli_server: CliServer) -> None:
+def test_bad_input(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate(tmp_path, monkeypatch, case.env)
     argv, watched, release = prepare(case, tmp_path)
     before = digest(watched)
     try:
-        run = cli_server.run(
-            argv,
-            env=clean_env(tmp_path, case.env),
-            cwd=tmp_path,
-            timeout=90,
-            hostport=f"127.0.0.1:{closed_loopback_port()}",
-            busy_timeout_ms=300,  # a locked database is waited for, then refused: wait less
-        )
+        code, out, err = run_in_process(argv)
     finally:
         release()
-    assert not run.timed_out, (case.id, f"killed after {run.seconds:.0f}s", run.stderr[-2000:])
-    check(case, run.returncode, run.stdout, run.stderr)
+    check(case, code, out, err)
     assert digest(watched) == before, "a refused command changed the database"
     for rel in case.paths_absent:
         assert not (tmp_path / rel).exists(), f"{rel} was created"
