@@ -95,6 +95,7 @@ class _DepthSub:
 class BinanceWire(VenueWire):
     name = "binance"
     book_cadence_ms = 100
+    incoming_per_s = 10  # USDⓈ-M websocket limits: 10 incoming messages a second
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)

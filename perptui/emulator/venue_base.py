@@ -24,6 +24,7 @@ which options keep ``load_markets`` on the endpoints the emulator serves.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import json
@@ -127,6 +128,9 @@ class VenueWire(ABC):
 
     name: ClassVar[str]
     book_cadence_ms: ClassVar[int] = 100
+    # Client messages a connection may send per second; beyond it the venue cuts the
+    # connection (binance USDⓈ-M: "a limit of 10 incoming messages per second").
+    incoming_per_s: ClassVar[int | None] = None
 
     def __init__(self, ctx: WireContext) -> None:
         self.ctx = ctx
@@ -135,6 +139,7 @@ class VenueWire(ABC):
         self.clock = ctx.clock
         self.sessions: set[WsSession] = set()
         self.sessions_opened = 0  # websocket sessions served so far (reconnect storms show)
+        self.cut_for_rate = 0  # sessions cut for sending faster than incoming_per_s
 
     # --- required
     @abstractmethod
@@ -309,9 +314,21 @@ class WsSession:
         self.wire.sessions.add(self)
         self.wire.sessions_opened += 1
         sender = asyncio.create_task(self._sender())
+        limit = self.wire.incoming_per_s
+        recent: collections.deque[float] = collections.deque()
+        loop = asyncio.get_running_loop()
         try:
             async for msg in self.ws:
                 if msg.type == WSMsgType.TEXT:
+                    if limit is not None:
+                        now = loop.time()
+                        recent.append(now)
+                        while recent and now - recent[0] >= 1.0:
+                            recent.popleft()
+                        if len(recent) > limit:
+                            self.wire.cut_for_rate += 1
+                            self.abort()
+                            break
                     result = on_text(msg.data)
                     if asyncio.iscoroutine(result):
                         await result

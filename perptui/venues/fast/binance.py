@@ -27,6 +27,9 @@ class BinanceBookStream(BookStream):
     per_connection: ClassVar[int] = 50
     speed_ms: ClassVar[int] = 100  # depth@100ms, as ccxt.pro's watchOrderBookRate
     snapshot_limit: ClassVar[int] = 1000  # /fapi/v1/depth's deepest answer
+    # "WebSocket connections have a limit of 10 incoming messages per second" (beyond
+    # it binance disconnects, and may ban an IP that keeps doing so): half of it
+    sends_per_s: ClassVar[float | None] = 5.0
 
     def __init__(self, venue: Any) -> None:
         super().__init__(venue)

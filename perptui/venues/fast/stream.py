@@ -106,10 +106,12 @@ class Feed:
 class Connection:
     """One websocket and the feeds subscribed over it."""
 
-    def __init__(self, name: str, url: str, serial: int) -> None:
+    def __init__(self, name: str, url: str, serial: int, send_gap_s: float = 0.0) -> None:
         self.name = name
         self.url = url
         self.serial = serial
+        self.send_gap_s = send_gap_s  # the venue's message rate limit, as a spacing
+        self._next_send = 0.0  # loop time the next message may go out
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.feeds: dict[str, Feed] = {}  # by the venue's key
         self.reader: asyncio.Task[None] | None = None
@@ -121,6 +123,15 @@ class Connection:
         if self.ws is None or self.closed:
             raise VenueUnreachable(f"stream {self.name} is closed")
         data = payload if isinstance(payload, str) else orjson.dumps(payload).decode()
+        if self.send_gap_s:
+            # the slot is taken before waiting, so concurrent senders queue in order
+            now = asyncio.get_running_loop().time()
+            at = max(now, self._next_send)
+            self._next_send = at + self.send_gap_s
+            if at > now:
+                await asyncio.sleep(at - now)
+            if self.ws is None or self.closed:
+                raise VenueUnreachable(f"stream {self.name} is closed")
         try:
             await self.ws.send_str(data)
         except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
@@ -136,7 +147,9 @@ class BookStream:
     - ``ping_every_s`` / ``ping_payload``: the application-level keep-alive the venue
       asks clients for (None: the websocket's own ping frames suffice);
     - ``control_texts``: non-JSON text frames the venue sends (``"pong"``), not counted
-      as malformed.
+      as malformed;
+    - ``sends_per_s``: messages a connection may send a second (None: no limit known);
+      subscribes, resubscribes and pings are spaced to stay within it.
     """
 
     per_connection: ClassVar[int] = 50
@@ -144,6 +157,7 @@ class BookStream:
     ping_payload: ClassVar[Any] = None
     control_texts: ClassVar[frozenset[str]] = frozenset()
     connect_timeout_s: ClassVar[float] = 10.0
+    sends_per_s: ClassVar[float | None] = None
 
     def __init__(self, venue: CcxtVenue) -> None:
         self.venue = venue
@@ -365,7 +379,8 @@ class BookStream:
     async def _open(self, feed: Feed) -> Connection:
         index = len([c for c in self.connections if not c.closed])
         url = await self.url(feed, index)
-        conn = Connection(f"{url}#{index}", url, next(self._serials))
+        gap = 1.0 / self.sends_per_s if self.sends_per_s else 0.0
+        conn = Connection(f"{url}#{index}", url, next(self._serials), gap)
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
         try:
