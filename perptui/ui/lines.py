@@ -213,15 +213,15 @@ class Rows:
 
         Rows past the last one built are blank (``None``), drawn in the base style.
         """
-        rows = rows[:height]
-        rows.extend(None for _ in range(height - len(rows)))  # type: ignore[misc]
+        padded: list[Line | None] = list(rows[:height])
+        padded.extend([None] * (height - len(padded)))
         old = self._rows if key == self._key else None
         self._key = key
-        self._rows = rows
-        if old is None or len(old) != len(rows):
-            self._strips = [None] * len(rows)
-            return list(range(len(rows)))
-        changed = [y for y, (new, was) in enumerate(zip(rows, old, strict=True)) if new != was]
+        self._rows = padded
+        if old is None or len(old) != len(padded):
+            self._strips = [None] * len(padded)
+            return list(range(len(padded)))
+        changed = [y for y, (new, was) in enumerate(zip(padded, old, strict=True)) if new != was]
         for y in changed:
             self._strips[y] = None
         return changed
