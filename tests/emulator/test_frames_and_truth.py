@@ -145,7 +145,7 @@ async def test_a_checksum_only_okx_stream_publishes_only_the_levels_it_can_check
         await v.drop_streams()  # resubscribe: the new stream carries no seqId
         emu.faults.inject("okx", "withhold", every=300)
         books = 0
-        while books < 40:
+        while books < 20:
             try:
                 book = await asyncio.wait_for(v.watch_order_book(BTC), 10)
             except BookOutOfSync:
