@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -39,10 +40,9 @@ def _fresh_books(hub: Hub, venue: str, after_ms: int) -> bool:
     return all(b is not None and b.timestamp > after_ms for b in books)
 
 
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize("venue", ["okx", "bybit"])
-async def test_a_stall_is_survived_with_one_connection_and_no_resync_storm(venue: str) -> None:
-    emu = Emulator(seed=3, venues=(venue,), symbols=SYMBOLS)
+async def _rig(venue: str, seed: int) -> tuple[Emulator, Hub, Engine, Any]:
+    """A started emulator of ``venue`` and an engine over it (not started yet)."""
+    emu = Emulator(seed=seed, venues=(venue,), symbols=SYMBOLS)
     await emu.start()
     hub = Hub(SYMBOLS, [venue], stale_after_s=STALE_S)
     settings = WorkerSettings(
@@ -55,6 +55,13 @@ async def test_a_stall_is_survived_with_one_connection_and_no_resync_storm(venue
     )
     client = make_venue(venue, client=emu.connect(venue))
     engine = Engine([client], SYMBOLS, hub, None, settings=settings, signals=False)
+    return emu, hub, engine, client
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("venue", ["okx", "bybit"])
+async def test_a_stall_is_survived_with_one_connection_and_no_resync_storm(venue: str) -> None:
+    emu, hub, engine, client = await _rig(venue, seed=3)
     wire = emu.server.wires[venue]
     try:
         await engine.start()
@@ -129,19 +136,7 @@ async def test_binance_resync_with_slow_snapshots_is_waited_for_not_reconnected(
     which only queued more snapshots: 37 reconnects in 22 s and no book for a minute.
     Here every REST answer takes 2.5 s (2.5 watchdog periods) from the stall on."""
     venue = "binance"
-    emu = Emulator(seed=4, venues=(venue,), symbols=SYMBOLS)
-    await emu.start()
-    hub = Hub(SYMBOLS, [venue], stale_after_s=STALE_S)
-    settings = WorkerSettings(
-        stale_after_s=STALE_S,
-        funding_poll_s=30,
-        request_timeout_s=10,
-        backoff_base=0.1,
-        backoff_cap=1.0,
-        seed=1,
-    )
-    client = make_venue(venue, client=emu.connect(venue))  # the default (fast) book path
-    engine = Engine([client], SYMBOLS, hub, None, settings=settings, signals=False)
+    emu, hub, engine, _client = await _rig(venue, seed=4)  # the default (fast) book path
     wire = emu.server.wires[venue]
     try:
         await engine.start()
