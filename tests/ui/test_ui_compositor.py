@@ -67,3 +67,36 @@ async def test_partial_updates_match_textuals_compositor(size) -> None:
                 rows = set(rng.sample(lines, k=rng.randint(1, len(lines))))
                 compared += _compare(comp, crop, rows)
         assert compared > width * height  # the comparison covered real rows
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+async def test_framed_rows_match_textuals_styling(theme) -> None:
+    """Panels frame their content rows themselves (lines.FramedRows): each row, with
+    its border edges and the app's filters, is the strip Textual's styling makes."""
+    from textual.widget import Widget
+
+    from perptui.ui.widgets.base import Panel
+
+    clock = FrozenClock()
+    hub = sample_hub(clock=clock)
+    app = MonitorApp(StaticBackend(hub), clock=clock, load_funding_history=False, theme=theme)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        framed = 0
+        for step in range(3):
+            m = app.last_view.market("binance", SYMBOLS[0])
+            bids = ((m.bids[0][0], m.bids[0][1] + step + 1), *m.bids[1:])
+            hub.set_book(BookSnapshot("binance", SYMBOLS[0], clock.t, bids, m.asks))
+            clock.advance(1100)
+            await pilot.pause(0.2)
+            for panel in app.screen.query(Panel):
+                if not panel.display or not panel.region:
+                    continue
+                width, height = panel.region.size
+                for crop in (Region(0, 0, width, height), Region(3, 1, width - 5, height - 2)):
+                    ours = panel.render_lines(crop)
+                    panel._styles_cache.clear()
+                    stock = Widget.render_lines(panel, crop)
+                    assert [list(s) for s in ours] == [list(s) for s in stock], panel.id
+                framed += panel._frame() is not None
+        assert framed >= 3 * 4  # book, chart, funding and signals take the framed path

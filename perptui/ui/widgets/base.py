@@ -10,10 +10,10 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from perptui.engine.views import HubView
-from perptui.ui.lines import ComponentStyles, Line, Rows, as_text, runs_of
+from perptui.ui.lines import ComponentStyles, FramedRows, Line, Rows, as_text, runs_of
 
 
-class Panel(ComponentStyles, Widget):
+class Panel(FramedRows, ComponentStyles, Widget):
     """A panel keeps the inputs of its last paint and repaints only what changed.
 
     Subclasses implement :meth:`inputs` (a cheap, comparable tuple of what the paint
