@@ -31,6 +31,7 @@ from rich.style import Style
 from rich.text import Text
 from textual._border import get_box
 from textual._compositor import Compositor
+from textual.color import Color
 from textual.geometry import Region
 from textual.screen import Screen
 from textual.strip import Strip
@@ -328,7 +329,7 @@ class FramedRows:
     _framed: dict[int, tuple[Strip, Strip]]
     _frame_key: object = None
 
-    def _frame(self) -> tuple[object, Segment, Segment, Style, tuple, object] | None:
+    def _frame(self) -> tuple[object, Segment, Segment, Style, tuple, Color] | None:
         widget = cast("Widget", self)
         styles = widget.styles
         if tuple(styles.padding) != (0, 0, 0, 0) or widget.opacity != 1.0:
