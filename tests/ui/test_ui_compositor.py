@@ -35,6 +35,13 @@ def _compare(comp: CroppingCompositor, crop: Region, rows: set[int]) -> int:
     return compared
 
 
+def _move_best_bid(app: MonitorApp, hub, clock: FrozenClock, more: float) -> None:
+    """A new book for the focus market: the best bid's size grows by ``more``."""
+    m = app.last_view.market("binance", SYMBOLS[0])
+    bids = ((m.bids[0][0], m.bids[0][1] + more), *m.bids[1:])
+    hub.set_book(BookSnapshot("binance", SYMBOLS[0], clock.t, bids, m.asks))
+
+
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])
 async def test_partial_updates_match_textuals_compositor(size) -> None:
     clock = FrozenClock()
@@ -48,9 +55,7 @@ async def test_partial_updates_match_textuals_compositor(size) -> None:
         width, height = size
         compared = 0
         for step in range(6):
-            m = app.last_view.market("binance", SYMBOLS[0])
-            bids = ((m.bids[0][0], m.bids[0][1] + step + 1), *m.bids[1:])
-            hub.set_book(BookSnapshot("binance", SYMBOLS[0], clock.t, bids, m.asks))
+            _move_best_bid(app, hub, clock, step + 1)
             clock.advance(700)
             await pilot.press("j" if step % 2 else "k")
             await pilot.pause(0.1)
@@ -84,9 +89,7 @@ async def test_framed_rows_match_textuals_styling(theme) -> None:
         await pilot.pause(0.2)
         framed = 0
         for step in range(3):
-            m = app.last_view.market("binance", SYMBOLS[0])
-            bids = ((m.bids[0][0], m.bids[0][1] + step + 1), *m.bids[1:])
-            hub.set_book(BookSnapshot("binance", SYMBOLS[0], clock.t, bids, m.asks))
+            _move_best_bid(app, hub, clock, step + 1)
             clock.advance(1100)
             await pilot.pause(0.2)
             for panel in app.screen.query(Panel):
