@@ -81,9 +81,11 @@ async def test_a_stall_is_survived_with_one_connection_and_no_resync_storm(venue
         for _ in range(5):
             mark = int(time.time() * 1000)
             await _wait(lambda m=mark: _fresh_books(hub, venue, m), 20, "books stopped")
-        health = hub.sample().health[venue]
-        assert health.resyncs == resyncs, "the feed kept resyncing after the stall"
-        assert health.state == "connected"
+        assert hub.sample().health[venue].resyncs == resyncs, "kept resyncing after the stall"
+        # connected (a loaded box may show one book a moment stale: waited out, not failed)
+        await _wait(
+            lambda: hub.sample().health[venue].state == "connected", 10, "not connected again"
+        )
         assert len(wire.sessions) == 1
         stray = getattr(client.client, "stray_connections", 0)
         assert stray <= 1  # an orphan, if one slipped through, was closed at its first frame
