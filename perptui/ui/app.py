@@ -179,6 +179,7 @@ class MonitorApp(App[int]):
         # would find nothing.
         self._watchlist = self.main_screen.query_one(Watchlist)
         self._health = self.main_screen.query_one(HealthBar)
+        self._funding = self.main_screen.query_one(FundingPanel)
         self.watchlist.focus()
         self._apply_layout(self.size.width, self.size.height)
         # Start workers without awaiting venues: the app must open even when none answer.
@@ -303,7 +304,7 @@ class MonitorApp(App[int]):
     # ------------------------------------------------------ funding history
     def refresh_funding_history(self, symbol: str, force: bool = False) -> None:
         if not self.load_funding_history or self.backend.db_path is None:
-            self.main_screen.query_one(FundingPanel).set_history(
+            self._funding.set_history(
                 symbol, {}, "logging off: no DB history"
             )
             return
@@ -323,7 +324,7 @@ class MonitorApp(App[int]):
         """Read settled funding from SQLite in a thread: never on the event loop."""
         history, note = load_funding_history(db_path, symbol)
         self.call_from_thread(
-            self.main_screen.query_one(FundingPanel).set_history, symbol, history, note
+            self._funding.set_history, symbol, history, note
         )
 
     # ---------------------------------------------------------------- actions
