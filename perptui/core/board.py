@@ -117,7 +117,7 @@ def board_row(q: MarketQuote, previous: BoardRow | None = None) -> BoardRow:
         apr=per_hour * HOURS_PER_YEAR if per_hour is not None else None,
         predicted_rate=finite_float(q.predicted_rate),
         next_funding_time=q.next_funding_time,
-        basis=finite_float(q.basis) if q.basis is not None else basis(q.mark_price, q.index_price),
+        basis=basis(q.mark_price, q.index_price, stated=q.basis),
         mark_price=finite_float(q.mark_price),
         index_price=finite_float(q.index_price),
         bid=finite_float(q.bid),

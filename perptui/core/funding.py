@@ -61,11 +61,15 @@ def rescale(rate: float, interval_hours: float | None, to_hours: float) -> float
     return rate * to_hours / hours
 
 
-def basis(mark: float | None, index: float | None) -> float | None:
+def basis(mark: float | None, index: float | None, stated: float | None = None) -> float | None:
     """Premium of the perp over the index: (mark - index) / index.
 
-    None when either price is unknown, or the index is zero / not finite.
+    ``stated``: the basis the venue gives itself (okx's premium), which wins when
+    given (None when it is not finite).  None when either price is unknown, or the
+    index is zero / not finite.
     """
+    if stated is not None:
+        return stated if math.isfinite(stated) else None
     if mark is None or index is None:
         return None
     if not (math.isfinite(mark) and math.isfinite(index)) or index == 0:

@@ -123,6 +123,14 @@ class FundingInfo:
     basis: float | None = None  # where the venue states it (okx premium), else None
 
 
+def vouched_limit(limit: int | None, verified_depth: int | None) -> int | None:
+    """The levels per side to hand out: ``limit`` (None or 0: all), but never deeper
+    than the venue's checks vouch for (``verified_depth``; None: the whole book)."""
+    if verified_depth is not None and (not limit or limit > verified_depth):
+        return verified_depth
+    return limit
+
+
 @dataclass(frozen=True, slots=True)
 class FundingRecord:
     """A settled funding payment from history."""

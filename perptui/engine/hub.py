@@ -372,9 +372,7 @@ class Hub:
         interval_h, assumed = fmath.interval_or_default(interval)
         rate = f.funding_rate if f is not None else None
         ann = fmath.annualized(rate, interval_h) if rate is not None else None
-        bas = None
-        if f is not None:
-            bas = f.basis if f.basis is not None else fmath.basis(f.mark_price, f.index_price)
+        bas = fmath.basis(f.mark_price, f.index_price, f.basis) if f is not None else None
         top = self.top_levels
         return MarketView(
             exchange=key[0],

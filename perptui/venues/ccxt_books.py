@@ -11,6 +11,7 @@ from perptui.core.model import (
     BookSnapshot,
     Level,
     MarketInfo,
+    vouched_limit,
 )
 from perptui.venues.ccxt_markets import CcxtMarkets, _round
 
@@ -52,9 +53,7 @@ class CcxtBooks(CcxtMarkets):
         return limit
 
     def book_snapshot(self, m: MarketInfo, ob: dict[str, Any], limit: int | None) -> BookSnapshot:
-        depth = ob.get(VERIFIED_DEPTH)
-        if depth is not None and (not limit or limit > depth):
-            limit = depth  # the venue's checks vouch for no deeper levels
+        limit = vouched_limit(limit, ob.get(VERIFIED_DEPTH))
         bids = self.levels(m, ob.get("bids") or (), limit)
         asks = self.levels(m, ob.get("asks") or (), limit)
         ts = ob.get("timestamp")

@@ -30,6 +30,8 @@ class Panel(FramedRows, ComponentStyles, Widget):
     # Rows padded to the width as Textual pads a rendered Rich Text (background
     # only): the panels whose rows come from a Text (lines.from_text).
     TEXT_ROWS: ClassVar[bool] = True
+    _chrome_title: str | None = None  # the border title / subtitle last set
+    _chrome_subtitle: str | None = None
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -74,9 +76,6 @@ class Panel(FramedRows, ComponentStyles, Widget):
             self._chrome_subtitle = subtitle
             self.border_subtitle = subtitle
 
-    _chrome_title: str | None = None
-    _chrome_subtitle: str | None = None
-
     def inputs(self) -> object:
         return (self.view.version if self.view else None, self.focus_symbol, self.focus_venue)
 
@@ -102,10 +101,10 @@ class Panel(FramedRows, ComponentStyles, Widget):
             self.refresh()
             return
         rows = self.lines()
-        if len(rows) != self._built and self.styles.height is not None:
-            if self.styles.height.is_auto:  # e.g. the health bar when a hint appears
-                self.refresh(layout=True)
-                return
+        height = self.styles.height
+        if len(rows) != self._built and height is not None and height.is_auto:
+            self.refresh(layout=True)  # e.g. the health bar when a hint appears
+            return
         self._built = len(rows)
         changed = self._rows.set(rows, key, size.height)
         for start, end in runs_of(changed):

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import aiohttp
 import orjson
 
-from perptui.core.model import BookSnapshot, LiveBook, MarketInfo
+from perptui.core.model import BookSnapshot, LiveBook, MarketInfo, vouched_limit
 from perptui.core.wire_book import WireBook
 from perptui.errors import BookOutOfSync, VenueUnreachable
 from perptui.venues.fast.live import FeedBook
@@ -301,9 +301,7 @@ class BookStream:
         if not self.verify(feed, book):
             return None
         m = feed.market
-        depth = book.verified_depth
-        if depth is not None and (not limit or limit > depth):
-            limit = depth
+        limit = vouched_limit(limit, book.verified_depth)
         band = None if limit else self.venue.book_band
         venue = self.venue
         return BookSnapshot(
