@@ -107,7 +107,8 @@ class VenueWorker:
         self._ohlcv_seeded: set[str] = set()
         self._ws_seen: dict[str, int] = {}  # url -> id of its live connection
         self._last_ws_drop = -1e9  # monotonic time of the last forced websocket drop
-        self._forced_drops = 0  # forced drops in a row with no book delivered since
+        # per symbol: (forced drops in a row with no book of it since, monotonic time of the last)
+        self._forced_drops: dict[str, tuple[int, float]] = {}
         self._malformed_seen = 0
         self._fundings_bulk = True  # fetch_fundings until the venue says it cannot
         self._book_tasks: dict[str, asyncio.Task[None]] = {}
@@ -273,7 +274,7 @@ class VenueWorker:
                         feed.set("connecting", "resyncing: waiting for the book snapshot")
                     elif self._streaming:
                         strikes += 1
-                        await self._stalled(feed, strikes)
+                        await self._stalled(symbol, feed, strikes)
                     else:
                         await asyncio.sleep(feed.failed(exc))
                     continue
@@ -282,7 +283,7 @@ class VenueWorker:
                         return
                     continue
                 strikes = syncing = 0
-                self._forced_drops = 0
+                self._forced_drops.pop(symbol, None)
                 await self._deliver(book, feed)
         finally:
             # Only our own entry: the symbol may have been removed and re-added,
@@ -324,14 +325,14 @@ class VenueWorker:
             return False
         return self.venue.book_syncing(symbol)
 
-    async def _stalled(self, feed: Feed, strikes: int) -> None:
+    async def _stalled(self, symbol: str, feed: Feed, strikes: int) -> None:
         """A stream delivered nothing for ``strikes`` watchdog periods.
 
         Socket open but silent (or a quiet book): say so honestly, and drop the
         connection if it is the connection that went quiet.
         """
         feed.set("stale", f"no book update for {strikes * self.settings.stale_after_s:g}s")
-        if await self._drop_stalled_ws(force=strikes >= 2):
+        if await self._drop_stalled_ws(symbol if strikes >= 2 else None):
             self.hub.count_reconnect(self.id)
             self._ws_lost()  # our own drop: already counted
 
@@ -386,31 +387,40 @@ class VenueWorker:
         self._ws_seen = current
         return lost
 
-    async def _drop_stalled_ws(self, force: bool = False) -> bool:
+    async def _drop_stalled_ws(self, force_for: str | None = None) -> bool:
         """Drop stream connections that received nothing for stale_after_s.
 
         The venue re-subscribes (and resyncs books from a fresh snapshot) on the next
-        watch call.  Connections that still carry frames are left alone - a quiet
-        book on a live connection is just quiet - unless ``force`` (the book has
-        been silent for several watchdog periods: a server that answers pings but
-        stopped streaming looks alive frame-wise).  Debounced per venue, so the
-        several books of one stalled connection drop it once, and a connection
-        still opening (no frame yet) is not killed by its neighbours' watchdogs.
+        watch.  Connections that still carry frames are left alone - a quiet book on
+        a live connection is just quiet - unless ``force_for`` names a book silent for
+        several watchdog periods (a server that answers pings but stopped streaming
+        looks alive frame-wise): then the connection carrying that book is dropped,
+        not its venue's others.  Debounced per venue, so the several books of one
+        stalled connection drop it once, and a connection still opening (no frame
+        yet) is not killed by its neighbours' watchdogs.
         """
         now = time.monotonic()
-        # Backoff: each forced drop that brought no book back doubles the wait before
-        # the next (a venue slow to resync must not be reconnected into a storm).
-        wait = self.settings.stale_after_s * 2 ** min(self._forced_drops, 5)
-        if now - self._last_ws_drop < wait:
+        if now - self._last_ws_drop < self.settings.stale_after_s:
             return False
+        if force_for is not None:
+            # Backoff per book: each forced drop that brought no book of it back
+            # doubles the wait before the next (a venue slow to resync must not be
+            # reconnected into a storm; a venue's other books delivering says
+            # nothing about this one).
+            n, last = self._forced_drops.get(force_for, (0, -1e9))
+            if now - last < self.settings.stale_after_s * 2 ** min(n, 5):
+                return False
         # Claimed before the await: the neighbours' watchdogs firing while this drop
         # closes the socket must not drop the fresh connection that replaces it.
         previous, self._last_ws_drop = self._last_ws_drop, now
-        idle_s = None if force else self.settings.stale_after_s
-        dropped = await self.venue.drop_streams(idle_s)
+        if force_for is None:
+            dropped = await self.venue.drop_streams(self.settings.stale_after_s)
+        else:
+            dropped = await self.venue.drop_streams(None, symbol=force_for)
         self._last_ws_drop = time.monotonic() if dropped else previous
-        if dropped and force:
-            self._forced_drops += 1
+        if dropped and force_for is not None:
+            n, _ = self._forced_drops.get(force_for, (0, 0.0))
+            self._forced_drops[force_for] = (n + 1, time.monotonic())
         return dropped
 
     # -------------------------------------------------------------- pollers

@@ -189,12 +189,15 @@ class Venue(abc.ABC):
         Venues that cannot tell say False."""
         return False
 
-    async def drop_streams(self, idle_s: float | None = None) -> bool:
+    async def drop_streams(self, idle_s: float | None = None, symbol: str | None = None) -> bool:
         """Close stream connections that received nothing for ``idle_s`` seconds.
 
         ``None`` closes every stream connection (one that answers pings but stopped
-        delivering looks alive frame-wise).  A connection that has not received its
-        first frame yet is only closed with ``None``.  The next watch reconnects,
+        delivering looks alive frame-wise).  With ``symbol``, only the connection(s)
+        carrying that symbol's book are considered (every connection when the venue
+        cannot tell which): one stalled book of many must not resubscribe them all.
+        A connection that has not received its first frame yet is only closed with
+        ``None``.  The next watch reconnects,
         resubscribes and rebuilds its books from a fresh snapshot; watches pending on a
         closed connection fail with `VenueUnreachable` (or are cancelled).  Returns
         whether anything was closed.

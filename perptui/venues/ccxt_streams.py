@@ -68,16 +68,22 @@ class CcxtStreams(CcxtBooks):
         except TypeError:  # not weak-referenceable: fall back to its address
             return id(conn)
 
-    async def drop_streams(self, idle_s: float | None = None) -> bool:
+    async def drop_streams(self, idle_s: float | None = None, symbol: str | None = None) -> bool:
         """Close ccxt.pro websocket clients silent for ``idle_s`` (all when None).
 
         The client is removed from ccxt's table first, so the next watch opens a fresh
         connection and resubscribes (ccxt rebuilds the book from a new snapshot).
+        With ``symbol``, only the clients subscribed to one of its topics; every
+        client when none names it (ccxt's topic names differ per venue).
         """
         clients = getattr(self.client, "clients", None) or {}
         now_ms = time.time() * 1000
         dropped = False
-        for url, ws in list(clients.items()):
+        chosen = list(clients.items())
+        if symbol is not None:
+            carrying = [(u, ws) for u, ws in chosen if self._carries(ws, symbol)]
+            chosen = carrying or chosen
+        for url, ws in chosen:
             if getattr(ws, "connection", True) is None:
                 # Still opening: not stalled, and ccxt's close() cannot stop a socket
                 # that does not exist yet (it would connect and stream as an orphan).
@@ -90,6 +96,22 @@ class CcxtStreams(CcxtBooks):
                 await asyncio.wait_for(ws.close(), timeout=5)
             dropped = True
         return dropped
+
+    def _carries(self, ws: Any, symbol: str) -> bool:
+        """ccxt client ``ws`` has a subscription naming ``symbol`` or its market id
+        as a whole ``:``-separated part of its message hash ("orderbook::BTC/USDT:USDT",
+        "books:BTC-USDT-SWAP"), so WBTC's topic is not taken for BTC's."""
+        subs = getattr(ws, "subscriptions", None)
+        if not isinstance(subs, dict):
+            return False
+        market = (getattr(self.client, "markets", None) or {}).get(symbol) or {}
+        ids = {symbol, str(market.get("id") or symbol)}
+        for key in subs:
+            text = str(key)
+            for name in ids:
+                if text == name or text.endswith(":" + name) or f":{name}:" in text:
+                    return True
+        return False
 
     def watch_book_limit(self, limit: int | None) -> int | None:
         """Hook: the depth to subscribe to (some venues offer fixed depth channels)."""

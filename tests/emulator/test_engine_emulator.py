@@ -138,7 +138,7 @@ class ScriptedVenue:
     def open_streams(self) -> dict[str, int]:
         return {}  # scripted streams have no connections to lose
 
-    async def drop_streams(self, idle_s: float | None = None) -> bool:
+    async def drop_streams(self, idle_s: float | None = None, symbol: str | None = None) -> bool:
         return False
 
     def book_syncing(self, symbol: str) -> bool:
@@ -511,8 +511,10 @@ async def test_emulator_engine_fills_hub_and_logs_to_sqlite(tmp_path: Path) -> N
 
         def settled() -> bool:
             health = rig.hub.sample().health
-            return rig.engine is not None and rig.engine.ticks >= ticks + 3 and all(
-                health[v].state == "connected" for v in EMU_VENUES
+            return (
+                rig.engine is not None
+                and rig.engine.ticks >= ticks + 3
+                and all(health[v].state == "connected" for v in EMU_VENUES)
             )
 
         await wait_for(settled, timeout=15)

@@ -67,7 +67,7 @@ class RacingVenue:
     def open_streams(self) -> dict[str, int]:
         return {}
 
-    async def drop_streams(self, idle_s: float | None = None) -> bool:
+    async def drop_streams(self, idle_s: float | None = None, symbol: str | None = None) -> bool:
         return False
 
     def book_syncing(self, symbol: str) -> bool:

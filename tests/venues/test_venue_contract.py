@@ -82,3 +82,27 @@ async def test_drop_streams_closes_only_idle_connections_unless_forced(emu: Emul
         assert book.bids and book.asks
         second = venue.open_streams()
         assert len(second) == 1 and second != first
+
+
+async def test_a_forced_drop_for_one_symbol_closes_only_the_connection_carrying_it(
+    emu: Emulator,
+) -> None:
+    """The watchdog's forced drop for one stalled book of many: its own connection
+    goes, the venue's others (and their books) stay."""
+    eth = "ETH/USDT:USDT"
+    async with make_venue("binance", client=emu.connect("binance")) as venue:
+        venue.books.per_connection = 1  # one symbol a connection, so there are two
+        await venue.watch_order_book(BTC)
+        await venue.watch_order_book(eth)
+        before = dict(venue.open_streams())
+        assert len(before) == 2
+        eth_conn = venue.books.feeds[eth].conn
+        assert await venue.drop_streams(None, symbol=eth) is True
+        after = dict(venue.open_streams())
+        assert len(after) == 1 and eth_conn is not None and eth_conn.closed
+        assert venue.books.feeds[BTC].conn is not None and not venue.books.feeds[BTC].conn.closed
+        # a symbol on no connection: nothing of its to drop, the others stay
+        assert await venue.drop_streams(None, symbol=eth) is False
+        assert venue.open_streams() == after
+        book = await venue.watch_order_book(eth)  # and it comes back on a new one
+        assert book.bids and len(venue.open_streams()) == 2

@@ -111,7 +111,8 @@ class Connection:
         self.url = url
         self.serial = serial
         self.send_gap_s = send_gap_s  # the venue's message rate limit, as a spacing
-        self._next_send = 0.0  # loop time the next message may go out
+        self._last_send: float | None = None  # loop time the last message went out
+        self._sending = asyncio.Lock()  # FIFO: concurrent senders go out in order
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.feeds: dict[str, Feed] = {}  # by the venue's key
         self.reader: asyncio.Task[None] | None = None
@@ -124,14 +125,34 @@ class Connection:
             raise VenueUnreachable(f"stream {self.name} is closed")
         data = payload if isinstance(payload, str) else orjson.dumps(payload).decode()
         if self.send_gap_s:
-            # the slot is taken before waiting, so concurrent senders queue in order
-            now = asyncio.get_running_loop().time()
-            at = max(now, self._next_send)
-            self._next_send = at + self.send_gap_s
-            if at > now:
-                await asyncio.sleep(at - now)
+            await self._spaced_send(data)
+            return
+        await self._send_now(data)
+
+    async def _spaced_send(self, data: str) -> None:
+        """Send ``data`` at least ``send_gap_s`` after the previous message went out.
+
+        The gap is measured from when each message actually left, not from a slot
+        booked in advance: booked slots bunch up when the event loop is busy for a
+        second (every sleeper wakes at once), and a burst over binance's 10 messages
+        a second gets the connection cut.
+        """
+        loop = asyncio.get_running_loop()
+        async with self._sending:
+            last = self._last_send
+            if last is not None:
+                wait = last + self.send_gap_s - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
             if self.ws is None or self.closed:
                 raise VenueUnreachable(f"stream {self.name} is closed")
+            try:
+                await self._send_now(data)
+            finally:
+                self._last_send = loop.time()
+
+    async def _send_now(self, data: str) -> None:
+        assert self.ws is not None
         try:
             await self.ws.send_str(data)
         except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
@@ -378,7 +399,10 @@ class BookStream:
         index = len([c for c in self.connections if not c.closed])
         url = await self.url(feed, index)
         gap = 1.0 / self.sends_per_s if self.sends_per_s else 0.0
-        conn = Connection(f"{url}#{index}", url, next(self._serials), gap)
+        serial = next(self._serials)
+        # named by its serial, not its index: a replacement opened while an older
+        # connection is still up must not take that one's name (`open_streams`)
+        conn = Connection(f"{url}#{serial}", url, serial, gap)
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
         try:
@@ -495,19 +519,32 @@ class BookStream:
         return {c.name: c.serial for c in self.connections if not c.closed}
 
     def syncing(self, symbol: str) -> bool:
-        """``symbol`` is subscribed on an open connection and buffers its updates
-        while the REST snapshot is on its way (binance's sync)."""
+        """``symbol``'s book is on its way: its subscription is still being made
+        (a connection opening, or the subscribe queued behind the venue's message
+        rate: 50 symbols at 5 a second take 10 s), or it is subscribed on an open
+        connection and buffers its updates while the REST snapshot comes (binance's
+        sync, paced by the venue's request weight)."""
         feed = self.feeds.get(symbol)
-        if feed is None or feed.live or feed.buffer is None:
+        if feed is None or feed.live:
+            return False
+        if feed.starting is not None and not feed.starting.done():
+            return True
+        if feed.buffer is None:
             return False
         conn = feed.conn
         return conn is not None and not conn.closed
 
-    async def drop(self, idle_s: float | None = None) -> bool:
+    async def drop(self, idle_s: float | None = None, symbol: str | None = None) -> bool:
         now_ms = time.time() * 1000.0
         dropped = False
+        only = None
+        if symbol is not None:
+            feed = self.feeds.get(symbol)
+            only = None if feed is None else feed.conn
+            if only is None:
+                return False  # not on any connection now: nothing of its to drop
         for conn in list(self.connections):
-            if conn.closed:
+            if conn.closed or (only is not None and conn is not only):
                 continue
             if idle_s is not None:
                 last = conn.last_message_ms

@@ -44,8 +44,8 @@ class FastBooks(CcxtVenue):
     def open_streams(self) -> Mapping[str, int]:
         return self.books.open_streams()
 
-    async def drop_streams(self, idle_s: float | None = None) -> bool:
-        return await self.books.drop(idle_s)
+    async def drop_streams(self, idle_s: float | None = None, symbol: str | None = None) -> bool:
+        return await self.books.drop(idle_s, symbol)
 
     def book_syncing(self, symbol: str) -> bool:
         return self.books.syncing(symbol)
