@@ -13,7 +13,7 @@ import math
 import os
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from perptui.emulator import universe
@@ -75,15 +75,28 @@ class VenueMarket:
         return f"{round(value / float(self.tick)) * float(self.tick):.{self.price_decimals}f}"
 
 
+@lru_cache(maxsize=4096)
 def _decimals(step: Decimal) -> int:
     exp = step.normalize().as_tuple().exponent
     return max(0, -int(exp))
 
 
-def _fmt_units(units: int, step: Decimal) -> str:
+@lru_cache(maxsize=4096)
+def _step_parts(step: Decimal) -> tuple[int, int, int]:
+    """``step`` as (integer multiple of 10^-d, d, 10^d): exact, so a price in ticks
+    formats with integer arithmetic (a 1000-level frame formats 2,000 numbers)."""
     d = _decimals(step)
-    value = Decimal(units) * step
-    return f"{value:.{d}f}"
+    return int(step.scaleb(d)), d, 10**d
+
+
+def _fmt_units(units: int, step: Decimal) -> str:
+    mult, d, scale = _step_parts(step)
+    value = units * mult
+    if not d:
+        return str(value)
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), scale)
+    return f"{sign}{whole}.{frac:0{d}d}"
 
 
 ASSETS: dict[str, Asset] = {

@@ -222,13 +222,13 @@ class MarketSim:
     def index_price(self, venue: str, symbol: str, t_ms: int | None = None) -> float:
         t = self._now(t_ms)
         m = self.market(venue, symbol)
-        off = self.premium_model(venue, m.base).index_offset(np.array([float(t)]))[0]
+        off = self.premium_model(venue, m.base).index_offset1(float(t))
         return math.exp(self.fair(m.base).log_at(t)) * (1 + off)
 
     def premium(self, venue: str, symbol: str, t_ms: int | None = None) -> float:
         t = self._now(t_ms)
         m = self.market(venue, symbol)
-        return float(self.premium_model(venue, m.base).at(np.array([float(t)]))[0])
+        return self.premium_model(venue, m.base).at1(float(t))
 
     def mark_price(self, venue: str, symbol: str, t_ms: int | None = None) -> float:
         t = self._now(t_ms)

@@ -192,6 +192,16 @@ class EmulatorServer:
                 "stats": self.ctx.stats,
                 "requests": {f"{v} /{p}": n for (v, p), n in sorted(self.ctx.request_log.items())},
                 "paused": self.paused,
+                # Websocket sessions per venue: opened so far, open now, and cut for
+                # sending faster than the venue allows (a client's rate bug shows here)
+                "sessions": {
+                    v: {
+                        "opened": w.sessions_opened,
+                        "open": len(w.sessions),
+                        "cut_for_rate": w.cut_for_rate,
+                    }
+                    for v, w in self.wires.items()
+                },
                 # CPU seconds of the serving process, for benchmarks run out of process
                 "cpu_s": time.process_time(),
             }
