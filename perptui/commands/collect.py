@@ -227,9 +227,7 @@ async def _collect(config: Any, settings: Any, args: argparse.Namespace) -> int:
             collector = Collector(session.venues, writer, settings, config=config)
             async with contextlib.AsyncExitStack() as extra:
                 if args.board:
-                    await extra.enter_async_context(
-                        board_running(session.venues, writer, config)
-                    )
+                    await extra.enter_async_context(board_running(session.venues, writer, config))
                 await collector.run(stop, args.duration)
     finally:
         await raw.close()  # commits everything accepted, even on an error above

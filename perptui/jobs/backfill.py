@@ -437,8 +437,6 @@ class Backfill:
             await flush()
 
 
-
-
 __all__ = [
     "FUNDING",
     "OHLCV",

@@ -53,6 +53,7 @@ SERIES_KEY = {
 _FILTERS = ("exchange", "symbol", "kind", "timeframe", "since", "until")
 GAP_FACTOR = 1.5  # a step longer than this many expected spacings is a gap
 
+
 def table_name(table: str) -> str:
     try:
         return TABLE_ALIASES[table]

@@ -252,7 +252,6 @@ class ReplayReader:
         return out
 
 
-
 def _timeframe_order(tf: str) -> float:
     """Sort key: the timeframe's length (an unknown one sorts last)."""
     try:

@@ -304,9 +304,7 @@ class MonitorApp(App[int]):
     # ------------------------------------------------------ funding history
     def refresh_funding_history(self, symbol: str, force: bool = False) -> None:
         if not self.load_funding_history or self.backend.db_path is None:
-            self._funding.set_history(
-                symbol, {}, "logging off: no DB history"
-            )
+            self._funding.set_history(symbol, {}, "logging off: no DB history")
             return
         last = self._history_loaded.get(symbol, 0.0)
         if not force and time.monotonic() - last < FUNDING_HISTORY_REFRESH_S:
@@ -323,9 +321,7 @@ class MonitorApp(App[int]):
     def _load_history(self, symbol: str, db_path: str) -> None:
         """Read settled funding from SQLite in a thread: never on the event loop."""
         history, note = load_funding_history(db_path, symbol)
-        self.call_from_thread(
-            self._funding.set_history, symbol, history, note
-        )
+        self.call_from_thread(self._funding.set_history, symbol, history, note)
 
     # ---------------------------------------------------------------- actions
     def action_cursor(self, step: int) -> None:

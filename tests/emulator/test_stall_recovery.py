@@ -149,9 +149,7 @@ async def test_binance_resync_with_slow_snapshots_is_waited_for_not_reconnected(
         await _wait(lambda: _fresh_books(hub, venue, 0), 45, "books never arrived")
         emu.faults.inject(venue, "latency", ms=2500, only="rest")
         emu.faults.inject(venue, "stall", count=1, duration=int(2.5 * STALE_S * 1000))
-        await _wait(
-            lambda: hub.sample().health[venue].state != "connected", 20, "stall never seen"
-        )
+        await _wait(lambda: hub.sample().health[venue].state != "connected", 20, "stall never seen")
         t_stalled = int(time.time() * 1000)
         await _wait(lambda: _fresh_books(hub, venue, t_stalled), 40, "books did not come back")
         # one connection replaced the stalled one (two at most, were a watchdog to fire

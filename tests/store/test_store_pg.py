@@ -90,7 +90,9 @@ async def test_collectors_starting_at_once_on_a_new_database_set_it_up_once(pg_u
         if not isinstance(g, BaseException):
             await g[0].close()
     assert errors == []
-    assert await fetch(pg_url, "SELECT version FROM perptui_schema") == [(migrations.LATEST_VERSION,)]
+    assert await fetch(pg_url, "SELECT version FROM perptui_schema") == [
+        (migrations.LATEST_VERSION,)
+    ]
 
 
 async def test_writer_creates_partitions_ahead_and_rows_land_in_them(pg_url: str) -> None:
@@ -130,7 +132,9 @@ async def test_retention_drops_whole_old_partitions(pg_url: str) -> None:
             w.submit(snap(T0 + i * DAY))
     conn, _ = await pg.connect(pg_url)
     try:
-        dropped = await pg_partitions.drop_partitions_before(conn, "order_book_snapshots", T0 + 2 * DAY)
+        dropped = await pg_partitions.drop_partitions_before(
+            conn, "order_book_snapshots", T0 + 2 * DAY
+        )
         assert dropped == ["order_book_snapshots_p20240101", "order_book_snapshots_p20240102"]
         left = await conn.fetch("SELECT timestamp FROM order_book_snapshots ORDER BY 1")
         assert [r[0] for r in left] == [T0 + 2 * DAY, T0 + 3 * DAY]

@@ -40,7 +40,12 @@ def test_default_thresholds_are_the_seeds():
 
 @pytest.mark.parametrize(
     "kw",
-    [{"funding_arb": -0.1}, {"imbalance": 1.5}, {"imbalance_sustain_s": -1}, {"rate_basis_hours": 0}],
+    [
+        {"funding_arb": -0.1},
+        {"imbalance": 1.5},
+        {"imbalance_sustain_s": -1},
+        {"rate_basis_hours": 0},
+    ],
 )
 def test_bad_thresholds_rejected(kw):
     with pytest.raises(ValueError):
@@ -227,4 +232,3 @@ def test_sustained_imbalance_max_gap_breaks_run():
 def test_sustained_imbalance_zero_seconds_fires_immediately():
     tr = SustainedImbalance.from_thresholds(SignalThresholds(imbalance=0.2, imbalance_sustain_s=0))
     assert tr.update("x", "S", -0.25, T0) is not None
-
