@@ -33,6 +33,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+from urllib.request import urlopen
 
 from perptui.core.model import BookSnapshot, Candle
 from perptui.store.writer import Writer
@@ -239,9 +240,11 @@ def collect_all(url: str, seconds: float, book_path: str = "fast") -> dict[str, 
                 text=True,
             )
             time.sleep(warmup)
+            h0 = _emulator_health(port)
             c0, t0 = _proc_cpu(proc.pid), time.perf_counter()
             time.sleep(seconds - warmup)
             c1, t1 = _proc_cpu(proc.pid), time.perf_counter()
+            h1 = _emulator_health(port)
             proc.send_signal(signal.SIGTERM)
             try:
                 _out, err = proc.communicate(timeout=30)
@@ -275,7 +278,14 @@ def collect_all(url: str, seconds: float, book_path: str = "fast") -> dict[str, 
             "max(created_at - timestamp) FROM order_book_snapshots",
         )
     )[0]
+    sessions = {v: h1["sessions"][v] for v in ("binance", "bybit", "okx")}
     return {
+        # what fed the collector: the emulator's CPU and its websocket frames a second
+        # (it shares the 2 cores; when it saturates, the feed is its rate, not demand's)
+        "emu_cpu_frac": (h1["cpu_s"] - h0["cpu_s"]) / (t1 - t0),
+        "emu_frames_per_s": (h1["stats"]["ws_messages"] - h0["stats"]["ws_messages"]) / (t1 - t0),
+        "sessions_opened": sum(x["opened"] for x in sessions.values()),
+        "cut_for_rate": sum(x["cut_for_rate"] for x in sessions.values()),
         "symbols": len(symbols),
         "books": q[1],
         "snapshots": q[0],
@@ -293,6 +303,11 @@ def collect_all(url: str, seconds: float, book_path: str = "fast") -> dict[str, 
     }
 
 
+def _emulator_health(port: int) -> dict[str, Any]:
+    with urlopen(f"http://127.0.0.1:{port}/_emulator/health", timeout=10) as r:
+        return json.loads(r.read())
+
+
 def collect_line(c: dict[str, Any]) -> str:
     end = (
         f"writer dropped {c['dropped']}, stream gaps (lost messages, resynced) "
@@ -306,7 +321,9 @@ def collect_line(c: dict[str, Any]) -> str:
         f"{c['snapshots']:,} snapshots stored of {c['observed']:,} observed, {c['wall']:.0f} s, "
         f"{_load()}): collector CPU {c['cpu_frac'] * 100:.0f}% of one core (steady state), "
         f"{end}; writer lag p50 {c['lag_p50_ms']:.0f} ms / p99 {c['lag_p99_ms']:.0f} ms / "
-        f"max {c['lag_max_ms']:.0f} ms"
+        f"max {c['lag_max_ms']:.0f} ms; fed by the emulator at {c['emu_frames_per_s']:,.0f} "
+        f"frames/s ({c['emu_cpu_frac'] * 100:.0f}% of a core), {c['sessions_opened']} websocket "
+        f"sessions opened, {c['cut_for_rate']} cut for rate"
     )
 
 
