@@ -134,6 +134,35 @@ def as_text(lines: Iterable[Line]) -> Text:
     return out
 
 
+class RowText:
+    """Rows built the way a Rich ``Text`` is (``append``; a "\n" starts a row), with
+    no ``Text`` in between: `from_text` splitting one and cutting it at its spans
+    was half of what the once-a-second panels (chart, funding) cost to build."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self) -> None:
+        self.rows: list[Line] = [Line()]
+
+    def append(self, text: str, style: Style | str | None = None) -> RowText:
+        if "\n" not in text:
+            self.rows[-1].append(text, style)
+            return self
+        first, *rest = text.split("\n")
+        self.rows[-1].append(first, style)
+        self.rows.extend(Line(part, style) for part in rest)
+        return self
+
+    def append_text(self, other: RowText) -> RowText:
+        first, *rest = other.rows
+        self.rows[-1].append_line(first)
+        self.rows.extend(rest)
+        return self
+
+    def to_text(self) -> Text:
+        return as_text(self.rows)
+
+
 def from_text(text: Text) -> list[Line]:
     """A Rich ``Text`` (one span style per run, as panels build them) as rows."""
     rows: list[Line] = []
@@ -281,22 +310,34 @@ class CroppingCompositor(Compositor):
             x, y, width, height = region.intersection(clip)
             if not width or not height or x >= crop_x2 or x + width <= crop_x1:
                 continue
-            rows = [
-                row for row in range(max(y, crop_y1), min(y + height, crop_y2))
-                if is_rendered_line(row)
-            ]  # fmt: skip
+            last = x + width
+            rows: list[int] = []
+            row_cuts: dict[int, list[int]] = {}
+            for row in range(max(y, crop_y1), min(y + height, crop_y2)):
+                if not is_rendered_line(row):
+                    continue
+                line_cuts = [cut for cut in cuts[row] if x <= cut <= last]
+                # Rows where every piece this widget would give is already taken by a
+                # widget in front are not rendered at all: the containers behind the
+                # panels (screen, rows, columns) were rendered over every repainted
+                # row only to be thrown away, as many rows again as the panels drew.
+                line = chops[row]
+                given = line_cuts[:-1] if line_cuts and line_cuts[-1] == last else line_cuts
+                if all(line.get(cut) is not None for cut in given):
+                    continue
+                rows.append(row)
+                row_cuts[row] = line_cuts
             if not rows:
                 continue
             top, end = rows[0], rows[-1] + 1
             strips = widget.render_lines(Region(x - region.x, top - region.y, width, end - top))
-            last = x + width
             for row, strip in zip(range(top, end), strips, strict=False):
-                if not is_rendered_line(row):
+                wanted = row_cuts.get(row)
+                if wanted is None:
                     continue
                 line = chops[row]
-                line_cuts = [cut for cut in cuts[row] if x <= cut <= last]
-                pieces = strip.divide([cut - x for cut in line_cuts[1:]])
-                for cut, piece in zip(line_cuts, pieces, strict=False):
+                pieces = strip.divide([cut - x for cut in wanted[1:]])
+                for cut, piece in zip(wanted, pieces, strict=False):
                     if line.get(cut) is None:  # the front-most widget wins
                         line[cut] = piece
         return cast("Sequence[Mapping[int, Strip]]", chops)

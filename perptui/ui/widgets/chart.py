@@ -12,7 +12,7 @@ from typing import ClassVar
 from rich.text import Text
 
 from perptui.ui import charting, fmt, plot
-from perptui.ui.lines import Line, from_text
+from perptui.ui.lines import Line, RowText
 from perptui.ui.widgets.base import Panel
 
 IMBALANCE_BAND = 0.01
@@ -35,10 +35,13 @@ class ChartPanel(Panel):
         return (self.focus_symbol, self.focus_venue, m is None, self.now_ms // 1000)
 
     def lines(self) -> list[Line]:
-        return from_text(self.text())
+        return self._rows_text().rows
 
     def text(self) -> Text:
         """The panel as one Rich ``Text`` (its rows, as ``render()`` gives them)."""
+        return self._rows_text().to_text()
+
+    def _rows_text(self) -> RowText:
         s = self.component_style
         up, down = s("chart--up", partial=True), s("chart--down", partial=True)
         axis, title = s("chart--axis", partial=True), s("chart--title", partial=True)
@@ -46,7 +49,7 @@ class ChartPanel(Panel):
         width = max(20, self.size.width)
         height = max(5, self.size.height)
         m = self.market()
-        out = Text(no_wrap=True, overflow="crop")
+        out = RowText()
         if m is None:
             out.append("no market selected", style=axis)
             return out

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from perptui.core.units import HOUR_MS
 from perptui.ui import fmt, plot
-from perptui.ui.lines import Line, from_text
+from perptui.ui.lines import Line, RowText
 from perptui.ui.widgets.base import Panel
 
 History = Mapping[str, Sequence[tuple[int, float]]]  # venue -> [(settle ms, rate)]
@@ -52,14 +52,17 @@ class FundingPanel(Panel):
             self.set_chrome(title=f"Funding · {fmt.short_symbol(self.focus_symbol)}")
 
     def lines(self) -> list[Line]:
-        return from_text(self.text())
+        return self._rows_text().rows
 
     def text(self) -> Text:
         """The panel as one Rich ``Text`` (its rows, as ``render()`` gives them)."""
+        return self._rows_text().to_text()
+
+    def _rows_text(self) -> RowText:
         s = self.component_style
         up, down = s("funding--up", partial=True), s("funding--down", partial=True)
         dim, title = s("funding--dim", partial=True), s("funding--title", partial=True)
-        out = Text(no_wrap=True, overflow="crop")
+        out = RowText()
         view, symbol = self.view, self.focus_symbol
         if view is None or symbol is None:
             out.append("no market selected", style=dim)
@@ -98,14 +101,14 @@ class FundingPanel(Panel):
         out.append_text(self._history_marks(up, down, dim))
         return out
 
-    def _history_marks(self, up, down, dim) -> Text:
+    def _history_marks(self, up, down, dim) -> RowText:
         """Settlements per venue on one shared time axis: a mark where each was paid.
 
         The window starts where every venue's loaded history has begun, so rows
         compare like for like; an 8 h venue shows sparse marks, a 1 h venue a dense
         row, and each mark's height is the rate's size against the largest shown.
         """
-        out = Text(no_wrap=True, overflow="crop")
+        out = RowText()
         series = {v: [(t, r) for t, r in rows] for v, rows in self.history.items() if rows}
         if not series:
             return out
