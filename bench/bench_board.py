@@ -6,7 +6,7 @@ Two figures, from one run:
   into quotes, the transport replaced by the recorded bodies so no network or emulator
   time is counted), derive (rows + carry pairs), sort, and render (formatting every
   cell and filling the Textual DataTable of the board screen), next to the UI clock
-  budget (one frame at the default 5 Hz = 200 ms; a refresh happens once per venue per
+  budget (one frame at 5 Hz = 200 ms, stricter than the default 4 Hz; a refresh happens once per venue per
   60 s, so it must fit well inside one frame to keep the screen responsive);
 * requests per refresh per venue, counted by the emulator's request log, next to the
   minimum the venue's API allows for the funding columns and for every column.

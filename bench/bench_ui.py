@@ -184,6 +184,7 @@ async def _measure(window_s: float, presses: int, port: int, symbols: list[str],
         out["copies_per_s"] = live_copies / live_wall
         out["tick_cpu_pct"] = 100 * tick_cpu[0] / live_wall
         out["rounds"] = float(rounds)
+        out["hz"] = app.hz
         view = app.last_view
         out["msgs_per_s"] = sum(h.msgs_per_s for h in view.health.values()) if view else msgs0
         out["rows_written"] = float((backend.db_stats() or (0, 0))[0])
@@ -304,7 +305,7 @@ def run(quick: bool) -> list[str]:
     return [
         f"ui: machine {machine()}",
         f"ui: {len(VENUES)} venues x {len(symbols)} symbols on the emulator, 120x40 headless,"
-        f" 5 Hz UI clock, {window:.0f} s live + {window:.0f} s paused in"
+        f" {res['hz']:g} Hz UI clock, {window:.0f} s live + {window:.0f} s paused in"
         f" {int(res['rounds'])} interleaved rounds, {int(res['keys_live'])} live books",
         f"ui: app CPU (UI + engine + ccxt on one loop) {res['app_cpu_pct']:.1f} % of one core",
         f"ui: same process with the UI paused (engine + ccxt + writer)"

@@ -156,7 +156,9 @@ SETTINGS: tuple[Setting, ...] = (
     _S(
         "ui_hz",
         Number(1, 20, unit="Hz"),
-        5.0,
+        # 4 Hz: the low end of the 4-10 Hz a live ladder wants; each frame is a hub
+        # sample plus the rows that changed, so the UI's CPU scales with this
+        4.0,
         "UI refresh clock",
         "--ui-hz",
         aliases=("--hz",),

@@ -97,7 +97,7 @@ class MonitorApp(App[int]):
         self,
         backend: Backend,
         *,
-        hz: float = 5.0,
+        hz: float = float(BY_KEY["ui_hz"].default),
         theme: str = "dark",
         clock: Callable[[], int] = wall_ms,
         load_funding_history: bool = True,
