@@ -134,34 +134,23 @@ class Premium:
         # the regime breathes (+-25 % over ~10 days) but never changes sign
         self.sustained_wave = _waves(own, [10 * DAY_MS], 0.25) if self.sustained else None
 
+    def _parts(self) -> tuple[_Waves | _Episodes, ...]:
+        """The terms summed after the sustained offset and the bias, in their order."""
+        return (self.slow, self.spikes, self.venue, self.divergence, self.fast)
+
     def at(self, t: np.ndarray) -> np.ndarray:
         extra = 0.0
         if self.sustained_wave is not None:
             extra = self.sustained * (1 + np.clip(self.sustained_wave.at(t), -0.5, 0.5))
-        return (
-            extra
-            + self.bias
-            + self.slow.at(t)
-            + self.spikes.at(t)
-            + self.venue.at(t)
-            + self.divergence.at(t)
-            + self.fast.at(t)
-        )
+        start = np.asarray(extra + self.bias, dtype=float)
+        return sum((p.at(t) for p in self._parts()), start)
 
     def at1(self, t: float) -> float:
-        """`at` of one time, in plain floats."""
+        """`at` of one time, in plain floats (the same additions in the same order)."""
         extra = 0.0
         if self.sustained_wave is not None:
             extra = self.sustained * (1 + min(max(self.sustained_wave.at1(t), -0.5), 0.5))
-        return (
-            extra
-            + self.bias
-            + self.slow.at1(t)
-            + self.spikes.at1(t)
-            + self.venue.at1(t)
-            + self.divergence.at1(t)
-            + self.fast.at1(t)
-        )
+        return sum((p.at1(t) for p in self._parts()), extra + self.bias)
 
     def index_offset(self, t: np.ndarray) -> np.ndarray:
         return self.index_noise.at(t)
