@@ -107,9 +107,12 @@ class Panel(FramedRows, ComponentStyles, Widget):
             return
         self._built = len(rows)
         changed = self._rows.set(rows, key, size.height)
-        for start, end in runs_of(changed):
-            self.rows_repainted += end - start
-            super().refresh(Region(0, start, size.width, end - start))
+        regions = [Region(0, start, size.width, end - start) for start, end in runs_of(changed)]
+        if regions:
+            # One call for all the runs: each refresh() also clears the widget's cached
+            # geometry and wakes its message pump.
+            self.rows_repainted += len(changed)
+            super().refresh(*regions)
 
     def refresh(
         self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False

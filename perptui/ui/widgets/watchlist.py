@@ -162,6 +162,7 @@ class Watchlist(ComponentStyles, ScrollView, can_focus=True):
         self._last_update_ms = now_ms
         markets = view.markets
         self.sync_rows([(sym, ven) for (ven, sym) in markets])
+        changed_rows: list[int] = []
         for (venue, symbol), m in markets.items():
             k = row_key(symbol, venue)
             cells = self._cells.get(k)
@@ -181,7 +182,8 @@ class Watchlist(ComponentStyles, ScrollView, can_focus=True):
                     changed = True
             if changed:
                 self._drop_strips(k)
-                self._refresh_row(self._index[k])
+                changed_rows.append(self._index[k])
+        self._refresh_rows(changed_rows)
 
     # ---------------------------------------------------------------- cursor
     def focus_key(self) -> RowKeyT | None:
@@ -201,8 +203,7 @@ class Watchlist(ComponentStyles, ScrollView, can_focus=True):
         if row != old:
             self._drop_strips(self._order[old])
             self._drop_strips(self._order[row])
-            self._refresh_row(old)
-            self._refresh_row(row)
+            self._refresh_rows([old, row])
             if announce:
                 self._announce()
 
@@ -266,10 +267,15 @@ class Watchlist(ComponentStyles, ScrollView, can_focus=True):
         self._strips.pop((k, False), None)
         self._strips.pop((k, True), None)
 
-    def _refresh_row(self, row: int) -> None:
-        line = row - round(self.scroll_y) + 1
-        if 1 <= line <= self._body_height():
-            self.refresh(Region(0, line, self.size.width, 1))
+    def _refresh_rows(self, rows: list[int]) -> None:
+        """Repaint these rows (those on screen) in one refresh: each refresh() call
+        also clears the widget's cached geometry and wakes its message pump."""
+        if not rows:
+            return
+        top, height, width = round(self.scroll_y), self._body_height(), self.size.width
+        lines = sorted({row - top + 1 for row in rows} & set(range(1, height + 1)))
+        if lines:
+            self.refresh(*(Region(0, line, width, 1) for line in lines))
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
