@@ -25,6 +25,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 WANTED_VENUES = ("binance", "bybit", "okx")
@@ -85,6 +86,17 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
+def _timed(fn: Callable[[], None], spent: list[float]) -> Callable[[], None]:
+    """``fn`` with its CPU time added to ``spent[0]``."""
+
+    def timed() -> None:
+        t = time.process_time()
+        fn()
+        spent[0] += time.process_time() - t
+
+    return timed
+
+
 async def _measure(window_s: float, presses: int, port: int, symbols: list[str], db: str):
     from perptui.config import Config
     from perptui.emulator import Emulator
@@ -99,14 +111,7 @@ async def _measure(window_s: float, presses: int, port: int, symbols: list[str],
     app = MonitorApp(backend, hz=config.ui_hz)
 
     tick_cpu = [0.0]
-    inner_tick = app.tick
-
-    def timed_tick() -> None:
-        t = time.process_time()
-        inner_tick()
-        tick_cpu[0] += time.process_time() - t
-
-    app.tick = timed_tick  # type: ignore[method-assign]
+    app.tick = _timed(app.tick, tick_cpu)  # type: ignore[method-assign]
     paints: list[float] = []
     inner_display = app._display
 
@@ -146,14 +151,7 @@ async def _measure(window_s: float, presses: int, port: int, symbols: list[str],
         # Compositor paints (the rows the panels asked for, cut and written out),
         # timed like the clock ticks: together the UI's own work, measured directly.
         screen = app.screen
-        inner_refresh = screen._compositor_refresh
-
-        def timed_refresh() -> None:
-            t = time.process_time()
-            inner_refresh()
-            paint_cpu[0] += time.process_time() - t
-
-        screen._compositor_refresh = timed_refresh  # type: ignore[method-assign]
+        screen._compositor_refresh = _timed(screen._compositor_refresh, paint_cpu)  # type: ignore[method-assign]
         # Warm up: markets loaded, books streaming for every key.
         deadline = time.monotonic() + 30
         want = len(VENUES) * len(symbols)
