@@ -85,6 +85,10 @@ class Feed:
         self.settings = settings
         self.failures = 0
         self.state: str | None = None
+        # A book loop's watchdog: forced drops of its connection in a row that brought
+        # no book back, and when the last was (monotonic s); see VenueWorker._stalled.
+        self.forced_drops = 0
+        self.forced_at = -1e9
         self.backoff = Backoff(
             base=settings.backoff_base,
             cap=settings.backoff_cap,

@@ -107,8 +107,6 @@ class VenueWorker:
         self._ohlcv_seeded: set[str] = set()
         self._ws_seen: dict[str, int] = {}  # url -> id of its live connection
         self._last_ws_drop = -1e9  # monotonic time of the last forced websocket drop
-        # per symbol: (forced drops in a row with no book of it since, monotonic time of the last)
-        self._forced_drops: dict[str, tuple[int, float]] = {}
         self._malformed_seen = 0
         self._fundings_bulk = True  # fetch_fundings until the venue says it cannot
         self._book_tasks: dict[str, asyncio.Task[None]] = {}
@@ -282,8 +280,7 @@ class VenueWorker:
                     if not await self._book_failed(symbol, feed, exc):
                         return
                     continue
-                strikes = syncing = 0
-                self._forced_drops.pop(symbol, None)
+                strikes = syncing = feed.forced_drops = 0
                 await self._deliver(book, feed)
         finally:
             # Only our own entry: the symbol may have been removed and re-added,
@@ -332,7 +329,7 @@ class VenueWorker:
         connection if it is the connection that went quiet.
         """
         feed.set("stale", f"no book update for {strikes * self.settings.stale_after_s:g}s")
-        if await self._drop_stalled_ws(symbol if strikes >= 2 else None):
+        if await self._drop_stalled_ws((symbol, feed) if strikes >= 2 else None):
             self.hub.count_reconnect(self.id)
             self._ws_lost()  # our own drop: already counted
 
@@ -387,12 +384,12 @@ class VenueWorker:
         self._ws_seen = current
         return lost
 
-    async def _drop_stalled_ws(self, force_for: str | None = None) -> bool:
+    async def _drop_stalled_ws(self, force_for: tuple[str, Feed] | None = None) -> bool:
         """Drop stream connections that received nothing for stale_after_s.
 
         The venue re-subscribes (and resyncs books from a fresh snapshot) on the next
         watch.  Connections that still carry frames are left alone - a quiet book on
-        a live connection is just quiet - unless ``force_for`` names a book silent for
+        a live connection is just quiet - unless ``force_for`` (symbol, feed) names a book silent for
         several watchdog periods (a server that answers pings but stopped streaming
         looks alive frame-wise): then the connection carrying that book is dropped,
         not its venue's others.  Debounced per venue, so the several books of one
@@ -407,8 +404,8 @@ class VenueWorker:
             # doubles the wait before the next (a venue slow to resync must not be
             # reconnected into a storm; a venue's other books delivering says
             # nothing about this one).
-            n, last = self._forced_drops.get(force_for, (0, -1e9))
-            if now - last < self.settings.stale_after_s * 2 ** min(n, 5):
+            feed = force_for[1]
+            if now - feed.forced_at < self.settings.stale_after_s * 2 ** min(feed.forced_drops, 5):
                 return False
         # Claimed before the await: the neighbours' watchdogs firing while this drop
         # closes the socket must not drop the fresh connection that replaces it.
@@ -416,11 +413,11 @@ class VenueWorker:
         if force_for is None:
             dropped = await self.venue.drop_streams(self.settings.stale_after_s)
         else:
-            dropped = await self.venue.drop_streams(None, symbol=force_for)
+            dropped = await self.venue.drop_streams(None, symbol=force_for[0])
         self._last_ws_drop = time.monotonic() if dropped else previous
         if dropped and force_for is not None:
-            n, _ = self._forced_drops.get(force_for, (0, 0.0))
-            self._forced_drops[force_for] = (n + 1, time.monotonic())
+            force_for[1].forced_drops += 1
+            force_for[1].forced_at = time.monotonic()
         return dropped
 
     # -------------------------------------------------------------- pollers
