@@ -8,6 +8,7 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -29,22 +30,18 @@ class _Waves:
         ang = 2 * np.pi * t[:, None] / self.periods_ms[None, :] + self.phases[None, :]
         return (np.sin(ang) * self.amps[None, :]).sum(axis=1)
 
+    @cached_property
+    def _terms(self) -> tuple[tuple[float, float, float], ...]:
+        """(period, phase, amplitude) of each wave as plain floats."""
+        return tuple(
+            zip(self.periods_ms.tolist(), self.phases.tolist(), self.amps.tolist(), strict=True)
+        )
+
     def at1(self, t: float) -> float:
         """`at` of one time, in plain floats: the live books ask once per book per
         step, where numpy's per-call cost was a third of the emulator's CPU."""
-        terms = self.__dict__.get("_terms")
-        if terms is None:
-            terms = tuple(
-                zip(
-                    self.periods_ms.tolist(),
-                    self.phases.tolist(),
-                    self.amps.tolist(),
-                    strict=True,
-                )
-            )
-            object.__setattr__(self, "_terms", terms)
         sin, tau_t = math.sin, 2 * math.pi * t  # the same operations, in order, as `at`
-        return sum(sin(tau_t / p + ph) * a for p, ph, a in terms)
+        return sum(sin(tau_t / p + ph) * a for p, ph, a in self._terms)
 
 
 @dataclass(frozen=True)
