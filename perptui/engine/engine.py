@@ -72,13 +72,6 @@ class Engine:
         )
         self.settings = settings or WorkerSettings()
         self.book_depth = book_depth
-        # This clock measures every new book each period; when that is at least once a
-        # second, the UI's own sampling of the books it is not focused on (hub.cool_ms)
-        # waits half a period longer than the clock, so it takes the clock's copies
-        # instead of copying each book a second time (the UI bench: 33 copies a second
-        # of 30 books, half of them the UI's).
-        if snapshot_every_s <= 1.0:
-            hub.cool_ms = max(hub.cool_ms, int(snapshot_every_s * 1500))
         self.signals_enabled = signals
         # Freeze long-lived objects out of the GC once every venue's markets are in
         # (or after freeze_gc_after_s regardless): see engine/gc_tuning.py.

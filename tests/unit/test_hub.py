@@ -340,36 +340,3 @@ def test_a_dropped_live_book_keeps_the_last_good_copy_and_its_age(hub: Hub, cloc
     clock.t += 200
     assert hub.sample().markets[("okx", BTC)].stale
     assert hub.latest_book("okx", BTC).bids == good.bids
-
-
-def test_an_engine_clock_of_a_second_leaves_the_cool_books_to_its_own_samples(
-    hub: Hub, clock: Clock
-) -> None:
-    """With the engine measuring every new book each second, the UI's sample of the
-    books it is not focused on takes those measurements rather than copying and
-    measuring each book a second time in between."""
-    from perptui.engine.engine import Engine
-
-    Engine([], [BTC, ETH], hub, None, snapshot_every_s=1.0, signals=False, freeze_gc=False)
-    hot = {("binance", BTC)}
-    hub.set_book(book("binance", BTC, 100))
-    hub.set_book(book("binance", ETH, 50))
-    hub.sample(hot=hot)
-    engine_at = clock.t
-    clock.t += 100
-    hub.set_book(book("binance", ETH, 51))
-    # UI frames over the next second: the focused book is measured, ETH waits
-    for _ in range(4):
-        clock.t += 250
-        v = hub.sample(hot=hot)
-        assert ("binance", ETH) not in v.changed
-    # the engine's tick, a second after the last: it measures ETH, and the UI shows that
-    clock.t = engine_at + 1000
-    hub.sample()
-    clock.t += 250
-    v = hub.sample(hot=hot)
-    assert v.markets[("binance", ETH)].metrics.mid == pytest.approx(51)
-    # a slower engine clock (5 s) leaves the UI to refresh them itself each second
-    slow = Hub([BTC], ["binance"], clock=clock)
-    Engine([], [BTC], slow, None, snapshot_every_s=5.0, signals=False, freeze_gc=False)
-    assert slow.cool_ms == 1000
