@@ -273,9 +273,10 @@ class Watchlist(ComponentStyles, ScrollView, can_focus=True):
         if not rows:
             return
         top, height, width = round(self.scroll_y), self._body_height(), self.size.width
-        lines = sorted({row - top + 1 for row in rows} & set(range(1, height + 1)))
-        if lines:
-            self.refresh(*(Region(0, line, width, 1) for line in lines))
+        lines = {row - top + 1 for row in rows}
+        regions = [Region(0, y, width, 1) for y in sorted(lines) if 1 <= y <= height]
+        if regions:
+            self.refresh(*regions)
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
