@@ -106,3 +106,23 @@ async def test_a_forced_drop_for_one_symbol_closes_only_the_connection_carrying_
         assert venue.open_streams() == after
         book = await venue.watch_order_book(eth)  # and it comes back on a new one
         assert book.bids and len(venue.open_streams()) == 2
+
+
+async def test_a_forced_drop_for_one_symbol_on_the_ccxt_path_closes_only_its_client(
+    emu: Emulator,
+) -> None:
+    """ccxt.pro's binance spreads subscriptions over several connections; the one whose
+    subscriptions name the stalled symbol (not WBTC's for BTC's) is the one closed."""
+    eth = "ETH/USDT:USDT"
+    client = emu.connect("binance")
+    async with make_venue("binance", client=client, book_path="ccxt") as venue:
+        await venue.watch_order_book(BTC)
+        await venue.watch_order_book(eth)
+        before = dict(venue.open_streams())
+        assert len(before) == 2, "ccxt.pro put both books on one connection"
+        eth_url = next(u for u, ws in client.clients.items() if venue._carries(ws, eth))
+        assert await venue.drop_streams(None, symbol=eth) is True
+        after = dict(venue.open_streams())
+        assert eth_url not in after and len(after) == 1
+        book = await venue.watch_order_book(BTC)  # the other connection still streams
+        assert book.bids and dict(venue.open_streams()) == after
