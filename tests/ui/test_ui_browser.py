@@ -104,6 +104,9 @@ async def test_serve_in_headless_chromium(tmp_path: Path) -> None:
                 # The monitor starts in the page's session and shows the watched rows.
                 assert await _wait_text(stream, 0, "BTC/USDT", 60), "no BTC row rendered"
                 assert await _wait_text(stream, 0, "Watchlist", 5)
+                # Row 4 exists once ETH's rows are drawn (BTC's come first; on a busy
+                # machine "4" pressed before that selected nothing: seen in CI).
+                assert await _wait_text(stream, 0, "ETH/USDT", 30), "no ETH row rendered"
                 # A key typed into the page reaches the app: row 4 is ETH @ binance.
                 await page.click(".textual-terminal")
                 mark = len(stream)
